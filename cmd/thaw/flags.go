@@ -1,0 +1,49 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+// byteSize is a flag holding a size in bytes, written as a plain number or
+// with a unit: 512KiB, 64MiB, 1GiB (powers of 1024) or 5KB, 5MB, 1GB (powers of 1000).
+type byteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	factor int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
+	{"B", 1},
+}
+
+func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+func (b *byteSize) Set(v string) error {
+	v = strings.TrimSpace(v)
+	factor := int64(1)
+	for _, u := range byteUnits {
+		if strings.HasSuffix(strings.ToUpper(v), strings.ToUpper(u.suffix)) {
+			v, factor = strings.TrimSpace(v[:len(v)-len(u.suffix)]), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a size such as 1048576, 512KiB, 64MiB or 5MB, got %q", v)
+	}
+	*b = byteSize(n * factor)
+	return nil
+}

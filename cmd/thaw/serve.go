@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/thaw-dev/thaw/internal/auth"
+	"github.com/thaw-dev/thaw/internal/store"
+	"github.com/thaw-dev/thaw/server"
+)
+
+// readyInfo is what --ready-file receives once every listener is bound.
+type readyInfo struct {
+	Addr        string `json:"addr"`
+	AdminAddr   string `json:"admin_addr"`
+	MetricsAddr string `json:"metrics_addr"`
+}
+
+func runServe(args []string, _, stderr io.Writer) int {
+	fs := flag.NewFlagSet("thaw serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfg             server.Config
+		maxMemory       = byteSize(1 << 30)
+		maxItemSize     = byteSize(store.DefaultMaxItemSize)
+		createCaches    stringList
+		authSecretFile  string
+		readyFile       string
+		logLevel        string
+		logFormat       string
+		shutdownTimeout time.Duration
+	)
+	fs.StringVar(&cfg.Addr, "addr", envAddr("MOMENTO_PORT", server.DefaultAddr), "service `host:port`; port 0 picks a free one (default from $MOMENTO_PORT as 127.0.0.1:$MOMENTO_PORT when set)")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve TLS with this PEM certificate `file` (needs --tls-key)")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key `file` for --tls-cert")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`host:port`/metrics (off when empty)")
+	fs.Var(&maxMemory, "max-memory", "memory for items; beyond it the least recently used items are evicted (0 = no limit)")
+	fs.Var(&maxItemSize, "max-item-size", "largest key plus value accepted; larger writes fail with RESOURCE_EXHAUSTED (default 5MB)")
+	fs.DurationVar(&cfg.Limits.MaxTTL, "max-ttl", store.DefaultMaxTTL, "longest item TTL accepted; longer ones fail with INVALID_ARGUMENT")
+	fs.StringVar(&authSecretFile, "auth-secret-file", "", "require API keys signed with the secret in this `file` (make one with 'thaw token secret'); off when empty")
+	fs.BoolVar(&cfg.EnableTestAdmin, "enable-test-admin", false, "momento-local test hooks: /block and /unblock on --admin-addr, and error/delay injection from request metadata")
+	fs.StringVar(&cfg.AdminAddr, "admin-addr", envAddr("MOMENTO_ADMIN_PORT", server.DefaultAdminAddr), "test-admin HTTP `host:port` (default from $MOMENTO_ADMIN_PORT when set)")
+	fs.Var(&createCaches, "create-cache", "create this cache at start-up (repeatable)")
+	fs.StringVar(&readyFile, "ready-file", "", "once listening, write {\"addr\",\"admin_addr\",\"metrics_addr\"} as JSON to this `file`")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight calls may take before they are cancelled")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: thaw serve [flags]")
+		fmt.Fprintln(stderr, "\nRuns a cache server that speaks the Momento gRPC protocol, so the official Momento SDKs")
+		fmt.Fprintln(stderr, "work against it unchanged (plaintext by default, like momento-local). Stop it with Ctrl-C.")
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "thaw serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	logger, err := newLogger(stderr, logLevel, logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "thaw serve: %v\n", err)
+		return 2
+	}
+	cfg.Logger = logger
+	cfg.MaxMemory = int64(maxMemory)
+	cfg.Limits.MaxItemSize = int(maxItemSize)
+	cfg.CreateCaches = createCaches
+	if authSecretFile != "" {
+		if cfg.AuthSecret, err = auth.LoadSecret(authSecretFile); err != nil {
+			fmt.Fprintf(stderr, "thaw serve: %v\n", err)
+			return 2
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Start(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "thaw serve: %v\n", err)
+		return 1
+	}
+	if readyFile != "" {
+		if err := writeReadyFile(readyFile, readyInfo{srv.Addr(), srv.AdminAddr(), srv.MetricsAddr()}); err != nil {
+			fmt.Fprintf(stderr, "thaw serve: %v\n", err)
+			srv.Close()
+			return 1
+		}
+	}
+	<-ctx.Done()
+	stop()
+	logger.Info("shutting down", "timeout", shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		fmt.Fprintf(stderr, "thaw serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// envAddr returns 127.0.0.1:$name when the variable is set, else def.
+func envAddr(name, def string) string {
+	if port := strings.TrimSpace(os.Getenv(name)); port != "" {
+		return "127.0.0.1:" + port
+	}
+	return def
+}
+
+// writeReadyFile writes info atomically, so a reader never sees half a file.
+func writeReadyFile(path string, info readyInfo) error {
+	data, err := json.Marshal(info)
+	if err != nil {
+		return fmt.Errorf("encode ready file: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	return nil
+}
+
+// newLogger builds the slog logger that --log-level and --log-format ask for.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want text or json, got %q", format)
+}

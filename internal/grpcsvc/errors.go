@@ -1,0 +1,97 @@
+package grpcsvc
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/thaw-dev/thaw/internal/auth"
+	"github.com/thaw-dev/thaw/internal/store"
+)
+
+// errorMapping ties a domain sentinel to the status code the Momento SDKs
+// expect for it and, where the SDKs read one, the "err" trailer naming the cause.
+type errorMapping struct {
+	sentinel error
+	code     codes.Code
+	cause    string
+}
+
+// errorMappings is the one table from domain errors to gRPC statuses.
+var errorMappings = []errorMapping{
+	{store.ErrCacheNotFound, codes.NotFound, ""},
+	{store.ErrCacheExists, codes.AlreadyExists, ""},
+	{store.ErrItemTooLarge, codes.ResourceExhausted, "item_size_limit_exceeded"},
+	{store.ErrNotInteger, codes.FailedPrecondition, ""},
+	{store.ErrOverflow, codes.FailedPrecondition, ""},
+	{store.ErrInvalidName, codes.InvalidArgument, ""},
+	{store.ErrInvalidKey, codes.InvalidArgument, ""},
+	{store.ErrInvalidTTL, codes.InvalidArgument, ""},
+	{errInvalidRequest, codes.InvalidArgument, ""},
+	{store.ErrClosed, codes.Unavailable, ""},
+	{auth.ErrMissingKey, codes.Unauthenticated, ""},
+	{auth.ErrInvalidKey, codes.Unauthenticated, ""},
+	{auth.ErrExpiredKey, codes.Unauthenticated, ""},
+	{auth.ErrPermissionDenied, codes.PermissionDenied, ""},
+	{context.DeadlineExceeded, codes.DeadlineExceeded, ""},
+	{context.Canceled, codes.Canceled, ""},
+}
+
+// errInvalidRequest marks a request that is malformed at the protocol level,
+// such as a SetIf without a condition.
+var errInvalidRequest = errors.New("grpcsvc: invalid request")
+
+// Code returns the status code for a domain error: the first sentinel in the
+// mapping table that err wraps, a status error's own code, or Internal.
+func Code(err error) codes.Code {
+	code, _ := classify(err)
+	return code
+}
+
+func classify(err error) (codes.Code, string) {
+	if err == nil {
+		return codes.OK, ""
+	}
+	for _, m := range errorMappings {
+		if errors.Is(err, m.sentinel) {
+			return m.code, m.cause
+		}
+	}
+	if s, ok := status.FromError(err); ok {
+		return s.Code(), ""
+	}
+	return codes.Internal, ""
+}
+
+// toStatus converts a domain error to the status error returned to the
+// client, setting the "err" trailer where the SDKs read one. Errors that are
+// already statuses pass through unchanged.
+func toStatus(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	code, cause := classify(err)
+	if cause != "" {
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("err", cause))
+	}
+	return status.Error(code, err.Error())
+}
+
+// StatusFromError is toStatus for callers outside a handler, such as
+// interceptors: it maps err without setting trailers.
+func StatusFromError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(Code(err), err.Error())
+}

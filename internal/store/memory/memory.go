@@ -1,0 +1,638 @@
+// Package memory is thaw's embedded default store: named caches held in the
+// server's memory.
+//
+// Every cache is split into shards by a hash of the key, each with its own
+// lock, so that requests on different keys rarely wait for each other; the
+// set of caches is an immutable snapshot behind an atomic pointer, replaced
+// on CreateCache and DeleteCache, so finding a cache takes no lock. A
+// background janitor removes expired items, and an optional memory limit
+// evicts the least recently used items of a few sampled shards.
+package memory
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/thaw-dev/thaw/internal/store"
+)
+
+const (
+	// expireBatch bounds how many expired items one lock hold removes, so
+	// that a mass expiry does not stall requests on the shard.
+	expireBatch = 128
+	// evictionSamples is how many non-empty shards eviction compares to
+	// choose the least recently used item.
+	evictionSamples = 5
+	// maxIntLen is the length of the longest base-10 int64.
+	maxIntLen = len("-9223372036854775808")
+)
+
+// errClosed is returned by every method once the store is closed.
+var errClosed = fmt.Errorf("memory: %w", store.ErrClosed)
+
+// Store is an in-memory store.Store. Create it with New and release it with
+// Close.
+type Store struct {
+	cfg   Config
+	epoch time.Time    // origin of the store clock; see now
+	seed  maphash.Seed // seeds the hash that picks a key's shard
+
+	caches atomic.Pointer[registry] // the current caches; replaced, never modified
+	closed atomic.Bool
+
+	mu sync.Mutex // guards writes to caches and closed
+
+	stop chan struct{} // closed by Close to stop the janitor
+	done chan struct{} // closed by the janitor when it returns
+
+	stats counters
+}
+
+var _ store.Store = (*Store)(nil)
+
+// registry is an immutable snapshot of the caches.
+type registry struct {
+	byName map[string]*cache
+	sorted []*cache // by name
+}
+
+// cache is one named cache.
+type cache struct {
+	name   string
+	shards []shard
+	mask   uint64 // len(shards)-1; len(shards) is a power of two
+}
+
+// New returns a running store configured by cfg; see Config for the defaults.
+// It starts the janitor goroutine, which Close stops.
+func New(cfg Config) *Store {
+	cfg = cfg.withDefaults()
+	s := &Store{
+		cfg:   cfg,
+		epoch: time.Now(),
+		seed:  maphash.MakeSeed(),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	s.caches.Store(&registry{byName: map[string]*cache{}})
+	go s.runJanitor()
+	return s
+}
+
+// now reads the store clock: nanoseconds since the store was created, on the
+// monotonic clock.
+func (s *Store) now() int64 {
+	return int64(time.Since(s.epoch))
+}
+
+// deadline returns the store clock reading ttl after now, saturating.
+func deadline(now int64, ttl time.Duration) int64 {
+	if int64(ttl) > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return now + int64(ttl)
+}
+
+// CreateCache creates an empty cache named name.
+func (s *Store) CreateCache(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return errClosed
+	}
+	old := s.caches.Load()
+	if _, ok := old.byName[name]; ok {
+		return fmt.Errorf("memory: create cache %q: %w", name, store.ErrCacheExists)
+	}
+	c := &cache{name: name, shards: make([]shard, s.cfg.Shards), mask: uint64(s.cfg.Shards - 1)}
+	for i := range c.shards {
+		c.shards[i].init(&s.stats)
+	}
+	next := &registry{byName: maps.Clone(old.byName)}
+	next.byName[name] = c
+	i, _ := slices.BinarySearchFunc(old.sorted, name, func(c *cache, name string) int {
+		return strings.Compare(c.name, name)
+	})
+	next.sorted = slices.Insert(slices.Clone(old.sorted), i, c)
+	s.caches.Store(next)
+	return nil
+}
+
+// DeleteCache removes the cache named name and all its items.
+func (s *Store) DeleteCache(_ context.Context, name string) error {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return errClosed
+	}
+	old := s.caches.Load()
+	c, ok := old.byName[name]
+	if !ok {
+		s.mu.Unlock()
+		return notFound("delete cache", name)
+	}
+	next := &registry{byName: maps.Clone(old.byName)}
+	delete(next.byName, name)
+	next.sorted = slices.DeleteFunc(slices.Clone(old.sorted), func(oc *cache) bool { return oc == c })
+	s.caches.Store(next)
+	s.mu.Unlock()
+
+	// Requests that found c before the swap may still hold it; marking
+	// every shard dead makes them fail as if they had come after.
+	c.kill()
+	return nil
+}
+
+// kill empties every shard of c and marks it dead.
+func (c *cache) kill() {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		sh.clearLocked()
+		sh.dead = true
+		sh.mu.Unlock()
+	}
+}
+
+// FlushCache removes every item of the cache named name.
+func (s *Store) FlushCache(_ context.Context, name string) error {
+	c, err := s.cache("flush cache", name)
+	if err != nil {
+		return err
+	}
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		dead := sh.dead
+		sh.clearLocked()
+		sh.mu.Unlock()
+		if dead {
+			return s.goneErr("flush cache", name)
+		}
+	}
+	return nil
+}
+
+// ListCaches returns the names of all caches, sorted.
+func (s *Store) ListCaches(context.Context) ([]string, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	sorted := s.caches.Load().sorted
+	names := make([]string, len(sorted))
+	for i, c := range sorted {
+		names[i] = c.name
+	}
+	return names, nil
+}
+
+// Get returns the value of key. The value is shared with the store and must
+// not be modified.
+func (s *Store) Get(_ context.Context, cacheName string, key []byte) ([]byte, bool, error) {
+	sh, err := s.shard("get", cacheName, key)
+	if err != nil {
+		return nil, false, err
+	}
+	now := s.now()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.dead {
+		return nil, false, s.goneErr("get", cacheName)
+	}
+	e := sh.liveLocked(key, now)
+	if e == nil {
+		return nil, false, nil
+	}
+	if s.cfg.MaxMemory > 0 {
+		// Only eviction reads the LRU order; without a limit, reads
+		// leave the shard's list alone.
+		sh.touchLocked(e, now)
+	}
+	return e.value, true, nil
+}
+
+// Set stores a copy of value under key for ttl.
+func (s *Store) Set(_ context.Context, cacheName string, key, value []byte, ttl time.Duration) error {
+	sh, err := s.shard("set", cacheName, key)
+	if err != nil {
+		return err
+	}
+	if err := s.checkWrite("set", key, len(value), ttl); err != nil {
+		return err
+	}
+	value = clone(value)
+	now := s.now()
+	sh.mu.Lock()
+	if sh.dead {
+		sh.mu.Unlock()
+		return s.goneErr("set", cacheName)
+	}
+	grew := sh.putLocked(key, value, deadline(now, ttl), now)
+	sh.mu.Unlock()
+	s.evictIfOver(grew)
+	return nil
+}
+
+// SetIf stores a copy of value under key for ttl if cond holds for the
+// current value, and reports whether it stored.
+func (s *Store) SetIf(_ context.Context, cacheName string, key, value []byte, ttl time.Duration, cond store.Condition) (bool, error) {
+	sh, err := s.shard("set if", cacheName, key)
+	if err != nil {
+		return false, err
+	}
+	if err := s.checkWrite("set if", key, len(value), ttl); err != nil {
+		return false, err
+	}
+	value = clone(value)
+	now := s.now()
+	sh.mu.Lock()
+	if sh.dead {
+		sh.mu.Unlock()
+		return false, s.goneErr("set if", cacheName)
+	}
+	var current []byte
+	e := sh.liveLocked(key, now)
+	if e != nil {
+		current = e.value
+	}
+	if !cond.Holds(current, e != nil) {
+		sh.mu.Unlock()
+		return false, nil
+	}
+	grew := sh.putLocked(key, value, deadline(now, ttl), now)
+	sh.mu.Unlock()
+	s.evictIfOver(grew)
+	return true, nil
+}
+
+// Delete removes key.
+func (s *Store) Delete(_ context.Context, cacheName string, key []byte) error {
+	sh, err := s.shard("delete", cacheName, key)
+	if err != nil {
+		return err
+	}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.dead {
+		return s.goneErr("delete", cacheName)
+	}
+	if e := sh.items[string(key)]; e != nil {
+		sh.removeLocked(e)
+	}
+	return nil
+}
+
+// KeysExist reports, for each key in order, whether it holds a live value.
+func (s *Store) KeysExist(_ context.Context, cacheName string, keys [][]byte) ([]bool, error) {
+	c, err := s.cache("keys exist", cacheName)
+	if err != nil {
+		return nil, err
+	}
+	exist := make([]bool, len(keys))
+	now := s.now()
+	for i, key := range keys {
+		sh := c.shardFor(s.seed, key)
+		sh.mu.Lock()
+		if sh.dead {
+			sh.mu.Unlock()
+			return nil, s.goneErr("keys exist", cacheName)
+		}
+		exist[i] = sh.liveLocked(key, now) != nil
+		sh.mu.Unlock()
+	}
+	return exist, nil
+}
+
+// Increment adds amount to the base-10 int64 stored under key, or stores
+// amount if the key has no value, sets the TTL to ttl and returns the result.
+func (s *Store) Increment(_ context.Context, cacheName string, key []byte, amount int64, ttl time.Duration) (int64, error) {
+	sh, err := s.shard("increment", cacheName, key)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.checkWrite("increment", key, maxIntLen, ttl); err != nil {
+		return 0, err
+	}
+	now := s.now()
+	sh.mu.Lock()
+	if sh.dead {
+		sh.mu.Unlock()
+		return 0, s.goneErr("increment", cacheName)
+	}
+	sum := amount
+	if e := sh.liveLocked(key, now); e != nil {
+		current, err := strconv.ParseInt(string(e.value), 10, 64)
+		if err != nil {
+			sh.mu.Unlock()
+			return 0, fmt.Errorf("memory: increment in cache %q: %w", cacheName, store.ErrNotInteger)
+		}
+		if (amount > 0 && current > math.MaxInt64-amount) || (amount < 0 && current < math.MinInt64-amount) {
+			sh.mu.Unlock()
+			return 0, fmt.Errorf("memory: increment %d by %d in cache %q: %w", current, amount, cacheName, store.ErrOverflow)
+		}
+		sum = current + amount
+	}
+	grew := sh.putLocked(key, strconv.AppendInt(nil, sum, 10), deadline(now, ttl), now)
+	sh.mu.Unlock()
+	s.evictIfOver(grew)
+	return sum, nil
+}
+
+// UpdateTTL changes the TTL of key as kind says.
+func (s *Store) UpdateTTL(_ context.Context, cacheName string, key []byte, kind store.TTLUpdateKind, ttl time.Duration) (store.TTLUpdateResult, error) {
+	sh, err := s.shard("update ttl", cacheName, key)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkTTL("update ttl", ttl); err != nil {
+		return 0, err
+	}
+	if kind != store.IncreaseTo && kind != store.DecreaseTo && kind != store.OverwriteTo {
+		return 0, fmt.Errorf("memory: update ttl: unknown kind %d", kind)
+	}
+	now := s.now()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.dead {
+		return 0, s.goneErr("update ttl", cacheName)
+	}
+	e := sh.liveLocked(key, now)
+	if e == nil {
+		return store.TTLMissing, nil
+	}
+	expires := deadline(now, ttl)
+	if (kind == store.IncreaseTo && expires <= e.expires) || (kind == store.DecreaseTo && expires >= e.expires) {
+		return store.TTLNotSet, nil
+	}
+	sh.setExpiresLocked(e, expires)
+	return store.TTLSet, nil
+}
+
+// ItemTTL returns the remaining TTL of key.
+func (s *Store) ItemTTL(_ context.Context, cacheName string, key []byte) (time.Duration, bool, error) {
+	sh, err := s.shard("item ttl", cacheName, key)
+	if err != nil {
+		return 0, false, err
+	}
+	now := s.now()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.dead {
+		return 0, false, s.goneErr("item ttl", cacheName)
+	}
+	e := sh.liveLocked(key, now)
+	if e == nil {
+		return 0, false, nil
+	}
+	return time.Duration(e.expires - now), true, nil
+}
+
+// ItemType returns the kind of value stored under key, which is always
+// store.ItemScalar.
+func (s *Store) ItemType(_ context.Context, cacheName string, key []byte) (store.ItemType, bool, error) {
+	sh, err := s.shard("item type", cacheName, key)
+	if err != nil {
+		return 0, false, err
+	}
+	now := s.now()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.dead {
+		return 0, false, s.goneErr("item type", cacheName)
+	}
+	if sh.liveLocked(key, now) == nil {
+		return 0, false, nil
+	}
+	return store.ItemScalar, true, nil
+}
+
+// Stats returns the store's gauges and counters.
+func (s *Store) Stats() store.Stats {
+	return store.Stats{
+		Items:       s.stats.items.Load(),
+		Bytes:       s.stats.bytes.Load(),
+		Evictions:   s.stats.evictions.Load(),
+		Expirations: s.stats.expirations.Load(),
+	}
+}
+
+// Close stops the janitor, waits for it to return and drops every cache.
+// Later calls of every method, Close included, return store.ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return errClosed
+	}
+	s.closed.Store(true)
+	old := s.caches.Swap(&registry{byName: map[string]*cache{}})
+	s.mu.Unlock()
+
+	close(s.stop)
+	<-s.done
+	for _, c := range old.sorted {
+		c.kill()
+	}
+	return nil
+}
+
+// cache returns the cache named name. op names the operation in errors.
+func (s *Store) cache(op, name string) (*cache, error) {
+	if s.closed.Load() {
+		return nil, errClosed
+	}
+	c := s.caches.Load().byName[name]
+	if c == nil {
+		return nil, notFound(op, name)
+	}
+	return c, nil
+}
+
+// shard returns the shard of key in the cache named name.
+func (s *Store) shard(op, name string, key []byte) (*shard, error) {
+	c, err := s.cache(op, name)
+	if err != nil {
+		return nil, err
+	}
+	return c.shardFor(s.seed, key), nil
+}
+
+// shardFor returns the shard that holds key.
+func (c *cache) shardFor(seed maphash.Seed, key []byte) *shard {
+	return &c.shards[maphash.Bytes(seed, key)&c.mask]
+}
+
+// goneErr is the error for a request that found its cache and then a dead
+// shard: the cache was deleted or the store closed meanwhile.
+func (s *Store) goneErr(op, name string) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	return notFound(op, name)
+}
+
+// notFound is the error for a cache that does not exist.
+func notFound(op, name string) error {
+	return fmt.Errorf("memory: %s: cache %q: %w", op, name, store.ErrCacheNotFound)
+}
+
+// checkWrite validates the TTL of a write and, under a memory limit, that an
+// item with this key and a value of valueLen bytes can fit at all.
+func (s *Store) checkWrite(op string, key []byte, valueLen int, ttl time.Duration) error {
+	if err := checkTTL(op, ttl); err != nil {
+		return err
+	}
+	if size := int64(len(key)+valueLen) + ItemOverhead; s.cfg.MaxMemory > 0 && size > s.cfg.MaxMemory {
+		return fmt.Errorf("memory: %s: item of %d bytes exceeds the memory limit of %d bytes: %w", op, size, s.cfg.MaxMemory, store.ErrItemTooLarge)
+	}
+	return nil
+}
+
+// checkTTL rejects a TTL that is not positive.
+func checkTTL(op string, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("memory: %s: ttl %v is not positive: %w", op, ttl, store.ErrInvalidTTL)
+	}
+	return nil
+}
+
+// clone copies b into a slice that the store owns.
+func clone(b []byte) []byte {
+	if len(b) == 0 {
+		return []byte{}
+	}
+	return append(make([]byte, 0, len(b)), b...)
+}
+
+// evictIfOver evicts items while the store exceeds its memory limit, after a
+// write that grew the accounted bytes by grew.
+func (s *Store) evictIfOver(grew int64) {
+	if grew <= 0 || s.cfg.MaxMemory <= 0 {
+		return
+	}
+	for s.stats.bytes.Load() > s.cfg.MaxMemory {
+		if !s.evictOne() {
+			return
+		}
+	}
+}
+
+// evictOne frees memory once: it removes the expired items of the first
+// sampled shard that has any, or else the least recently used item among
+// the oldest items of a few sampled shards. It reports false when every
+// cache is empty.
+func (s *Store) evictOne() bool {
+	caches := s.caches.Load().sorted
+	if len(caches) == 0 {
+		return false
+	}
+	now := s.now()
+	var (
+		victim  *shard
+		oldest  int64 = math.MaxInt64
+		sampled int
+	)
+	// consider looks at one shard and reports whether it freed memory there.
+	consider := func(sh *shard) bool {
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		if sh.dead {
+			return false
+		}
+		if sh.expireLocked(now, expireBatch) > 0 {
+			return true
+		}
+		if e := sh.oldestLocked(); e != nil {
+			sampled++
+			if e.used < oldest {
+				oldest, victim = e.used, sh
+			}
+		}
+		return false
+	}
+	for attempt := 0; attempt < 4*evictionSamples && sampled < evictionSamples; attempt++ {
+		c := caches[rand.IntN(len(caches))]
+		if consider(&c.shards[rand.IntN(len(c.shards))]) {
+			return true
+		}
+	}
+	if victim == nil {
+		// The samples hit only empty shards: look at all of them, so that
+		// eviction makes progress while any item is left.
+		for _, c := range caches {
+			for i := range c.shards {
+				if consider(&c.shards[i]) {
+					return true
+				}
+			}
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	victim.mu.Lock()
+	defer victim.mu.Unlock()
+	// The oldest entry may have changed since sampling; any entry of the
+	// shard is a fair approximation, and the caller checks the limit again.
+	if e := victim.oldestLocked(); e != nil && !victim.dead {
+		victim.removeLocked(e)
+		s.stats.evictions.Add(1)
+	}
+	return true
+}
+
+// runJanitor removes expired items every JanitorInterval until Close.
+func (s *Store) runJanitor() {
+	defer close(s.done)
+	ticker := time.NewTicker(s.cfg.JanitorInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-ticker.C:
+			if stopped := s.sweep(); stopped {
+				return
+			}
+		}
+	}
+}
+
+// sweep removes every expired item, a batch per lock hold, and shrinks the
+// shards that have lost most of their items. It stops early and reports true
+// if Close was called meanwhile.
+func (s *Store) sweep() (stopped bool) {
+	for _, c := range s.caches.Load().sorted {
+		select {
+		case <-s.stop:
+			return true
+		default:
+		}
+		for i := range c.shards {
+			sh := &c.shards[i]
+			for {
+				now := s.now()
+				sh.mu.Lock()
+				n := sh.expireLocked(now, expireBatch)
+				if n < expireBatch {
+					sh.shrinkLocked()
+				}
+				sh.mu.Unlock()
+				if n < expireBatch {
+					break
+				}
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,290 @@
+package memory
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// ItemOverhead is the fixed number of bytes accounted to every item on top of
+// its key and value: an estimate of the entry, its map slot and its expiry
+// heap slot. Stats().Bytes and Config.MaxMemory count it.
+const ItemOverhead = 128
+
+// counters are the store-wide gauges and counters behind Stats. The padding
+// keeps them off the cache line of the fields every request reads.
+type counters struct {
+	_           [64]byte
+	items       atomic.Int64
+	bytes       atomic.Int64
+	evictions   atomic.Int64
+	expirations atomic.Int64
+	_           [64]byte
+}
+
+// entry is one item. It belongs to one shard and is read and written only
+// under that shard's lock.
+type entry struct {
+	key string
+	// value is never modified after the entry takes it, so Get returns it
+	// without copying; a write replaces the slice instead.
+	value []byte
+	// expires is the store clock reading (see Store.now) at which the item
+	// expires; the item is live while now < expires.
+	expires int64
+	// used is the store clock reading of the last read or write, which
+	// eviction compares across shards.
+	used int64
+	// heapIndex is the entry's position in its shard's expiry heap.
+	heapIndex int
+	// prev and next link the shard's LRU list; the sentinel's next is the
+	// most recently used entry.
+	prev, next *entry
+}
+
+// size is the number of bytes accounted to e.
+func (e *entry) size() int64 {
+	return int64(len(e.key)+len(e.value)) + ItemOverhead
+}
+
+// shard is an independently locked part of a cache.
+type shard struct {
+	mu sync.Mutex // guards items, bytes, lru, expiry, dead and the entries they hold
+	// items maps keys to live (and expired but not yet removed) entries.
+	items map[string]*entry
+	// peak is the largest len(items) since items was made. Go maps never
+	// shrink, so shrinkLocked rebuilds one that has lost most of its items.
+	peak int
+	// bytes is the sum of the sizes of the entries in items.
+	bytes int64
+	// lru is the sentinel of a circular list of the entries, most recently
+	// used first.
+	lru entry
+	// expiry holds the entries in a min-heap ordered by expires.
+	expiry expiryHeap
+	// dead is set when the cache is deleted or the store closed; a dead shard
+	// holds nothing and refuses every operation.
+	dead bool
+	// stats are the store's counters, which the shard keeps up to date.
+	stats *counters
+	_     [64]byte // keeps neighbouring shards' locks off one cache line
+}
+
+// init prepares an empty shard that reports to stats.
+func (sh *shard) init(stats *counters) {
+	sh.items = make(map[string]*entry)
+	sh.lru.next = &sh.lru
+	sh.lru.prev = &sh.lru
+	sh.stats = stats
+}
+
+// liveLocked returns the entry of key if it has not expired at now, or nil.
+// It removes an expired entry it finds.
+func (sh *shard) liveLocked(key []byte, now int64) *entry {
+	e := sh.items[string(key)]
+	if e == nil {
+		return nil
+	}
+	if e.expires <= now {
+		sh.removeLocked(e)
+		sh.stats.expirations.Add(1)
+		return nil
+	}
+	return e
+}
+
+// putLocked stores value under key until expires, replacing any entry, and
+// returns the change in accounted bytes. value must not be modified later.
+func (sh *shard) putLocked(key, value []byte, expires, now int64) int64 {
+	if e := sh.items[string(key)]; e != nil {
+		grew := int64(len(value) - len(e.value))
+		e.value = value
+		e.expires = expires
+		sh.expiry.fix(e)
+		sh.touchLocked(e, now)
+		if grew != 0 {
+			sh.bytes += grew
+			sh.stats.bytes.Add(grew)
+		}
+		return grew
+	}
+	e := &entry{key: string(key), value: value, expires: expires, used: now}
+	sh.items[e.key] = e
+	sh.peak = max(sh.peak, len(sh.items))
+	sh.expiry.push(e)
+	sh.linkFrontLocked(e)
+	grew := e.size()
+	sh.bytes += grew
+	sh.stats.items.Add(1)
+	sh.stats.bytes.Add(grew)
+	return grew
+}
+
+// setExpiresLocked moves the expiry of e.
+func (sh *shard) setExpiresLocked(e *entry, expires int64) {
+	e.expires = expires
+	sh.expiry.fix(e)
+}
+
+// touchLocked marks e as the shard's most recently used entry.
+func (sh *shard) touchLocked(e *entry, now int64) {
+	e.used = now
+	if sh.lru.next == e {
+		return
+	}
+	e.prev.next = e.next
+	e.next.prev = e.prev
+	sh.linkFrontLocked(e)
+}
+
+// linkFrontLocked puts e, which is in no list, at the front of the LRU list.
+func (sh *shard) linkFrontLocked(e *entry) {
+	e.prev = &sh.lru
+	e.next = sh.lru.next
+	sh.lru.next.prev = e
+	sh.lru.next = e
+}
+
+// oldestLocked returns the least recently used entry, or nil if the shard is
+// empty.
+func (sh *shard) oldestLocked() *entry {
+	if sh.lru.prev == &sh.lru {
+		return nil
+	}
+	return sh.lru.prev
+}
+
+// removeLocked removes e from the shard.
+func (sh *shard) removeLocked(e *entry) {
+	delete(sh.items, e.key)
+	e.prev.next = e.next
+	e.next.prev = e.prev
+	e.prev, e.next = nil, nil
+	sh.expiry.remove(e)
+	size := e.size()
+	sh.bytes -= size
+	sh.stats.items.Add(-1)
+	sh.stats.bytes.Add(-size)
+}
+
+// expireLocked removes up to limit entries that have expired at now and
+// returns how many it removed.
+func (sh *shard) expireLocked(now int64, limit int) int {
+	n := 0
+	for n < limit && len(sh.expiry) > 0 && sh.expiry[0].expires <= now {
+		sh.removeLocked(sh.expiry[0])
+		n++
+	}
+	if n > 0 {
+		sh.stats.expirations.Add(int64(n))
+	}
+	return n
+}
+
+// clearLocked removes every entry at once.
+func (sh *shard) clearLocked() {
+	if len(sh.items) == 0 {
+		return
+	}
+	sh.stats.items.Add(-int64(len(sh.items)))
+	sh.stats.bytes.Add(-sh.bytes)
+	sh.items = make(map[string]*entry)
+	sh.peak = 0
+	sh.bytes = 0
+	sh.lru.next = &sh.lru
+	sh.lru.prev = &sh.lru
+	sh.expiry = nil
+}
+
+// shrinkMinPeak is the smallest peak at which shrinkLocked rebuilds a shard:
+// below it, the unused map slots are not worth a rebuild.
+const shrinkMinPeak = 1024
+
+// shrinkLocked rebuilds the map and the expiry heap of a shard that holds at
+// most a quarter of its peak, releasing the slots the removed items left.
+func (sh *shard) shrinkLocked() {
+	if sh.peak < shrinkMinPeak || len(sh.items) > sh.peak/4 {
+		return
+	}
+	// maps.Clone would keep the old table size; a map made for the
+	// current length does not.
+	items := make(map[string]*entry, len(sh.items))
+	for key, e := range sh.items {
+		items[key] = e
+	}
+	sh.items = items
+	sh.peak = len(items)
+	sh.expiry = slices.Clone(sh.expiry) // same order, so every heapIndex holds
+}
+
+// expiryHeap is a binary min-heap of entries ordered by expires; each entry
+// records its index so that it can be fixed or removed in O(log n).
+type expiryHeap []*entry
+
+// push adds e.
+func (h *expiryHeap) push(e *entry) {
+	e.heapIndex = len(*h)
+	*h = append(*h, e)
+	h.up(e.heapIndex)
+}
+
+// remove takes e out of the heap.
+func (h *expiryHeap) remove(e *entry) {
+	i, last := e.heapIndex, len(*h)-1
+	if i != last {
+		h.swap(i, last)
+	}
+	(*h)[last] = nil
+	*h = (*h)[:last]
+	if i != last && !h.up(i) {
+		h.down(i)
+	}
+	e.heapIndex = -1
+}
+
+// fix restores the heap order after e.expires changed.
+func (h expiryHeap) fix(e *entry) {
+	if !h.up(e.heapIndex) {
+		h.down(e.heapIndex)
+	}
+}
+
+// up moves the entry at i towards the root while it expires before its
+// parent, and reports whether it moved.
+func (h expiryHeap) up(i int) bool {
+	start := i
+	for i > 0 {
+		parent := (i - 1) / 2
+		if h[parent].expires <= h[i].expires {
+			break
+		}
+		h.swap(i, parent)
+		i = parent
+	}
+	return i != start
+}
+
+// down moves the entry at i towards the leaves while a child expires before it.
+func (h expiryHeap) down(i int) {
+	for {
+		least := i
+		if l := 2*i + 1; l < len(h) && h[l].expires < h[least].expires {
+			least = l
+		}
+		if r := 2*i + 2; r < len(h) && h[r].expires < h[least].expires {
+			least = r
+		}
+		if least == i {
+			return
+		}
+		h.swap(i, least)
+		i = least
+	}
+}
+
+// swap exchanges the entries at i and j and updates their indexes.
+func (h expiryHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIndex = i
+	h[j].heapIndex = j
+}

@@ -1,0 +1,82 @@
+package server_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"google.golang.org/grpc/metadata"
+
+	"github.com/thaw-dev/thaw/api/cachepb"
+	"github.com/thaw-dev/thaw/server"
+)
+
+// benchClient starts a server with one cache and returns a Scs client and a
+// context naming that cache, as an SDK would send it.
+func benchClient(b *testing.B) (cachepb.ScsClient, context.Context) {
+	srv := startServer(b, server.Config{CreateCaches: []string{"bench"}})
+	c := dial(b, srv.Addr())
+	return c.cache, metadata.AppendToOutgoingContext(context.Background(), "cache", "bench")
+}
+
+// BenchmarkGet measures a Get hit through the whole gRPC stack on loopback:
+// client marshalling, HTTP/2, interceptors, the memory store and back.
+func BenchmarkGet(b *testing.B) {
+	for _, size := range []int{100, 4096} {
+		b.Run("value="+strconv.Itoa(size), func(b *testing.B) {
+			cache, ctx := benchClient(b)
+			if _, err := cache.Set(ctx, &cachepb.XSetRequest{CacheKey: []byte("k"), CacheBody: make([]byte, size), TtlMilliseconds: 3_600_000}); err != nil {
+				b.Fatal(err)
+			}
+			req := &cachepb.XGetRequest{CacheKey: []byte("k")}
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				if _, err := cache.Get(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSet measures a Set through the whole gRPC stack on loopback.
+func BenchmarkSet(b *testing.B) {
+	for _, size := range []int{100, 4096} {
+		b.Run("value="+strconv.Itoa(size), func(b *testing.B) {
+			cache, ctx := benchClient(b)
+			req := &cachepb.XSetRequest{CacheKey: []byte("k"), CacheBody: make([]byte, size), TtlMilliseconds: 3_600_000}
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				if _, err := cache.Set(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkGetParallel measures Get throughput with concurrent callers on one
+// connection, the way an SDK multiplexes calls.
+func BenchmarkGetParallel(b *testing.B) {
+	cache, ctx := benchClient(b)
+	for i := range 1000 {
+		key := []byte("k" + strconv.Itoa(i))
+		if _, err := cache.Set(ctx, &cachepb.XSetRequest{CacheKey: key, CacheBody: make([]byte, 100), TtlMilliseconds: 3_600_000}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			req := &cachepb.XGetRequest{CacheKey: []byte("k" + strconv.Itoa(i%1000))}
+			if _, err := cache.Get(ctx, req); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}

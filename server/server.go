@@ -1,0 +1,321 @@
+// Package server is thaw's embeddable cache server: the Momento gRPC protocol
+// over a store, with health checks, reflection, metrics, optional API-key
+// auth and the momento-local test-admin port. `thaw serve` and the tests
+// start it in-process.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/thaw-dev/thaw/api/cachepb"
+	"github.com/thaw-dev/thaw/api/controlpb"
+	"github.com/thaw-dev/thaw/internal/auth"
+	"github.com/thaw-dev/thaw/internal/grpcsvc"
+	"github.com/thaw-dev/thaw/internal/store"
+	"github.com/thaw-dev/thaw/internal/store/memory"
+	"github.com/thaw-dev/thaw/internal/testadmin"
+)
+
+// Defaults of Config.
+const (
+	// DefaultAddr is where the service listens unless told otherwise (momento-local's port).
+	DefaultAddr = "127.0.0.1:8080"
+	// DefaultAdminAddr is where the test-admin port listens (momento-local's port).
+	DefaultAdminAddr = "127.0.0.1:9090"
+	// MaxMessageSize bounds gRPC messages in both directions. It exceeds the
+	// 10,486,000 bytes the Node SDK may send, so an oversize item reaches the
+	// handler and is refused as "item size" rather than by the transport.
+	MaxMessageSize = 16 << 20
+	// KeepaliveMinTime is the shortest interval between client pings the server
+	// accepts, with or without active calls. The SDKs' Laptop and InRegion
+	// configurations ping every 5 s; grpc-go's default (5 min) would answer them
+	// with GOAWAY too_many_pings.
+	KeepaliveMinTime = time.Second
+)
+
+// Config says how to run a Server. The zero value serves plaintext on
+// DefaultAddr with an unlimited in-memory store and no auth.
+type Config struct {
+	// Addr is the service listen address, host:port. Default DefaultAddr;
+	// port 0 picks a free port (see Server.Addr).
+	Addr string
+	// TLSCertFile and TLSKeyFile, both set, serve TLS instead of plaintext.
+	TLSCertFile, TLSKeyFile string
+	// MetricsAddr, when set, serves Prometheus metrics at /metrics there.
+	MetricsAddr string
+	// EnableTestAdmin turns on momento-local's test hooks: the admin HTTP port
+	// with /block and /unblock, and fault injection from request metadata.
+	EnableTestAdmin bool
+	// AdminAddr is the test-admin listen address. Default DefaultAdminAddr.
+	AdminAddr string
+	// AuthSecret, when non-empty, requires every data and control call to carry
+	// an API key signed with it (see internal/auth). Empty: auth is off and an
+	// empty authorization header is accepted, as momento-local does.
+	AuthSecret []byte
+	// Limits are the request limits; zero fields take the defaults.
+	Limits store.Limits
+	// MaxMemory caps the default in-memory store, in bytes, by evicting items.
+	// Zero means no cap. Ignored when Store is set.
+	MaxMemory int64
+	// CreateCaches are created at start-up (existing ones are kept).
+	CreateCaches []string
+	// Store is the backend. Nil means a new in-memory store that the server
+	// owns and closes; a given Store is left open for its owner.
+	Store store.Store
+	// Logger receives structured logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is a running cache server. Its methods are safe for concurrent use.
+type Server struct {
+	cfg       Config
+	logger    *slog.Logger
+	store     store.Store
+	ownsStore bool
+	grpc      *grpc.Server
+	health    *health.Server
+	listener  net.Listener
+	blockable *testadmin.BlockableListener
+	admin     *http.Server
+	adminLis  net.Listener
+	metrics   *http.Server
+	metricLis net.Listener
+	// metricsRegistry holds the instruments served on MetricsAddr.
+	metricsRegistry *prometheus.Registry
+
+	closeOnce sync.Once
+	closeErr  error // guarded by closeOnce
+}
+
+// Start binds every listener that cfg asks for and serves in the background
+// until Shutdown or Close. ctx bounds start-up only.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	s := &Server{cfg: cfg, logger: cfg.Logger}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.AdminAddr == "" {
+		cfg.AdminAddr = DefaultAdminAddr
+	}
+	cfg.Limits = cfg.Limits.WithDefaults()
+	s.cfg = cfg
+
+	s.store = cfg.Store
+	if s.store == nil {
+		s.store = memory.New(memory.Config{MaxMemory: cfg.MaxMemory})
+		s.ownsStore = true
+	}
+	if err := s.start(ctx); err != nil {
+		s.abort()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) start(ctx context.Context) error {
+	cfg := s.cfg
+	for _, name := range cfg.CreateCaches {
+		if err := cfg.Limits.CheckCacheName(name); err != nil {
+			return fmt.Errorf("server: create cache %q: %w", name, err)
+		}
+		if err := s.store.CreateCache(ctx, name); err != nil && !errors.Is(err, store.ErrCacheExists) {
+			return fmt.Errorf("server: create cache %q: %w", name, err)
+		}
+	}
+
+	opts, err := s.grpcOptions()
+	if err != nil {
+		return err
+	}
+	s.grpc = grpc.NewServer(opts...)
+	cachepb.RegisterScsServer(s.grpc, grpcsvc.NewCacheService(s.store, cfg.Limits))
+	cachepb.RegisterPingServer(s.grpc, grpcsvc.PingService{})
+	controlpb.RegisterScsControlServer(s.grpc, grpcsvc.NewControlService(s.store, cfg.Limits))
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
+	}
+	s.listener = lis
+	if cfg.EnableTestAdmin {
+		s.blockable = testadmin.NewBlockableListener(lis)
+		s.listener = s.blockable
+		if s.adminLis, err = lc.Listen(ctx, "tcp", cfg.AdminAddr); err != nil {
+			return fmt.Errorf("server: listen on admin address %s: %w", cfg.AdminAddr, err)
+		}
+		s.admin = &http.Server{Handler: testadmin.Handler(s.blockable), ReadHeaderTimeout: 5 * time.Second}
+	}
+	if cfg.MetricsAddr != "" {
+		if s.metricLis, err = lc.Listen(ctx, "tcp", cfg.MetricsAddr); err != nil {
+			return fmt.Errorf("server: listen on metrics address %s: %w", cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(s.metricsRegistry, promhttp.HandlerOpts{}))
+		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	}
+
+	go s.logServeError("grpc", func() error { return s.grpc.Serve(s.listener) })
+	if s.admin != nil {
+		go s.logServeError("test admin", func() error { return s.admin.Serve(s.adminLis) })
+	}
+	if s.metrics != nil {
+		go s.logServeError("metrics", func() error { return s.metrics.Serve(s.metricLis) })
+	}
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.logger.Info("serving",
+		"addr", s.Addr(), "tls", cfg.TLSCertFile != "", "auth", len(cfg.AuthSecret) > 0,
+		"admin_addr", s.AdminAddr(), "metrics_addr", s.MetricsAddr(),
+		"max_item_size", cfg.Limits.MaxItemSize, "max_ttl", cfg.Limits.MaxTTL)
+	return nil
+}
+
+func (s *Server) grpcOptions() ([]grpc.ServerOption, error) {
+	cfg := s.cfg
+	m := newMetrics(s.store)
+	s.metricsRegistry = m.registry
+	unary := []grpc.UnaryServerInterceptor{grpcsvc.RecoveryUnaryInterceptor(s.logger), m.unaryInterceptor()}
+	stream := []grpc.StreamServerInterceptor{grpcsvc.RecoveryStreamInterceptor(s.logger), m.streamInterceptor()}
+	if cfg.EnableTestAdmin {
+		inj := testadmin.NewInjector()
+		unary = append(unary, inj.UnaryInterceptor())
+		stream = append(stream, inj.StreamInterceptor())
+	}
+	if len(cfg.AuthSecret) > 0 {
+		signer, err := auth.NewSigner(cfg.AuthSecret)
+		if err != nil {
+			return nil, fmt.Errorf("server: auth: %w", err)
+		}
+		unary = append(unary, grpcsvc.AuthUnaryInterceptor(signer))
+		stream = append(stream, grpcsvc.AuthStreamInterceptor(signer))
+	}
+	opts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+		grpc.StatsHandler(connectionCounter{gauge: m.connections}),
+		grpc.MaxRecvMsgSize(MaxMessageSize),
+		grpc.MaxSendMsgSize(MaxMessageSize),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),
+	}
+	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
+		if cfg.TLSCertFile == "" || cfg.TLSKeyFile == "" {
+			return nil, errors.New("server: TLS needs both a certificate and a key file")
+		}
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("server: load TLS key pair: %w", err)
+		}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
+	}
+	return opts, nil
+}
+
+// logServeError runs serve and logs how it ended, unless by a shutdown.
+func (s *Server) logServeError(what string, serve func() error) {
+	if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) {
+		s.logger.Error("listener failed", "server", what, "err", err)
+	}
+}
+
+// Addr returns the service address, with the port chosen when Config.Addr had port 0.
+func (s *Server) Addr() string { return addrOf(s.listener) }
+
+// AdminAddr returns the test-admin address, or "" when test admin is off.
+func (s *Server) AdminAddr() string { return addrOf(s.adminLis) }
+
+// MetricsAddr returns the metrics address, or "" when metrics are off.
+func (s *Server) MetricsAddr() string { return addrOf(s.metricLis) }
+
+func addrOf(l net.Listener) string {
+	if l == nil {
+		return ""
+	}
+	return l.Addr().String()
+}
+
+// Store returns the server's backend.
+func (s *Server) Store() store.Store { return s.store }
+
+// Shutdown stops accepting calls, lets in-flight calls finish and then
+// releases everything. When ctx ends first, remaining calls are cancelled.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		s.health.Shutdown()
+		done := make(chan struct{})
+		go func() {
+			s.grpc.GracefulStop()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			s.logger.Warn("shutdown deadline passed; cancelling in-flight calls")
+			s.grpc.Stop()
+			<-done
+		}
+		s.closeErr = s.release(ctx)
+		s.logger.Info("stopped")
+	})
+	return s.closeErr
+}
+
+// Close stops the server at once, cancelling in-flight calls.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return s.Shutdown(ctx)
+}
+
+// release closes the side servers and the owned store.
+func (s *Server) release(ctx context.Context) error {
+	var errs []error
+	for _, hs := range []*http.Server{s.admin, s.metrics} {
+		if hs == nil {
+			continue
+		}
+		if err := hs.Shutdown(ctx); err != nil {
+			hs.Close()
+		}
+	}
+	if s.ownsStore {
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("server: close store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// abort undoes a failed start.
+func (s *Server) abort() {
+	for _, l := range []net.Listener{s.listener, s.adminLis, s.metricLis} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	if s.ownsStore && s.store != nil {
+		s.store.Close()
+	}
+}
