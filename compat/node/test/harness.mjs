@@ -1,0 +1,299 @@
+// Shared helpers for the compat suite: start a real `thaw serve` process on a
+// free loopback port, mint API keys with `thaw token`, and build Momento SDK
+// clients that point at the server.
+
+import {spawn, execFile} from 'node:child_process';
+import {randomBytes, randomUUID} from 'node:crypto';
+import {mkdtemp, readFile, rm} from 'node:fs/promises';
+import {tmpdir} from 'node:os';
+import {join, resolve, dirname} from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {promisify} from 'node:util';
+import {setTimeout as sleep} from 'node:timers/promises';
+
+import {
+  CacheClient,
+  Configurations,
+  CredentialProvider,
+  DefaultMomentoLoggerFactory,
+  DefaultMomentoLoggerLevel,
+} from '@gomomento/sdk';
+
+const execFileAsync = promisify(execFile);
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Path of the thaw binary: $THAW_BIN, or the one `go build -o .bin/thaw` leaves in the repo. */
+export const THAW_BIN =
+  process.env.THAW_BIN ?? resolve(here, '..', '..', '..', '.bin', 'thaw');
+
+/** Default item TTL, in seconds, of the clients built here. */
+export const DEFAULT_TTL_SECONDS = 60;
+
+const READY_TIMEOUT_MS = 20_000;
+const STOP_GRACE_MS = 5_000;
+
+// Every server process still alive, so that a crashed test file never leaves
+// one behind: the 'exit' hook below kills whatever stop() did not reach.
+const liveProcesses = new Set();
+process.on('exit', () => {
+  for (const child of liveProcesses) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/** Makes a temporary directory; the caller removes it with removeDir. */
+export function makeTempDir(prefix = 'thaw-compat-') {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** Removes a directory made by makeTempDir, ignoring one that is already gone. */
+export function removeDir(dir) {
+  return rm(dir, {recursive: true, force: true});
+}
+
+/** A cache name unique to this run, so reruns against one server never collide. */
+export function uniqueCacheName(prefix = 'compat') {
+  return `${prefix}-${randomUUID()}`;
+}
+
+/** A random key, for tests that need a fresh item. */
+export function uniqueKey(prefix = 'key') {
+  return `${prefix}-${randomBytes(6).toString('hex')}`;
+}
+
+function hostAndPort(addr) {
+  const i = addr.lastIndexOf(':');
+  if (i < 0) throw new Error(`address ${JSON.stringify(addr)} has no port`);
+  let host = addr.slice(0, i);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return {host, port: Number(addr.slice(i + 1))};
+}
+
+function waitForExit(child, ms) {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve(true);
+  }
+  return new Promise(resolvePromise => {
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      resolvePromise(false);
+    }, ms);
+    const onExit = () => {
+      clearTimeout(timer);
+      resolvePromise(true);
+    };
+    child.once('exit', onExit);
+  });
+}
+
+/**
+ * Starts `thaw serve --addr 127.0.0.1:0 --ready-file <tmp> ...args` and waits
+ * until it has written its ready file.
+ *
+ * With --enable-test-admin and no --admin-addr, the admin listener also gets a
+ * free loopback port. Resolves to {addr, host, port, adminAddr, metricsAddr,
+ * pid, output(), stop()}; stop() sends SIGTERM, waits for exit (SIGKILL after
+ * a few seconds), removes the temp dir and resolves to {code, signal}. If the
+ * server does not become ready the process is killed and the promise rejects
+ * with its output.
+ */
+export async function startServer(args = []) {
+  const dir = await makeTempDir('thaw-serve-');
+  const readyFile = join(dir, 'ready.json');
+  const fullArgs = ['serve', '--addr', '127.0.0.1:0', '--ready-file', readyFile, ...args];
+  if (args.includes('--enable-test-admin') && !args.includes('--admin-addr')) {
+    fullArgs.push('--admin-addr', '127.0.0.1:0');
+  }
+
+  const child = spawn(THAW_BIN, fullArgs, {stdio: ['ignore', 'pipe', 'pipe']});
+  liveProcesses.add(child);
+  let output = '';
+  const append = chunk => {
+    output += chunk.toString();
+    if (output.length > 1_000_000) output = output.slice(-500_000);
+  };
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
+  let spawnError;
+  child.on('error', err => {
+    spawnError = err;
+  });
+  const exited = new Promise(resolvePromise => {
+    child.once('exit', (code, signal) => {
+      liveProcesses.delete(child);
+      resolvePromise({code, signal});
+    });
+  });
+
+  let stopped;
+  const stop = () => {
+    stopped ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null && !spawnError) {
+        child.kill('SIGTERM');
+        if (!(await waitForExit(child, STOP_GRACE_MS))) {
+          child.kill('SIGKILL');
+        }
+      }
+      const status = spawnError ? {code: null, signal: null} : await exited;
+      await removeDir(dir);
+      return status;
+    })();
+    return stopped;
+  };
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let ready;
+  while (!ready) {
+    if (spawnError) {
+      await stop();
+      throw new Error(`cannot start ${THAW_BIN}: ${spawnError.message} (set THAW_BIN)`);
+    }
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await stop();
+      throw new Error(
+        `thaw ${fullArgs.join(' ')} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready:\n${output}`,
+      );
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`thaw ${fullArgs.join(' ')} wrote no ready file within ${READY_TIMEOUT_MS} ms:\n${output}`);
+    }
+    try {
+      const text = await readFile(readyFile, 'utf8');
+      // The file may be caught half-written; only a complete JSON object counts.
+      ready = JSON.parse(text);
+    } catch {
+      await sleep(25);
+    }
+  }
+
+  const {host, port} = hostAndPort(ready.addr);
+  return {
+    addr: ready.addr,
+    host,
+    port,
+    adminAddr: ready.admin_addr || '',
+    metricsAddr: ready.metrics_addr || '',
+    pid: child.pid,
+    output: () => output,
+    exited,
+    stop,
+  };
+}
+
+/** A logger factory that keeps the SDK quiet unless something really breaks. */
+export function quietLoggerFactory() {
+  return new DefaultMomentoLoggerFactory(DefaultMomentoLoggerLevel.ERROR);
+}
+
+/** The configuration the suite uses unless a test says otherwise: Laptop v1. */
+export function laptopConfig() {
+  return Configurations.Laptop.v1(quietLoggerFactory());
+}
+
+/**
+ * A CacheClient for `server` through CredentialProvider.forMomentoLocal
+ * (plaintext, empty authorization).
+ */
+export function localClient(server, {configuration, defaultTtlSeconds = DEFAULT_TTL_SECONDS, eagerConnectTimeout} = {}) {
+  return CacheClient.create({
+    configuration: configuration ?? laptopConfig(),
+    credentialProvider: CredentialProvider.forMomentoLocal({hostname: server.host, port: server.port}),
+    defaultTtlSeconds,
+    ...(eagerConnectTimeout === undefined ? {} : {eagerConnectTimeout}),
+  });
+}
+
+/** A credential provider that sends `apiKey` to `server` over plaintext. */
+export function keyCredentials(server, apiKey) {
+  return CredentialProvider.fromString({
+    apiKey,
+    endpointOverrides: {
+      cacheEndpoint: server.addr,
+      controlEndpoint: server.addr,
+      tokenEndpoint: server.addr,
+      secureConnection: false,
+    },
+  });
+}
+
+/** A CacheClient for `server` that authenticates with `apiKey` (from createToken). */
+export function keyClient(server, apiKey, {configuration, defaultTtlSeconds = DEFAULT_TTL_SECONDS} = {}) {
+  return CacheClient.create({
+    configuration: configuration ?? laptopConfig(),
+    credentialProvider: keyCredentials(server, apiKey),
+    defaultTtlSeconds,
+  });
+}
+
+/** Runs the thaw binary with `args` and resolves to its trimmed stdout. */
+export async function runThaw(args) {
+  try {
+    const {stdout} = await execFileAsync(THAW_BIN, args, {timeout: 30_000});
+    return stdout.trim();
+  } catch (err) {
+    throw new Error(`thaw ${args.join(' ')} failed: ${err.message}\n${err.stderr ?? ''}`);
+  }
+}
+
+/** `thaw token secret --out <dir>/secret`; resolves to the secret file's path. */
+export async function writeSecret(dir) {
+  const file = join(dir, 'secret');
+  await runThaw(['token', 'secret', '--out', file]);
+  return file;
+}
+
+/**
+ * `thaw token create`: resolves to a v1 API key.
+ * role is superuser, readwrite or readonly; caches limits the key to those
+ * caches; expires is a duration such as "1h" or "1s".
+ */
+export async function createToken({secretFile, role, caches = [], expires, endpoint}) {
+  const args = ['token', 'create', '--secret-file', secretFile, '--role', role, '--endpoint', endpoint];
+  for (const cache of caches) args.push('--cache', cache);
+  if (expires) args.push('--expires', expires);
+  const out = await runThaw(args);
+  // The key is the last non-empty line, in case the command also prints a note.
+  const lines = out.split('\n').map(s => s.trim()).filter(Boolean);
+  if (lines.length === 0) throw new Error(`thaw ${args.join(' ')} printed no key`);
+  return lines[lines.length - 1];
+}
+
+/**
+ * Sends an HTTP request to the test-admin listener, e.g. adminRequest(server,
+ * '/block'). Tries POST and falls back to GET when POST is not allowed.
+ */
+export async function adminRequest(server, path) {
+  if (!server.adminAddr) throw new Error('server has no admin listener (start it with --enable-test-admin)');
+  const url = `http://${server.adminAddr}${path}`;
+  let res = await fetch(url, {method: 'POST'});
+  if (res.status === 405) res = await fetch(url, {method: 'GET'});
+  const body = await res.text();
+  if (!res.ok) throw new Error(`${path} on admin ${server.adminAddr}: HTTP ${res.status} ${body}`);
+  return body;
+}
+
+/**
+ * Describes a response for assertion messages:
+ * its class, and for errors its code and message.
+ */
+export function show(resp) {
+  if (resp === undefined || resp === null) return String(resp);
+  const name = resp.constructor?.name ?? typeof resp;
+  if (typeof resp.errorCode === 'function') {
+    return `${name}(${resp.errorCode()}: ${resp.message()})`;
+  }
+  return `${name} ${String(resp)}`;
+}
+
+/** Bytes 0..255 repeated to `length`. */
+export function allBytes(length = 256) {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = i % 256;
+  return out;
+}
