@@ -18,6 +18,7 @@ type subcommand struct {
 func subcommands() []subcommand {
 	return []subcommand{
 		{"serve", "run a cache server that speaks the Momento gRPC protocol", runServe},
+		{"lambda", "run Lambda functions locally, frozen between invocations as on AWS", runLambda},
 		{"token", "create API keys for a server started with --auth-secret-file", runToken},
 	}
 }

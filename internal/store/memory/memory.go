@@ -27,8 +27,8 @@ import (
 )
 
 const (
-	// expireBatch bounds how many expired items one lock hold removes, so
-	// that a mass expiry does not stall requests on the shard.
+	// expireBatch bounds the expiry work of one lock hold, so that a mass
+	// expiry does not stall requests on the shard.
 	expireBatch = 128
 	// evictionSamples is how many non-empty shards eviction compares to
 	// choose the least recently used item.
@@ -116,7 +116,7 @@ func (s *Store) CreateCache(_ context.Context, name string) error {
 	}
 	c := &cache{name: name, shards: make([]shard, s.cfg.Shards), mask: uint64(s.cfg.Shards - 1)}
 	for i := range c.shards {
-		c.shards[i].init(&s.stats)
+		c.shards[i].init(&s.stats, s.cfg.MaxMemory > 0)
 	}
 	next := &registry{byName: maps.Clone(old.byName)}
 	next.byName[name] = c
@@ -213,11 +213,7 @@ func (s *Store) Get(_ context.Context, cacheName string, key []byte) ([]byte, bo
 	if e == nil {
 		return nil, false, nil
 	}
-	if s.cfg.MaxMemory > 0 {
-		// Only eviction reads the LRU order; without a limit, reads
-		// leave the shard's list alone.
-		sh.touchLocked(e, now)
-	}
+	sh.touchLocked(e, now)
 	return e.value, true, nil
 }
 
@@ -549,7 +545,7 @@ func (s *Store) evictOne() bool {
 		if sh.dead {
 			return false
 		}
-		if sh.expireLocked(now, expireBatch) > 0 {
+		if removed, _ := sh.expireLocked(now, expireBatch); removed > 0 {
 			return true
 		}
 		if e := sh.oldestLocked(); e != nil {
@@ -620,17 +616,14 @@ func (s *Store) sweep() (stopped bool) {
 		}
 		for i := range c.shards {
 			sh := &c.shards[i]
-			for {
+			for done := false; !done; {
 				now := s.now()
 				sh.mu.Lock()
-				n := sh.expireLocked(now, expireBatch)
-				if n < expireBatch {
+				_, done = sh.expireLocked(now, expireBatch)
+				if done {
 					sh.shrinkLocked()
 				}
 				sh.mu.Unlock()
-				if n < expireBatch {
-					break
-				}
 			}
 		}
 	}

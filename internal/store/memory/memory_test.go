@@ -113,6 +113,60 @@ func TestJanitorReclaimsWithoutReads(t *testing.T) {
 	}
 }
 
+// TestJanitorFollowsChangedTTLs checks, without reads, that the janitor
+// keeps items whose TTL was extended and removes on time those whose TTL was
+// shortened.
+func TestJanitorFollowsChangedTTLs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newStore(t, memory.Config{JanitorInterval: 100 * time.Millisecond})
+		ctx := t.Context()
+		set := func(key string, ttl time.Duration) {
+			t.Helper()
+			if err := s.Set(ctx, "c", []byte(key), []byte("v"), ttl); err != nil {
+				t.Fatalf("Set(%q, %v) = %v, want nil", key, ttl, err)
+			}
+		}
+		updateTTL := func(key string, kind store.TTLUpdateKind, ttl time.Duration) {
+			t.Helper()
+			if got, err := s.UpdateTTL(ctx, "c", []byte(key), kind, ttl); err != nil || got != store.TTLSet {
+				t.Fatalf("UpdateTTL(%q, %v, %v) = %v, %v; want %v, nil", key, kind, ttl, got, err, store.TTLSet)
+			}
+		}
+		set("overwritten-longer", time.Second)
+		set("overwritten-longer", 3*time.Second)
+		set("increased", time.Second)
+		updateTTL("increased", store.IncreaseTo, 5*time.Second)
+		set("overwritten-shorter", 10*time.Second)
+		set("overwritten-shorter", 2*time.Second)
+		set("decreased", 10*time.Second)
+		updateTTL("decreased", store.DecreaseTo, 4*time.Second)
+		set("incremented", time.Second)
+		if _, err := s.Increment(ctx, "c", []byte("incremented"), 1, 5*time.Second); err == nil {
+			t.Fatalf("Increment(non-integer) = nil error, want one")
+		}
+		// A failed Increment leaves the TTL alone: "incremented" keeps 1 s.
+		checkpoints := []struct {
+			at    time.Duration
+			items int64
+		}{
+			{150 * time.Millisecond, 5},
+			{1150 * time.Millisecond, 4}, // incremented
+			{2150 * time.Millisecond, 3}, // overwritten-shorter
+			{3150 * time.Millisecond, 2}, // overwritten-longer
+			{4150 * time.Millisecond, 1}, // decreased
+			{5150 * time.Millisecond, 0}, // increased
+		}
+		start := time.Now()
+		for _, cp := range checkpoints {
+			time.Sleep(time.Until(start.Add(cp.at))) // past the sweep after the expiry
+			synctest.Wait()
+			if st := s.Stats(); st.Items != cp.items || st.Expirations != 5-cp.items {
+				t.Errorf("%v after the writes: Stats() = %+v, want %d items and %d expirations", cp.at, st, cp.items, 5-cp.items)
+			}
+		}
+	})
+}
+
 func TestExpiredItemRemovedOnRead(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// The janitor never runs during the test: only the read can remove.
@@ -197,8 +251,8 @@ func TestEvictionBoundsBytes(t *testing.T) {
 		t.Errorf("Stats() = %+v, want Items + Evictions = %d with Evictions > 0", st, writes)
 	}
 	// The store should stay nearly full rather than evict far too much.
-	if min := int64(limit) * 3 / 4; st.Bytes < min {
-		t.Errorf("Stats().Bytes = %d, want at least %d: eviction removed far more than needed", st.Bytes, min)
+	if floor := int64(limit) * 3 / 4; st.Bytes < floor {
+		t.Errorf("Stats().Bytes = %d, want at least %d: eviction removed far more than needed", st.Bytes, floor)
 	}
 }
 

@@ -32,8 +32,13 @@ type entry struct {
 	// expires is the store clock reading (see Store.now) at which the item
 	// expires; the item is live while now < expires.
 	expires int64
+	// heapKey orders the entry in its shard's expiry heap. It is at most
+	// expires: a write that makes the item live longer leaves it, and the
+	// janitor moves the entry down when it finds it due but not expired.
+	// This keeps the common overwrite, with a later expiry, off the heap.
+	heapKey int64
 	// used is the store clock reading of the last read or write, which
-	// eviction compares across shards.
+	// eviction compares across shards; kept only under a memory limit.
 	used int64
 	// heapIndex is the entry's position in its shard's expiry heap.
 	heapIndex int
@@ -58,9 +63,11 @@ type shard struct {
 	// bytes is the sum of the sizes of the entries in items.
 	bytes int64
 	// lru is the sentinel of a circular list of the entries, most recently
-	// used first.
-	lru entry
-	// expiry holds the entries in a min-heap ordered by expires.
+	// used first. Only eviction reads the order, so reads and overwrites
+	// update it only when trackLRU is set.
+	lru      entry
+	trackLRU bool
+	// expiry holds the entries in a min-heap ordered by heapKey.
 	expiry expiryHeap
 	// dead is set when the cache is deleted or the store closed; a dead shard
 	// holds nothing and refuses every operation.
@@ -70,11 +77,13 @@ type shard struct {
 	_     [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
-// init prepares an empty shard that reports to stats.
-func (sh *shard) init(stats *counters) {
+// init prepares an empty shard that reports to stats and, if trackLRU is
+// set, keeps its entries in least recently used order.
+func (sh *shard) init(stats *counters, trackLRU bool) {
 	sh.items = make(map[string]*entry)
 	sh.lru.next = &sh.lru
 	sh.lru.prev = &sh.lru
+	sh.trackLRU = trackLRU
 	sh.stats = stats
 }
 
@@ -99,8 +108,7 @@ func (sh *shard) putLocked(key, value []byte, expires, now int64) int64 {
 	if e := sh.items[string(key)]; e != nil {
 		grew := int64(len(value) - len(e.value))
 		e.value = value
-		e.expires = expires
-		sh.expiry.fix(e)
+		sh.setExpiresLocked(e, expires)
 		sh.touchLocked(e, now)
 		if grew != 0 {
 			sh.bytes += grew
@@ -108,7 +116,7 @@ func (sh *shard) putLocked(key, value []byte, expires, now int64) int64 {
 		}
 		return grew
 	}
-	e := &entry{key: string(key), value: value, expires: expires, used: now}
+	e := &entry{key: string(key), value: value, expires: expires, heapKey: expires, used: now}
 	sh.items[e.key] = e
 	sh.peak = max(sh.peak, len(sh.items))
 	sh.expiry.push(e)
@@ -120,14 +128,22 @@ func (sh *shard) putLocked(key, value []byte, expires, now int64) int64 {
 	return grew
 }
 
-// setExpiresLocked moves the expiry of e.
+// setExpiresLocked moves the expiry of e. Only an expiry earlier than the
+// entry's heap key costs a heap operation; see entry.heapKey.
 func (sh *shard) setExpiresLocked(e *entry, expires int64) {
 	e.expires = expires
-	sh.expiry.fix(e)
+	if expires < e.heapKey {
+		e.heapKey = expires
+		sh.expiry.up(e.heapIndex)
+	}
 }
 
-// touchLocked marks e as the shard's most recently used entry.
+// touchLocked marks e as the shard's most recently used entry, if the shard
+// tracks the order.
 func (sh *shard) touchLocked(e *entry, now int64) {
+	if !sh.trackLRU {
+		return
+	}
 	e.used = now
 	if sh.lru.next == e {
 		return
@@ -167,18 +183,28 @@ func (sh *shard) removeLocked(e *entry) {
 	sh.stats.bytes.Add(-size)
 }
 
-// expireLocked removes up to limit entries that have expired at now and
-// returns how many it removed.
-func (sh *shard) expireLocked(now int64, limit int) int {
-	n := 0
-	for n < limit && len(sh.expiry) > 0 && sh.expiry[0].expires <= now {
-		sh.removeLocked(sh.expiry[0])
-		n++
+// expireLocked removes the entries that have expired at now, taking at most
+// limit steps, and returns how many it removed and whether it finished.
+// A step removes an entry or moves down one whose expiry was extended.
+func (sh *shard) expireLocked(now int64, limit int) (removed int, done bool) {
+	for range limit {
+		if len(sh.expiry) == 0 || sh.expiry[0].heapKey > now {
+			done = true
+			break
+		}
+		e := sh.expiry[0]
+		if e.expires <= now {
+			sh.removeLocked(e)
+			removed++
+			continue
+		}
+		e.heapKey = e.expires
+		sh.expiry.down(0)
 	}
-	if n > 0 {
-		sh.stats.expirations.Add(int64(n))
+	if removed > 0 {
+		sh.stats.expirations.Add(int64(removed))
 	}
-	return n
+	return removed, done
 }
 
 // clearLocked removes every entry at once.
@@ -217,8 +243,8 @@ func (sh *shard) shrinkLocked() {
 	sh.expiry = slices.Clone(sh.expiry) // same order, so every heapIndex holds
 }
 
-// expiryHeap is a binary min-heap of entries ordered by expires; each entry
-// records its index so that it can be fixed or removed in O(log n).
+// expiryHeap is a binary min-heap of entries ordered by heapKey; each entry
+// records its index so that it can be moved or removed in O(log n).
 type expiryHeap []*entry
 
 // push adds e.
@@ -242,20 +268,13 @@ func (h *expiryHeap) remove(e *entry) {
 	e.heapIndex = -1
 }
 
-// fix restores the heap order after e.expires changed.
-func (h expiryHeap) fix(e *entry) {
-	if !h.up(e.heapIndex) {
-		h.down(e.heapIndex)
-	}
-}
-
-// up moves the entry at i towards the root while it expires before its
-// parent, and reports whether it moved.
+// up moves the entry at i towards the root while its key is below its
+// parent's, and reports whether it moved.
 func (h expiryHeap) up(i int) bool {
 	start := i
 	for i > 0 {
 		parent := (i - 1) / 2
-		if h[parent].expires <= h[i].expires {
+		if h[parent].heapKey <= h[i].heapKey {
 			break
 		}
 		h.swap(i, parent)
@@ -264,14 +283,14 @@ func (h expiryHeap) up(i int) bool {
 	return i != start
 }
 
-// down moves the entry at i towards the leaves while a child expires before it.
+// down moves the entry at i towards the leaves while a child's key is below its.
 func (h expiryHeap) down(i int) {
 	for {
 		least := i
-		if l := 2*i + 1; l < len(h) && h[l].expires < h[least].expires {
+		if l := 2*i + 1; l < len(h) && h[l].heapKey < h[least].heapKey {
 			least = l
 		}
-		if r := 2*i + 2; r < len(h) && h[r].expires < h[least].expires {
+		if r := 2*i + 2; r < len(h) && h[r].heapKey < h[least].heapKey {
 			least = r
 		}
 		if least == i {

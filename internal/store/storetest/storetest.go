@@ -27,6 +27,9 @@ const (
 	// waitTimeout bounds every wait for something that must happen soon
 	// (an expiry, a janitor sweep); it is generous for noisy machines.
 	waitTimeout = 20 * time.Second
+	// settle is how long a test that checks something does not happen
+	// waits for a backend's background work (an expiry sweep) to act.
+	settle = 500 * time.Millisecond
 	// pollInterval is the pause between checks while waiting.
 	pollInterval = 5 * time.Millisecond
 	// testCache is the cache most tests use.

@@ -120,15 +120,37 @@ func (h harness) testExpiry(t *testing.T) {
 		}
 	})
 
-	t.Run("OverwriteReplacesTTL", func(t *testing.T) {
+	t.Run("ShortenedTTLExpires", func(t *testing.T) {
 		t.Parallel()
 		s := h.openWithCache(t)
-		mustSet(t, s, testCache, []byte("lengthened"), []byte("v"), shortTTL)
-		mustSet(t, s, testCache, []byte("lengthened"), []byte("v2"), longTTL)
 		mustSet(t, s, testCache, []byte("shortened"), []byte("v"), longTTL)
 		setExpired(t, s, testCache, map[string][]byte{"shortened": []byte("v2")})
-		checkValue(t, s, testCache, []byte("lengthened"), []byte("v2"))
 		checkValue(t, s, testCache, []byte("shortened"), nil)
+	})
+
+	t.Run("ExtendedTTLOutlivesOriginal", func(t *testing.T) {
+		t.Parallel()
+		s := h.openWithCache(t)
+		// original is long enough that no stall of a noisy machine lets
+		// an item expire between two consecutive calls.
+		const original = time.Second
+		begin := time.Now()
+		mustSet(t, s, testCache, []byte("overwritten"), []byte("v"), original)
+		mustSet(t, s, testCache, []byte("overwritten"), []byte("v2"), longTTL)
+		mustSet(t, s, testCache, []byte("increased"), []byte("v"), original)
+		if got, err := s.UpdateTTL(t.Context(), testCache, []byte("increased"), store.IncreaseTo, longTTL); err != nil || got != store.TTLSet {
+			t.Fatalf("UpdateTTL(increased, IncreaseTo) %v after Set = %v, %v; want %v, nil", time.Since(begin), got, err, store.TTLSet)
+		}
+		mustSet(t, s, testCache, []byte("incremented"), []byte("1"), original)
+		if got, err := s.Increment(t.Context(), testCache, []byte("incremented"), 1, longTTL); err != nil || got != 2 {
+			t.Fatalf("Increment(incremented) %v after Set = %d, %v; want 2, nil", time.Since(begin), got, err)
+		}
+		// Past the original expiry, with time for a backend's background
+		// expiry to act on it.
+		time.Sleep(original + settle)
+		checkValue(t, s, testCache, []byte("overwritten"), []byte("v2"))
+		checkValue(t, s, testCache, []byte("increased"), []byte("v"))
+		checkValue(t, s, testCache, []byte("incremented"), []byte("2"))
 	})
 }
 

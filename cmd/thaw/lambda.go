@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/thaw-dev/thaw/lambda"
+	"github.com/thaw-dev/thaw/lambda/sandbox"
+)
+
+// lambdaConfigFile is the YAML file --config reads.
+type lambdaConfigFile struct {
+	Addr      string            `yaml:"addr"`
+	LogDir    string            `yaml:"log_dir"`
+	Functions []lambda.Function `yaml:"functions"`
+}
+
+func runLambda(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("thaw lambda", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		fn         lambda.Function
+		addr       string
+		configFile string
+		logDir     string
+		freezeMode string
+		logLevel   string
+		quiet      bool
+		env        stringList
+		cpuScaling bool
+	)
+	fs.StringVar(&addr, "addr", lambda.DefaultAddr, "Invoke API `host:port` (POST /2015-03-31/functions/NAME/invocations)")
+	fs.StringVar(&fn.Name, "function", "", "function `name` callers invoke")
+	fs.StringVar(&fn.Runtime, "runtime", "", "runtime: nodejs (a handler module run by node) or provided (an executable bootstrap)")
+	fs.StringVar(&fn.Code, "code", "", "nodejs: the directory with the handler module; provided: an executable or a directory holding bootstrap")
+	fs.StringVar(&fn.Handler, "handler", "", "handler, e.g. index.handler (nodejs); passed to provided runtimes as _HANDLER")
+	fs.IntVar(&fn.MemoryMB, "memory", lambda.DefaultMemoryMB, "memory `MB`: caps the environment's memory and, with --cpu-scaling, its CPU share")
+	fs.DurationVar(&fn.Timeout, "timeout", lambda.DefaultTimeout, "longest an invocation may run; past it the environment is killed")
+	fs.IntVar(&fn.Concurrency, "concurrency", lambda.DefaultConcurrency, "most environments at once; more concurrent invocations get 429")
+	fs.DurationVar(&fn.IdleTimeout, "idle-timeout", lambda.DefaultIdleTimeout, "shut down environments unused for this long")
+	fs.Var(&env, "env", "`K=V` environment variable for the function (repeatable)")
+	fs.BoolVar(&cpuScaling, "cpu-scaling", true, "give CPU in proportion to memory as Lambda does (1769 MB = one vCPU)")
+	fs.StringVar(&configFile, "config", "", "YAML `file` with several functions (addr, log_dir, functions: [{name, runtime, code, handler, memory, timeout, concurrency, idle_timeout, env, cpu_scaling}])")
+	fs.StringVar(&logDir, "log-dir", filepath.Join(os.TempDir(), "thaw-lambda-logs"), "directory for one log file per function (NAME.log)")
+	fs.StringVar(&freezeMode, "freeze-mode", "auto", "how to freeze environments: auto, cgroup-v1, cgroup-v2 or signal (SIGSTOP/SIGCONT)")
+	fs.StringVar(&logLevel, "log-level", "info", "thaw's own log level: debug (shows every freeze and thaw with its latency), info, warn or error")
+	fs.BoolVar(&quiet, "quiet", false, "do not copy function output to the console (the log files still get it)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: thaw lambda --function NAME --runtime nodejs|provided --code PATH --handler HANDLER [flags]")
+		fmt.Fprintln(stderr, "       thaw lambda --config functions.yaml")
+		fmt.Fprintln(stderr, "\nRuns Lambda functions locally with Lambda's lifecycle: each environment's processes are")
+		fmt.Fprintln(stderr, "frozen (cgroup freezer, or SIGSTOP where cgroups are not writable) from the moment the")
+		fmt.Fprintln(stderr, "runtime asks for its next event until the next invocation; warm environments are reused,")
+		fmt.Fprintln(stderr, "concurrent invocations cold-start new ones, idle ones are shut down. Serves the Invoke API,")
+		fmt.Fprintln(stderr, "so the AWS SDKs and CLI work with --endpoint-url http://ADDR, and GET /_thaw/environments.")
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	usageError := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "thaw lambda: "+format+"\n", args...)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		return usageError("unexpected argument %q", fs.Arg(0))
+	}
+	mode, err := parseFreezeMode(freezeMode)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	logger, err := newLogger(stderr, logLevel, "text")
+	if err != nil {
+		return usageError("%v", err)
+	}
+
+	cfg := lambda.Config{Addr: addr, LogDir: logDir, Logger: logger, FreezeMode: mode, Output: stdout}
+	if quiet {
+		cfg.Output = nil
+	}
+	if configFile != "" {
+		if fn.Name != "" {
+			return usageError("--config and --function are exclusive")
+		}
+		file, err := readLambdaConfig(configFile)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		cfg.Functions = file.Functions
+		if file.Addr != "" && !flagSet(fs, "addr") {
+			cfg.Addr = file.Addr
+		}
+		if file.LogDir != "" && !flagSet(fs, "log-dir") {
+			cfg.LogDir = file.LogDir
+		}
+	} else {
+		if fn.Name == "" || fn.Runtime == "" || fn.Code == "" {
+			return usageError("--function, --runtime and --code are required (or --config FILE); see --help")
+		}
+		fn.CPUScaling = &cpuScaling
+		fn.Env = map[string]string{}
+		for _, kv := range env {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return usageError("--env %q: want K=V", kv)
+			}
+			fn.Env[k] = v
+		}
+		cfg.Functions = []lambda.Function{fn}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	emu, err := lambda.Start(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "thaw lambda: %v\n", err)
+		if errors.Is(err, lambda.ErrInvalidFunction) {
+			return 2
+		}
+		return 1
+	}
+	logger.Info("ready", "invoke", "http://"+emu.Addr()+"/2015-03-31/functions/NAME/invocations", "log_dir", cfg.LogDir)
+	<-ctx.Done()
+	stop()
+	logger.Info("shutting down: killing every environment")
+	start := time.Now()
+	emu.Close()
+	logger.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
+	return 0
+}
+
+// readLambdaConfig reads a YAML functions file; code paths are relative to it.
+func readLambdaConfig(path string) (lambdaConfigFile, error) {
+	var file lambdaConfigFile
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return file, fmt.Errorf("--config: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&file); err != nil {
+		return file, fmt.Errorf("--config %s: %w", path, err)
+	}
+	if len(file.Functions) == 0 {
+		return file, fmt.Errorf("--config %s: no functions", path)
+	}
+	for i := range file.Functions {
+		if code := file.Functions[i].Code; code != "" && !filepath.IsAbs(code) {
+			file.Functions[i].Code = filepath.Join(filepath.Dir(path), code)
+		}
+	}
+	return file, nil
+}
+
+func parseFreezeMode(s string) (sandbox.Mode, error) {
+	for _, m := range []sandbox.Mode{sandbox.ModeAuto, sandbox.ModeCgroupV1, sandbox.ModeCgroupV2, sandbox.ModeSignal} {
+		if m.String() == s {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("--freeze-mode %q: want auto, cgroup-v1, cgroup-v2 or signal", s)
+}
+
+// flagSet reports whether the flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}

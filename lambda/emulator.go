@@ -1,0 +1,206 @@
+package lambda
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/thaw-dev/thaw/lambda/noderuntime"
+	"github.com/thaw-dev/thaw/lambda/sandbox"
+)
+
+// Config says what an Emulator runs and where.
+type Config struct {
+	// Addr is the Invoke API listen address. Default 127.0.0.1:9001; port 0
+	// picks a free one.
+	Addr string
+	// Functions are the functions served. At least one is needed.
+	Functions []Function
+	// LogDir receives one log file per function, NAME.log. Empty means no files.
+	LogDir string
+	// Output receives every function's log lines as they happen (thaw's
+	// console). Nil discards them.
+	Output io.Writer
+	// Logger receives the emulator's own structured logs. Nil discards them.
+	Logger *slog.Logger
+	// FreezeMode forces how environments are frozen; sandbox.ModeAuto, the
+	// default, uses the cgroup freezer where it is writable and SIGSTOP/SIGCONT
+	// otherwise.
+	FreezeMode sandbox.Mode
+}
+
+// DefaultAddr is the Invoke API address unless told otherwise.
+const DefaultAddr = "127.0.0.1:9001"
+
+// Emulator serves the Invoke API for a set of functions and runs their
+// execution environments.
+type Emulator struct {
+	cfg        Config
+	logger     *slog.Logger
+	pools      map[string]*pool
+	runtimeDir string
+	logFiles   []*os.File
+	listener   net.Listener
+	server     *http.Server
+	cancel     context.CancelFunc
+
+	closeOnce sync.Once
+}
+
+// Start validates the functions, removes cgroups that a crashed earlier run
+// left behind, binds the Invoke API and serves it in the background until
+// Close. No environment starts before the first invocation.
+func Start(ctx context.Context, cfg Config) (*Emulator, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = DefaultAddr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Functions) == 0 {
+		return nil, fmt.Errorf("%w: no functions configured", ErrInvalidFunction)
+	}
+	e := &Emulator{cfg: cfg, logger: cfg.Logger, pools: map[string]*pool{}}
+	if err := e.start(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Emulator) start(ctx context.Context) error {
+	functions := make([]Function, 0, len(e.cfg.Functions))
+	for _, f := range e.cfg.Functions {
+		f, err := f.withDefaults()
+		if err != nil {
+			return err
+		}
+		for _, seen := range functions {
+			if seen.Name == f.Name {
+				return fmt.Errorf("%w: function %q is configured twice", ErrInvalidFunction, f.Name)
+			}
+		}
+		functions = append(functions, f)
+	}
+	if err := sandbox.CleanupStale(e.logger); err != nil {
+		e.logger.Warn("cleaning up after an earlier run", "err", err)
+	}
+	dir, err := os.MkdirTemp("", "thaw-runtime-")
+	if err != nil {
+		return fmt.Errorf("lambda: runtime directory: %w", err)
+	}
+	e.runtimeDir = dir
+	if _, err := noderuntime.Install(dir); err != nil {
+		return fmt.Errorf("lambda: install the Node.js bootstrap: %w", err)
+	}
+	if e.cfg.LogDir != "" {
+		if err := os.MkdirAll(e.cfg.LogDir, 0o755); err != nil {
+			return fmt.Errorf("lambda: log directory: %w", err)
+		}
+	}
+
+	poolCtx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	for _, f := range functions {
+		var file io.Writer
+		if e.cfg.LogDir != "" {
+			fh, err := os.OpenFile(filepath.Join(e.cfg.LogDir, f.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return fmt.Errorf("lambda: log file of %s: %w", f.Name, err)
+			}
+			e.logFiles = append(e.logFiles, fh)
+			file = fh
+		}
+		logs := newLogSink(f.Name, e.cfg.Output, file)
+		e.pools[f.Name] = newPool(poolCtx, f, dir, e.cfg.FreezeMode, logs, e.logger)
+	}
+
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", e.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("lambda: listen on %s: %w", e.cfg.Addr, err)
+	}
+	e.listener = lis
+	e.server = &http.Server{Handler: e.handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := e.server.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.logger.Error("invoke API failed", "err", err)
+		}
+	}()
+	names := make([]string, 0, len(functions))
+	for _, f := range functions {
+		names = append(names, f.Name)
+	}
+	e.logger.Info("serving the Invoke API", "addr", e.Addr(), "functions", names)
+	return nil
+}
+
+// Addr returns the Invoke API address, with the port chosen for port 0.
+func (e *Emulator) Addr() string {
+	if e.listener == nil {
+		return ""
+	}
+	return e.listener.Addr().String()
+}
+
+// Environments describes every function's environments, live ones and the
+// last ones that ended, sorted by function and creation.
+func (e *Emulator) Environments() []EnvironmentInfo {
+	now := time.Now()
+	var infos []EnvironmentInfo
+	for _, p := range e.pools {
+		infos = append(infos, p.environments(now)...)
+	}
+	sort.Slice(infos, func(i, j int) bool {
+		if infos[i].Function != infos[j].Function {
+			return infos[i].Function < infos[j].Function
+		}
+		return infos[i].Created.Before(infos[j].Created)
+	})
+	return infos
+}
+
+func (e *Emulator) handleEnvironments(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(e.Environments())
+}
+
+// Close stops the Invoke API and kills every environment, thawing frozen
+// ones first, so that no process of any function is left behind.
+func (e *Emulator) Close() error {
+	e.closeOnce.Do(func() {
+		if e.server != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			e.server.Shutdown(ctx)
+			cancel()
+			e.server.Close()
+		} else if e.listener != nil {
+			e.listener.Close()
+		}
+		if e.cancel != nil {
+			e.cancel()
+		}
+		var wg sync.WaitGroup
+		for _, p := range e.pools {
+			wg.Go(p.close)
+		}
+		wg.Wait()
+		for _, f := range e.logFiles {
+			f.Close()
+		}
+		if e.runtimeDir != "" {
+			os.RemoveAll(e.runtimeDir)
+		}
+	})
+	return nil
+}

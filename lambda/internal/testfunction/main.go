@@ -1,0 +1,86 @@
+// Command testfunction is a Lambda function built with aws-lambda-go, used by
+// the emulator's tests. The event says what it does, so one binary covers
+// every lifecycle case: {"action": "echo" | "sleep" | "crash" | "alloc" |
+// "fail" | "count" | "ticks", ...}.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// event is the test's instruction.
+type event struct {
+	Action string `json:"action"`
+	Millis int    `json:"ms"`
+	MB     int    `json:"mb"`
+	Text   string `json:"text"`
+}
+
+// reply tells the test what the function saw.
+type reply struct {
+	RequestID   string `json:"request_id"`
+	Pid         int    `json:"pid"`
+	Invocations int64  `json:"invocations"`
+	Ticks       int64  `json:"ticks"`
+	UptimeMs    int64  `json:"uptime_ms"`
+	Echo        string `json:"echo,omitempty"`
+}
+
+var (
+	started     = time.Now()
+	invocations atomic.Int64
+	// ticks counts 10 ms timer ticks since start: it advances only while the
+	// process gets CPU, so a frozen environment falls behind the wall clock.
+	ticks atomic.Int64
+	// hoard keeps allocations alive for the "alloc" action.
+	hoard [][]byte
+)
+
+func handle(ctx context.Context, ev event) (reply, error) {
+	n := invocations.Add(1)
+	lc, _ := lambdacontext.FromContext(ctx)
+	r := reply{Pid: os.Getpid(), Invocations: n, Ticks: ticks.Load(), UptimeMs: time.Since(started).Milliseconds()}
+	if lc != nil {
+		r.RequestID = lc.AwsRequestID
+	}
+	switch ev.Action {
+	case "", "echo", "count", "ticks":
+		r.Echo = ev.Text
+		fmt.Println("echo", ev.Text)
+	case "sleep":
+		time.Sleep(time.Duration(ev.Millis) * time.Millisecond)
+	case "crash":
+		fmt.Println("crashing on purpose")
+		os.Exit(3)
+	case "alloc":
+		for range ev.MB {
+			chunk := make([]byte, 1<<20)
+			for i := range chunk {
+				chunk[i] = 1
+			}
+			hoard = append(hoard, chunk)
+		}
+	case "fail":
+		return r, errors.New("failing on purpose: " + ev.Text)
+	default:
+		return r, fmt.Errorf("unknown action %q", ev.Action)
+	}
+	return r, nil
+}
+
+func main() {
+	go func() {
+		for range time.Tick(10 * time.Millisecond) {
+			ticks.Add(1)
+		}
+	}()
+	lambda.Start(handle)
+}

@@ -1,0 +1,134 @@
+package lambda
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// Invoke API limits, as on Lambda.
+const (
+	maxSyncPayloadBytes  = 6 << 20
+	maxEventPayloadBytes = 256 << 10
+)
+
+// handler routes the Invoke API and thaw's introspection endpoint.
+func (e *Emulator) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", e.handleInvoke)
+	mux.HandleFunc("GET /_thaw/environments", e.handleEnvironments)
+	return mux
+}
+
+// functionNameOf accepts a name, a name with the $LATEST qualifier, or an ARN.
+func functionNameOf(ref string) string {
+	if strings.HasPrefix(ref, "arn:") {
+		parts := strings.Split(ref, ":")
+		if len(parts) >= 7 {
+			ref = parts[6]
+		}
+	}
+	name, _, _ := strings.Cut(ref, ":")
+	return name
+}
+
+func (e *Emulator) handleInvoke(w http.ResponseWriter, r *http.Request) {
+	name := functionNameOf(r.PathValue("name"))
+	p, ok := e.pools[name]
+	if !ok {
+		writeAPIError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+functionARN(name))
+		return
+	}
+	invocationType := r.Header.Get("X-Amz-Invocation-Type")
+	limit := int64(maxSyncPayloadBytes)
+	if invocationType == "Event" {
+		limit = maxEventPayloadBytes
+	}
+	payload, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		writeAPIError(w, http.StatusBadRequest, "InvalidRequestContentException", "could not read the payload: "+err.Error())
+		return
+	}
+	if int64(len(payload)) > limit {
+		writeAPIError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException",
+			fmt.Sprintf("Request must be smaller than %d bytes for the %s invocation type", limit, firstNonEmpty(invocationType, "RequestResponse")))
+		return
+	}
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	if !json.Valid(payload) {
+		writeAPIError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json")
+		return
+	}
+	inv := newInvocation(payload)
+	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
+		// Callers send base64; runtimes receive the JSON itself.
+		decoded, err := base64.StdEncoding.DecodeString(cc)
+		if err != nil || !json.Valid(decoded) {
+			writeAPIError(w, http.StatusBadRequest, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
+			return
+		}
+		inv.clientContext = string(decoded)
+	}
+	inv.traceID = "Root=1-" + strings.ReplaceAll(inv.id[:18], "-", "") + ";Sampled=0"
+	w.Header().Set("X-Amzn-Requestid", inv.id)
+
+	switch invocationType {
+	case "", "RequestResponse":
+	case "Event":
+		p.enqueue(inv)
+		w.WriteHeader(http.StatusAccepted)
+		return
+	case "DryRun":
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		writeAPIError(w, http.StatusBadRequest, "InvalidParameterValueException", "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun")
+		return
+	}
+
+	inv.wantLogTail = r.Header.Get("X-Amz-Log-Type") == "Tail"
+	out, err := p.invoke(inv)
+	switch {
+	case errors.Is(err, errTooManyRequests):
+		w.Header().Set("Retry-After", "1")
+		writeAPIErrorWithReason(w, http.StatusTooManyRequests, "TooManyRequestsException", "Rate Exceeded.", "ReservedFunctionConcurrentInvocationLimitExceeded")
+		return
+	case err != nil:
+		writeAPIError(w, http.StatusInternalServerError, "ServiceException", err.Error())
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amz-Executed-Version", "$LATEST")
+	if out.functionError != "" {
+		h.Set("X-Amz-Function-Error", out.functionError)
+	}
+	if inv.wantLogTail {
+		h.Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString(out.logTail))
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(out.payload)
+}
+
+// writeAPIError answers with an AWS JSON error: the type in X-Amzn-ErrorType
+// (which the AWS SDKs read) and in the body.
+func writeAPIError(w http.ResponseWriter, code int, errorType, message string) {
+	writeAPIErrorWithReason(w, code, errorType, message, "")
+}
+
+func writeAPIErrorWithReason(w http.ResponseWriter, code int, errorType, message, reason string) {
+	body := map[string]string{"Type": "User", "message": message, "__type": errorType}
+	if reason != "" {
+		body["Reason"] = reason
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-ErrorType", errorType)
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(body)
+}

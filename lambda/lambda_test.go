@@ -1,0 +1,453 @@
+package lambda_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/thaw-dev/thaw/lambda"
+	"github.com/thaw-dev/thaw/lambda/sandbox"
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// testFunction builds lambda/internal/testfunction (aws-lambda-go) once per
+// test binary and returns the path of the executable.
+func testFunction(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		buildDir, buildErr = os.MkdirTemp("", "thaw-lambda-test-")
+		if buildErr != nil {
+			return
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, "bootstrap"), "./internal/testfunction").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build testfunction: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(buildDir, "bootstrap")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// goFunction is a provided-runtime function running the test binary.
+func goFunction(t *testing.T, name string, edit func(*lambda.Function)) lambda.Function {
+	f := lambda.Function{Name: name, Runtime: lambda.RuntimeProvided, Code: testFunction(t), Handler: "bootstrap", Timeout: 5 * time.Second}
+	if edit != nil {
+		edit(&f)
+	}
+	return f
+}
+
+// harness is a running emulator with helpers to invoke it.
+type harness struct {
+	t      *testing.T
+	emu    *lambda.Emulator
+	logDir string
+	pids   map[int]bool // every runtime pid seen, checked dead at the end
+}
+
+func startEmulator(t *testing.T, mode sandbox.Mode, fns ...lambda.Function) *harness {
+	t.Helper()
+	h := &harness{t: t, logDir: t.TempDir(), pids: map[int]bool{}}
+	emu, err := lambda.Start(t.Context(), lambda.Config{Addr: "127.0.0.1:0", Functions: fns, LogDir: h.logDir, FreezeMode: mode})
+	if err != nil {
+		t.Fatalf("lambda.Start: %v", err)
+	}
+	h.emu = emu
+	t.Cleanup(func() {
+		for _, env := range emu.Environments() {
+			h.pids[env.Pid] = true
+		}
+		emu.Close()
+		h.assertNoLeftovers()
+	})
+	return h
+}
+
+// assertNoLeftovers checks that no runtime process of the test survives Close.
+func (h *harness) assertNoLeftovers() {
+	for pid := range h.pids {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			h.t.Errorf("runtime process %d still exists after Close", pid)
+		}
+	}
+}
+
+// response is what the Invoke API answered.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) reply(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response body %q is not a JSON object: %v", r.body, err)
+	}
+	return m
+}
+
+func (h *harness) invoke(function, payload string, headers ...string) response {
+	h.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+h.emu.Addr()+"/2015-03-31/functions/"+function+"/invocations", strings.NewReader(payload))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("invoke %s: %v", function, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, body}
+}
+
+// invokeOK invokes and fails the test unless the function succeeded; it
+// returns the function's reply.
+func (h *harness) invokeOK(function, payload string) map[string]any {
+	h.t.Helper()
+	r := h.invoke(function, payload)
+	if r.status != http.StatusOK || r.header.Get("X-Amz-Function-Error") != "" {
+		h.t.Fatalf("invoke %s %s = %d %q (function error %q), want 200 success", function, payload, r.status, r.body, r.header.Get("X-Amz-Function-Error"))
+	}
+	m := r.reply(h.t)
+	h.pids[int(m["pid"].(float64))] = true
+	return m
+}
+
+func (h *harness) environments() []lambda.EnvironmentInfo {
+	h.t.Helper()
+	resp, err := http.Get("http://" + h.emu.Addr() + "/_thaw/environments")
+	if err != nil {
+		h.t.Fatalf("GET /_thaw/environments: %v", err)
+	}
+	defer resp.Body.Close()
+	var infos []lambda.EnvironmentInfo
+	if err := json.NewDecoder(resp.Body).Decode(&infos); err != nil {
+		h.t.Fatalf("decode environments: %v", err)
+	}
+	return infos
+}
+
+func (h *harness) live() []lambda.EnvironmentInfo {
+	var live []lambda.EnvironmentInfo
+	for _, e := range h.environments() {
+		if e.State != lambda.StateDead {
+			live = append(live, e)
+		}
+	}
+	return live
+}
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (h *harness) log(function string) string {
+	data, _ := os.ReadFile(filepath.Join(h.logDir, function+".log"))
+	return string(data)
+}
+
+// contextSwitches sums the voluntary and involuntary context switches of every
+// thread of pid.
+func contextSwitches(t *testing.T, pid int) int64 {
+	t.Helper()
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("threads of %d: %v", pid, err)
+	}
+	var total int64
+	for _, path := range tasks {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			continue // a thread that just ended
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.HasSuffix(k, "ctxt_switches") {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				total += n
+			}
+		}
+	}
+	return total
+}
+
+func freezeModes(t *testing.T) []sandbox.Mode {
+	return []sandbox.Mode{sandbox.ModeAuto, sandbox.ModeSignal}
+}
+
+func TestWarmReuseFreezesBetweenInvocations(t *testing.T) {
+	for _, mode := range freezeModes(t) {
+		t.Run(mode.String(), func(t *testing.T) {
+			h := startEmulator(t, mode, goFunction(t, "fn", nil))
+			first := h.invokeOK("fn", `{"action":"echo","text":"a"}`)
+			waitFor(t, "the environment to freeze", func() bool {
+				live := h.live()
+				return len(live) == 1 && live[0].State == lambda.StateFrozen
+			})
+			env := h.live()[0]
+			before := contextSwitches(t, env.Pid)
+			time.Sleep(500 * time.Millisecond)
+			if after := contextSwitches(t, env.Pid); after != before {
+				t.Errorf("frozen environment's threads switched context %d times in 500 ms, want 0", after-before)
+			}
+			second := h.invokeOK("fn", `{"action":"echo","text":"b"}`)
+			if first["pid"] != second["pid"] {
+				t.Errorf("second invocation ran in pid %v, want the warm environment %v", second["pid"], first["pid"])
+			}
+			if second["invocations"].(float64) != 2 {
+				t.Errorf("invocations seen by the function = %v, want 2", second["invocations"])
+			}
+			waitFor(t, "the environment to freeze again", func() bool {
+				live := h.live()
+				return len(live) == 1 && live[0].State == lambda.StateFrozen && live[0].Invocations == 2 && live[0].FrozenTotalMs > 400
+			})
+		})
+	}
+}
+
+// TestFrozenTimersFallBehindWallClock is the seed's first experiment with a Go
+// function: a 10 ms ticker only advances while an invocation runs.
+func TestFrozenTimersFallBehindWallClock(t *testing.T) {
+	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", nil))
+	first := h.invokeOK("fn", `{"action":"ticks"}`)
+	time.Sleep(1500 * time.Millisecond)
+	second := h.invokeOK("fn", `{"action":"ticks"}`)
+	wallTicks := (second["uptime_ms"].(float64) - first["uptime_ms"].(float64)) / 10
+	ticks := second["ticks"].(float64) - first["ticks"].(float64)
+	if wallTicks < 140 || ticks > wallTicks/3 {
+		t.Errorf("ticker advanced %v ticks over %v ticks of wall time; a frozen process should fall far behind", ticks, wallTicks)
+	}
+}
+
+func TestConcurrentBurstColdStartsEnvironments(t *testing.T) {
+	const n = 4
+	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", nil))
+	var wg sync.WaitGroup
+	pids := make(chan float64, n)
+	for range n {
+		wg.Go(func() {
+			r := h.invoke("fn", `{"action":"sleep","ms":800}`)
+			if r.status == http.StatusOK {
+				pids <- r.reply(t)["pid"].(float64)
+			}
+		})
+	}
+	wg.Wait()
+	close(pids)
+	distinct := map[float64]bool{}
+	for pid := range pids {
+		distinct[pid] = true
+		h.pids[int(pid)] = true
+	}
+	if len(distinct) != n {
+		t.Errorf("%d concurrent invocations ran in %d environments, want %d", n, len(distinct), n)
+	}
+	if live := h.live(); len(live) != n {
+		t.Errorf("live environments = %d, want %d", len(live), n)
+	}
+}
+
+func TestConcurrencyLimitAnswers429(t *testing.T) {
+	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", func(f *lambda.Function) { f.Concurrency = 1 }))
+	h.invokeOK("fn", `{}`)
+	done := make(chan response, 1)
+	go func() { done <- h.invoke("fn", `{"action":"sleep","ms":1500}`) }()
+	waitFor(t, "the environment to be busy", func() bool {
+		live := h.live()
+		return len(live) == 1 && live[0].State == lambda.StateRunning && live[0].Invocations == 2
+	})
+	r := h.invoke("fn", `{}`)
+	if r.status != http.StatusTooManyRequests || r.header.Get("X-Amzn-ErrorType") != "TooManyRequestsException" {
+		t.Errorf("invoke beyond the limit = %d %s %q, want 429 TooManyRequestsException", r.status, r.header.Get("X-Amzn-ErrorType"), r.body)
+	}
+	if r := <-done; r.status != http.StatusOK {
+		t.Errorf("the sleeping invocation = %d %q, want 200", r.status, r.body)
+	}
+}
+
+func TestIdleEnvironmentsAreReaped(t *testing.T) {
+	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", func(f *lambda.Function) { f.IdleTimeout = 300 * time.Millisecond }))
+	pid := int(h.invokeOK("fn", `{}`)["pid"].(float64))
+	waitFor(t, "the idle environment to be shut down", func() bool { return len(h.live()) == 0 })
+	waitFor(t, "the runtime process to exit", func() bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) })
+	if again := int(h.invokeOK("fn", `{}`)["pid"].(float64)); again == pid {
+		t.Errorf("invocation after reaping ran in the reaped pid %d", pid)
+	}
+}
+
+func TestTimeoutKillsTheEnvironment(t *testing.T) {
+	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", func(f *lambda.Function) { f.Timeout = 500 * time.Millisecond }))
+	pid := h.invokeOK("fn", `{}`)["pid"]
+	r := h.invoke("fn", `{"action":"sleep","ms":3000}`)
+	if r.status != http.StatusOK || r.header.Get("X-Amz-Function-Error") != "Unhandled" || !bytes.Contains(r.body, []byte("Task timed out after 0.50 seconds")) {
+		t.Fatalf("timed-out invoke = %d %q %q, want 200 Unhandled with 'Task timed out after 0.50 seconds'", r.status, r.header.Get("X-Amz-Function-Error"), r.body)
+	}
+	if next := h.invokeOK("fn", `{}`)["pid"]; next == pid {
+		t.Errorf("invocation after a timeout reused pid %v, want a cold start", pid)
+	}
+}
+
+func TestCrashIsRuntimeExitError(t *testing.T) {
+	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", nil))
+	pid := h.invokeOK("fn", `{}`)["pid"]
+	r := h.invoke("fn", `{"action":"crash"}`)
+	if r.header.Get("X-Amz-Function-Error") != "Unhandled" || r.reply(t)["errorType"] != "Runtime.ExitError" || !bytes.Contains(r.body, []byte("exit status 3")) {
+		t.Fatalf("crashing invoke = %d %q, want Runtime.ExitError with exit status 3", r.status, r.body)
+	}
+	if next := h.invokeOK("fn", `{}`)["pid"]; next == pid {
+		t.Errorf("invocation after a crash reused pid %v, want a cold start", pid)
+	}
+}
+
+func TestMemoryCapEndsTheEnvironment(t *testing.T) {
+	h := startEmulator(t, sandbox.ModeCgroupV1, goFunction(t, "fn", func(f *lambda.Function) { f.MemoryMB = 128 }))
+	h.invokeOK("fn", `{}`)
+	r := h.invoke("fn", `{"action":"alloc","mb":400}`)
+	if r.header.Get("X-Amz-Function-Error") != "Unhandled" || r.reply(t)["errorType"] != "Runtime.OutOfMemory" {
+		t.Fatalf("over-allocating invoke = %d %q, want Runtime.OutOfMemory", r.status, r.body)
+	}
+}
+
+func TestFunctionErrorAndLogs(t *testing.T) {
+	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", nil))
+	r := h.invoke("fn", `{"action":"fail","text":"boom"}`, "X-Amz-Log-Type", "Tail")
+	if r.status != http.StatusOK || r.header.Get("X-Amz-Function-Error") != "Unhandled" || !strings.Contains(r.reply(t)["errorMessage"].(string), "boom") {
+		t.Fatalf("failing invoke = %d %v %q, want 200 Unhandled mentioning boom", r.status, r.header, r.body)
+	}
+	ok := h.invoke("fn", `{"action":"echo","text":"hello"}`, "X-Amz-Log-Type", "Tail")
+	tail, err := base64Decode(ok.header.Get("X-Amz-Log-Result"))
+	if err != nil || !strings.Contains(tail, "echo hello") || !strings.Contains(tail, "REPORT RequestId: "+ok.header.Get("X-Amzn-Requestid")) {
+		t.Errorf("log tail = %q (%v), want the function's output and its REPORT line", tail, err)
+	}
+	log := h.log("fn")
+	for _, want := range []string{"START RequestId: ", "END RequestId: ", "Init Duration: ", "Max Memory Used: ", "\techo hello"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log file lacks %q:\n%s", want, log)
+		}
+	}
+	if n := strings.Count(log, "Init Duration"); n != 1 {
+		t.Errorf("log has %d Init Duration reports, want 1 (one cold start)", n)
+	}
+	requestID := ok.header.Get("X-Amzn-Requestid")
+	if !strings.Contains(log, requestID+"\t") || !strings.Contains(log, "\t"+requestID+"\t") {
+		t.Errorf("log lines are not tagged with request id %s:\n%s", requestID, log)
+	}
+}
+
+func TestEventInvocationsRunInOrder(t *testing.T) {
+	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", func(f *lambda.Function) { f.Concurrency = 1 }))
+	for i := range 3 {
+		r := h.invoke("fn", fmt.Sprintf(`{"action":"echo","text":"event-%d"}`, i), "X-Amz-Invocation-Type", "Event")
+		if r.status != http.StatusAccepted {
+			t.Fatalf("Event invoke = %d %q, want 202", r.status, r.body)
+		}
+	}
+	waitFor(t, "three events to run", func() bool { return strings.Count(h.log("fn"), "REPORT RequestId") == 3 })
+	log := h.log("fn")
+	if a, b, c := strings.Index(log, "echo event-0"), strings.Index(log, "echo event-1"), strings.Index(log, "echo event-2"); a < 0 || a > b || b > c {
+		t.Errorf("events ran out of order:\n%s", log)
+	}
+}
+
+func TestInvokeAPIErrors(t *testing.T) {
+	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", nil))
+	tests := []struct {
+		name     string
+		function string
+		payload  string
+		headers  []string
+		status   int
+		errType  string
+	}{
+		{"unknown function", "nope", `{}`, nil, http.StatusNotFound, "ResourceNotFoundException"},
+		{"dry run", "fn", `{}`, []string{"X-Amz-Invocation-Type", "DryRun"}, http.StatusNoContent, ""},
+		{"not JSON", "fn", `{`, nil, http.StatusBadRequest, "InvalidRequestContentException"},
+		{"bad invocation type", "fn", `{}`, []string{"X-Amz-Invocation-Type", "Sometimes"}, http.StatusBadRequest, "InvalidParameterValueException"},
+		{"too large", "fn", `"` + strings.Repeat("x", 7<<20) + `"`, nil, http.StatusRequestEntityTooLarge, "RequestTooLargeException"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.invoke(tt.function, tt.payload, tt.headers...)
+			if r.status != tt.status || r.header.Get("X-Amzn-ErrorType") != tt.errType {
+				t.Errorf("invoke = %d %q %q, want %d %q", r.status, r.header.Get("X-Amzn-ErrorType"), r.body, tt.status, tt.errType)
+			}
+		})
+	}
+	if len(h.live()) != 0 {
+		t.Errorf("failed and dry-run invocations started environments: %v", h.live())
+	}
+}
+
+func TestInvalidConfiguration(t *testing.T) {
+	good := goFunction(t, "fn", nil)
+	tests := []struct {
+		name string
+		edit func(*lambda.Function)
+	}{
+		{"bad name", func(f *lambda.Function) { f.Name = "has space" }},
+		{"missing code", func(f *lambda.Function) { f.Code = "/nonexistent" }},
+		{"unknown runtime", func(f *lambda.Function) { f.Runtime = "cobol" }},
+		{"nodejs without handler", func(f *lambda.Function) { f.Runtime, f.Code, f.Handler = lambda.RuntimeNodeJS, t.TempDir(), "" }},
+		{"tiny memory", func(f *lambda.Function) { f.MemoryMB = 1 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := good
+			tt.edit(&f)
+			emu, err := lambda.Start(t.Context(), lambda.Config{Addr: "127.0.0.1:0", Functions: []lambda.Function{f}})
+			if err == nil {
+				emu.Close()
+				t.Fatalf("Start with %s succeeded, want an error", tt.name)
+			}
+			if !errors.Is(err, lambda.ErrInvalidFunction) {
+				t.Errorf("Start error = %v, want ErrInvalidFunction", err)
+			}
+		})
+	}
+}
+
+func base64Decode(s string) (string, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	return string(b), err
+}
