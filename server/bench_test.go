@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/thaw-dev/thaw/api/cachepb"
@@ -79,4 +80,21 @@ func BenchmarkGetParallel(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkBaselineHealthCheck is the floor the Get and Set figures compare
+// against: the cheapest unary call grpc-go can make to the same server (the
+// health service, which touches no store and no interceptor of thaw's but the
+// chain itself), on the same kind of connection.
+func BenchmarkBaselineHealthCheck(b *testing.B) {
+	srv := startServer(b, server.Config{})
+	c := dial(b, srv.Addr())
+	health := healthpb.NewHealthClient(c.conn)
+	req := &healthpb.HealthCheckRequest{}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := health.Check(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -187,7 +187,7 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.logger.Info("serving",
-		"addr", s.Addr(), "tls", cfg.TLSCertFile != "", "auth", len(cfg.AuthSecret) > 0,
+		"addr", s.Addr(), "tls", cfg.TLSCertFile != "", "auth", len(cfg.AuthSecret) > 0, "max_memory", cfg.MaxMemory,
 		"admin_addr", s.AdminAddr(), "metrics_addr", s.MetricsAddr(),
 		"max_item_size", cfg.Limits.MaxItemSize, "max_ttl", cfg.Limits.MaxTTL)
 	return nil
