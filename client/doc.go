@@ -1,0 +1,160 @@
+// Package client is thaw's Go SDK for caches that speak the Momento gRPC
+// protocol (thaw serve, momento-local, Momento itself): a Client with
+// context-first methods for the scalar data operations (Get, GetBatch, Set,
+// SetBatch, SetIf, SetIfNotExists, Delete, KeysExist, Increment, UpdateTTL,
+// ItemTTL, ItemType), the control operations (CreateCache, DeleteCache,
+// FlushCache, ListCaches) and Ping.
+//
+// Its presets survive the freezes of serverless environments and still
+// notice dead connections: Lambda() sends no keepalive PINGs, which a frozen
+// process cannot answer in time, and instead checks the connection when a
+// call needs it after a gap (freeze-aware recovery, below).
+//
+//	c, err := client.New(ctx, client.Auto(), client.LocalCredentials("127.0.0.1:8080"))
+//	if err != nil { ... }
+//	defer c.Close()
+//	if err := c.Set(ctx, "orders", []byte("k"), []byte("v"), time.Minute); err != nil { ... }
+//	v, found, err := c.Get(ctx, "orders", []byte("k"))
+//
+// # Configuration
+//
+// A Config holds every setting; each field's documentation gives its
+// default, its minimum and how it interacts with the others. Presets return
+// a fresh Config to edit:
+//
+//	preset      Timeout  keepalive (time/timeout/idle)  Recovery
+//	Laptop()    5 s      10 s / 1 s / yes               off
+//	InRegion()  1.1 s    10 s / 1 s / yes               off
+//	Lambda()    1.1 s    none (no dial option at all)   on
+//	Auto()      Lambda() when AWS_LAMBDA_FUNCTION_NAME or AWS_LAMBDA_RUNTIME_API is set, else Laptop()
+//
+// The Momento SDKs ping every 5 s; grpc-go silently raises any interval
+// below 10 s (zero included) to 10 s, so the presets use 10 s and
+// Config.Validate refuses less rather than let grpc-go change it. Options
+// inject a Clock (WithClock) and a tracer (WithTracer).
+//
+// # Credentials
+//
+// LocalCredentials is plaintext with an empty authorization header, like
+// the SDKs' momento-local provider. APIKeyCredentials takes a v1 API key
+// (thaw token create) and sends its api_key as the authorization header.
+// EndpointCredentials names an address, a token and an optional tls.Config,
+// whose RootCAs may hold a private CA.
+//
+// # Errors
+//
+// Every failure is an *Error whose Code follows the Node.js SDK's mapping of
+// gRPC status codes (NOT_FOUND is ErrCacheNotFound unless the server's "err"
+// trailer says item_not_found or store_not_found; RESOURCE_EXHAUSTED is
+// ErrLimitExceeded; INTERNAL, DATA_LOSS and ABORTED are ErrInternal;
+// OUT_OF_RANGE and UNIMPLEMENTED are ErrBadRequest; ...). Match with
+// errors.Is(err, client.ErrTimeout) or take it apart with errors.As; the
+// gRPC status error is its cause.
+//
+// # Retries
+//
+// An idempotent call (Get, GetBatch, Set, SetBatch, Delete, KeysExist,
+// ItemTTL, ItemType, FlushCache, ListCaches, Ping) that fails with
+// CANCELLED, INTERNAL or UNAVAILABLE is sent again at once, up to
+// Config.MaxAttempts attempts, all within Config.Timeout. SetIf,
+// SetIfNotExists, Increment, UpdateTTL, CreateCache and DeleteCache are sent
+// once: after an error their effect is unknown, and the caller decides.
+//
+// # Freeze-aware recovery
+//
+// A Lambda environment is frozen between invocations: no goroutine runs, no
+// timer fires, no byte is read. A connection can die during a freeze (the
+// server restarts, a NAT or load balancer forgets the flow) and nothing
+// notices until the next call hangs on it for its whole deadline; a client
+// without keepalive then fails every call on that connection until TCP
+// itself gives up, which takes many minutes, or never when a proxy keeps the
+// TCP connection alive.
+// Keepalive cannot help in a frozen process: a PING sent just before a freeze
+// is answered during it, and after the thaw grpc-go's keepalive timer may
+// fire before its reader has read the ACK, closing a healthy connection. So
+// with Config.Recovery (on in Lambda()) the client checks the connection at
+// the only moment it matters: when a call wants it after a gap.
+//
+// The gap is the time since the last reply from the server, read from the
+// Clock when a call starts. By default that is Go's monotonic clock, which
+// keeps running while a process is frozen by the cgroup freezer or stopped by
+// SIGSTOP, so the freeze is part of the gap (it does not advance while the
+// whole machine is suspended). A call that got no reply at all (deadline
+// passed, UNAVAILABLE) also makes the next call check, gap or not.
+//
+//   - gap <= RecoveryIdleThreshold (default 2 s), nothing suspect: the call
+//     is sent as usual. The hot path costs a clock read and a few atomic
+//     operations: no PING, no extra round trip.
+//   - gap > MaxIdle (default 4 min): the connection is replaced before the
+//     call, as the Momento SDKs do; middleboxes drop flows idle that long.
+//   - otherwise, idempotent call: its first attempt gets a ProbeTimeout
+//     deadline (default 250 ms). A healthy connection answers with the real
+//     reply, which costs nothing extra. If the probe deadline passes or the
+//     attempt fails with UNAVAILABLE, the client dials a fresh connection,
+//     closes the old one and sends the call again, within what is left of
+//     Timeout. The caller sees no error; the call takes about ProbeTimeout
+//     longer.
+//   - otherwise, non-idempotent call: a cache_client.Ping with the
+//     ProbeTimeout deadline goes first (one extra round trip, only after a
+//     gap); if it fails, the connection is replaced before the call is sent.
+//     The call itself is sent exactly once, so a write is applied at most
+//     once; if the connection dies between the Ping and the call, the caller
+//     gets the call's error (ErrTimeout or ErrUnavailable).
+//
+// Calls still in flight on a replaced connection end with CANCELLED at once
+// rather than at their deadlines, and the idempotent ones are retried on the
+// new connection. When several calls race to replace one connection, one
+// replaces it and the others use its replacement.
+//
+// Why 2 s and 250 ms: a busy invocation's calls follow each other within
+// milliseconds, so steady traffic never probes, while any freeze between
+// invocations is longer than 2 s in practice. 250 ms is two to three orders
+// of magnitude above a loopback or in-region round trip (0.05 to 2 ms) and a
+// cache operation's service time, leaving room for a thawing, CPU-starved
+// function; and it leaves 850 ms of the 1.1 s Timeout for the handshake and
+// the retried call. A false alarm (a slow but healthy server) costs one new
+// connection, never a caller-visible error for an idempotent call.
+//
+// # Tracing
+//
+// WithTracer(logger) records what happens on the wire, by observing the
+// bytes through the dialer (grpc.WithContextDialer) and, for TLS, inside
+// the TLS connection. The HTTP/2 frames are followed with fixed-size state
+// (9-byte headers, payloads skipped except PING and the first 256 bytes of
+// GOAWAY), so tracing adds no allocation per call. Events, as the record's
+// message, with their attributes:
+//
+//	dial               conn, channel, addr
+//	connected          conn, channel, local, remote, took
+//	dial failed        conn, channel, addr, took, err                  (Warn)
+//	ping sent          conn, purpose (keepalive, bdp, shutdown, other), payload
+//	ping ack received  conn, purpose, rtt (matched to the PING by payload)
+//	ping received      conn, purpose                                   (Debug; also "ping ack sent")
+//	keepalive timeout  conn, unacked_for, keepalive_timeout, note      (Warn)
+//	goaway sent        conn, code, last_stream_id, debug               (Warn unless NO_ERROR)
+//	goaway received    conn, code, last_stream_id, debug
+//	closed             conn, reason (local close, eof, error), lifetime, bytes_in, bytes_out, err
+//	idle gap           op, gap, after_no_reply, action                 (a call after a gap)
+//	probe              channel, took, code                             (Debug; Warn when the Ping fails)
+//	reconnect          channel, new_channel, reason, gap               (Warn)
+//	call               op, took, attempts, channel                     (Debug)
+//	call failed        op, took, attempts, channel, code, err          (Warn)
+//
+// grpc-go's flow-control (bdp) PINGs follow ordinary replies; their events
+// are at Debug. A keepalive timeout is inferred: grpc-go closes the
+// connection for it without saying so on the wire, so the tracer reports it
+// when the client closes a connection whose keepalive PING has gone
+// unacknowledged for longer than Config.KeepaliveTimeout; the close that
+// follows is a "goaway sent" (client transport shutdown) and a "closed" with
+// reason "local close".
+//
+// Every event carries request_id, the AwsRequestID of the Lambda invocation
+// whose context (lambdacontext) was passed to the latest call, so that events
+// happening on the wire between calls, or during the next invocation, are
+// tied to the invocation that was current: the correlation the Momento team
+// did by hand with GRPC_TRACE. A PING sent as one invocation ends and
+// acknowledged after the next thaw shows up as "ping ack received" with an
+// rtt as long as the freeze and the request_id of the invocation that sent
+// it. With a tracer, grpc-go does not use HTTP
+// CONNECT proxies named in the environment.
+package client

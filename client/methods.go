@@ -1,0 +1,87 @@
+package client
+
+import "google.golang.org/grpc/codes"
+
+// rpc names every RPC the client sends. methods describes each; it is the
+// one place that says which calls may be repeated.
+type rpc uint8
+
+const (
+	rpcGet rpc = iota
+	rpcGetBatch
+	rpcSet
+	rpcSetBatch
+	rpcSetIf
+	rpcSetIfNotExists
+	rpcDelete
+	rpcKeysExist
+	rpcIncrement
+	rpcUpdateTTL
+	rpcItemTTL
+	rpcItemType
+	rpcCreateCache
+	rpcDeleteCache
+	rpcFlushCache
+	rpcListCaches
+	rpcPing
+	numRPCs
+)
+
+// plane says which service an RPC belongs to and so which timeout, metadata
+// and authorization it gets.
+type plane uint8
+
+const (
+	planeData    plane = iota // cache_client.Scs: Config.Timeout, "cache" header, authorization
+	planeControl              // control_client.ScsControl: Config.ControlTimeout, authorization
+	planePing                 // cache_client.Ping: Config.Timeout, no headers
+)
+
+// methodInfo describes one RPC.
+type methodInfo struct {
+	// name is the operation's name in errors and traces: the client method
+	// that sends it.
+	name string
+	// idempotent calls may be sent again: after CANCELLED, INTERNAL or
+	// UNAVAILABLE (up to Config.MaxAttempts), and after a failed probe
+	// attempt following a gap. Sending one twice leaves the cache as sending
+	// it once would, and the reply still tells the caller the truth.
+	idempotent bool
+	plane      plane
+}
+
+// methods is indexed by rpc. Never retried: SetIf, SetIfNotExists and
+// Increment (a repeat may apply twice or report "not stored" for a write that
+// happened), UpdateTTL (increase/decrease answers depend on the previous
+// TTL), CreateCache and DeleteCache (a repeat after a lost reply reports
+// "already exists" or "not found" for a change that succeeded).
+var methods = [numRPCs]methodInfo{
+	rpcGet:            {"Get", true, planeData},
+	rpcGetBatch:       {"GetBatch", true, planeData},
+	rpcSet:            {"Set", true, planeData},
+	rpcSetBatch:       {"SetBatch", true, planeData},
+	rpcSetIf:          {"SetIf", false, planeData},
+	rpcSetIfNotExists: {"SetIfNotExists", false, planeData},
+	rpcDelete:         {"Delete", true, planeData},
+	rpcKeysExist:      {"KeysExist", true, planeData},
+	rpcIncrement:      {"Increment", false, planeData},
+	rpcUpdateTTL:      {"UpdateTTL", false, planeData},
+	rpcItemTTL:        {"ItemTTL", true, planeData},
+	rpcItemType:       {"ItemType", true, planeData},
+	rpcCreateCache:    {"CreateCache", false, planeControl},
+	rpcDeleteCache:    {"DeleteCache", false, planeControl},
+	rpcFlushCache:     {"FlushCache", true, planeControl},
+	rpcListCaches:     {"ListCaches", true, planeControl},
+	rpcPing:           {"Ping", true, planePing},
+}
+
+// retryable reports whether a failure with code may be retried on an
+// idempotent call: the codes the Momento SDKs retry, which mean the request
+// most likely never reached the handler or failed without effect.
+func retryable(code codes.Code) bool {
+	switch code {
+	case codes.Canceled, codes.Internal, codes.Unavailable:
+		return true
+	}
+	return false
+}
