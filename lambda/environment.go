@@ -89,11 +89,10 @@ func startEnvironment(ctx context.Context, fn Function, id string, runtimeDir st
 	}
 	e.listener = lis
 	e.api = &http.Server{Handler: e.runtimeAPI(), ReadHeaderTimeout: 10 * time.Second}
-	go e.api.Serve(lis)
 
 	path, args, err := runtimeCommand(fn, runtimeDir)
 	if err != nil {
-		e.api.Close()
+		lis.Close()
 		return nil, err
 	}
 	out := logs.writerFor(e)
@@ -112,9 +111,12 @@ func startEnvironment(ctx context.Context, fn Function, id string, runtimeDir st
 		Logger:            e.logger,
 	})
 	if err != nil {
-		e.api.Close()
+		lis.Close()
 		return nil, fmt.Errorf("lambda: start %s: %w", fn.Name, err)
 	}
+	// Serve only now that e.sandbox is set: a runtime that connects sooner
+	// waits in the listener's backlog until then.
+	go e.api.Serve(lis)
 	go e.watchExit()
 	return e, nil
 }

@@ -34,8 +34,8 @@ type outcome struct {
 	logTail []byte
 }
 
-func newInvocation(payload []byte) *invocation {
-	return &invocation{id: newRequestID(), payload: payload, started: make(chan struct{}), done: make(chan outcome, 1)}
+func newInvocation(id string, payload []byte) *invocation {
+	return &invocation{id: id, payload: payload, started: make(chan struct{}), done: make(chan outcome, 1)}
 }
 
 // newRequestID returns a random UUIDv4 string, the shape of Lambda's request ids.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Invoke API limits, as on Lambda.
@@ -24,22 +25,38 @@ func (e *Emulator) handler() http.Handler {
 	return mux
 }
 
-// functionNameOf accepts a name, a name with the $LATEST qualifier, or an ARN.
-func functionNameOf(ref string) string {
-	if strings.HasPrefix(ref, "arn:") {
-		parts := strings.Split(ref, ":")
-		if len(parts) >= 7 {
-			ref = parts[6]
-		}
+// functionNameOf parses the forms Lambda accepts for a function: a name, a
+// partial ARN (ACCOUNT:function:NAME) or a full ARN, each optionally with a
+// qualifier (":QUALIFIER"). thaw runs only $LATEST, so any other qualifier,
+// here or in the Qualifier query parameter, names no function.
+func functionNameOf(ref, qualifierParam string) (string, bool) {
+	parts := strings.Split(ref, ":")
+	switch {
+	case len(parts) >= 7 && parts[0] == "arn": // arn:aws:lambda:REGION:ACCOUNT:function:NAME[:Q]
+		parts = parts[6:]
+	case len(parts) >= 3 && parts[1] == "function": // ACCOUNT:function:NAME[:Q]
+		parts = parts[2:]
 	}
-	name, _, _ := strings.Cut(ref, ":")
-	return name
+	qualifier := qualifierParam
+	switch len(parts) {
+	case 1:
+	case 2:
+		if qualifier != "" && qualifier != parts[1] {
+			return parts[0], false
+		}
+		qualifier = parts[1]
+	default:
+		return ref, false
+	}
+	return parts[0], qualifier == "" || qualifier == "$LATEST"
 }
 
 func (e *Emulator) handleInvoke(w http.ResponseWriter, r *http.Request) {
-	name := functionNameOf(r.PathValue("name"))
+	requestID := newRequestID()
+	w.Header().Set("X-Amzn-Requestid", requestID)
+	name, latest := functionNameOf(r.PathValue("name"), r.URL.Query().Get("Qualifier"))
 	p, ok := e.pools[name]
-	if !ok {
+	if !ok || !latest {
 		writeAPIError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+functionARN(name))
 		return
 	}
@@ -65,7 +82,7 @@ func (e *Emulator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusBadRequest, "InvalidRequestContentException", "Could not parse request body into json")
 		return
 	}
-	inv := newInvocation(payload)
+	inv := newInvocation(requestID, payload)
 	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
 		// Callers send base64; runtimes receive the JSON itself.
 		decoded, err := base64.StdEncoding.DecodeString(cc)
@@ -75,8 +92,7 @@ func (e *Emulator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		}
 		inv.clientContext = string(decoded)
 	}
-	inv.traceID = "Root=1-" + strings.ReplaceAll(inv.id[:18], "-", "") + ";Sampled=0"
-	w.Header().Set("X-Amzn-Requestid", inv.id)
+	inv.traceID = fmt.Sprintf("Root=1-%08x-%s;Sampled=0", time.Now().Unix(), strings.ReplaceAll(inv.id, "-", "")[:24])
 
 	switch invocationType {
 	case "", "RequestResponse":

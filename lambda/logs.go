@@ -69,7 +69,7 @@ func (s *logSink) start(e *environment, inv *invocation) {
 
 // end writes the END and REPORT lines of inv and returns its log tail, if
 // one was asked for.
-func (s *logSink) end(e *environment, inv *invocation, _ bool) []byte {
+func (s *logSink) end(e *environment, inv *invocation) []byte {
 	duration := time.Since(inv.startedAt)
 	ms := float64(duration.Microseconds()) / 1000
 	report := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB",

@@ -36,24 +36,7 @@ func (e *environment) runtimeAPI() http.Handler {
 // and only then the event is written, so the runtime sees it as the answer to
 // a request it made before the freeze. The request never times out.
 func (e *environment) handleNext(w http.ResponseWriter, r *http.Request) {
-	e.mu.Lock()
-	select {
-	case <-e.initialized:
-	default:
-		e.initDuration = time.Since(e.created)
-		close(e.initialized)
-	}
-	if e.state != StateDead {
-		e.state = StateRunning
-	}
-	var inv *invocation
-	select {
-	case inv = <-e.pending:
-	default:
-		e.freezeLocked()
-	}
-	e.mu.Unlock()
-
+	inv := e.takeOrFreeze()
 	if inv == nil {
 		select {
 		case inv = <-e.pending:
@@ -63,15 +46,7 @@ func (e *environment) handleNext(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-
-	e.mu.Lock()
-	e.thawLocked()
-	e.current = inv
-	e.invocations++
-	inv.startedAt = time.Now()
-	inv.deadline = inv.startedAt.Add(e.fn.Timeout)
-	close(inv.started)
-	e.mu.Unlock()
+	e.thawAndStart(inv)
 	e.logs.start(e, inv)
 
 	h := w.Header()
@@ -85,6 +60,42 @@ func (e *environment) handleNext(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	w.Write(inv.payload)
+}
+
+// takeOrFreeze ends the Init phase at the first call, then returns the
+// pending event if there is one, or freezes the environment and returns nil.
+func (e *environment) takeOrFreeze() *invocation {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	select {
+	case <-e.initialized:
+	default:
+		e.initDuration = time.Since(e.created)
+		close(e.initialized)
+	}
+	if e.state != StateDead {
+		e.state = StateRunning
+	}
+	select {
+	case inv := <-e.pending:
+		return inv
+	default:
+		e.freezeLocked()
+		return nil
+	}
+}
+
+// thawAndStart thaws the environment and makes inv the current invocation,
+// starting its timeout.
+func (e *environment) thawAndStart(inv *invocation) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.thawLocked()
+	e.current = inv
+	e.invocations++
+	inv.startedAt = time.Now()
+	inv.deadline = inv.startedAt.Add(e.fn.Timeout)
+	close(inv.started)
 }
 
 // freezeLocked freezes the process tree and records when.
@@ -156,7 +167,12 @@ func (e *environment) finish(w http.ResponseWriter, id string, out outcome) {
 		writeRuntimeError(w, http.StatusBadRequest, "InvalidRequestID", "invocation "+id+" is not in progress")
 		return
 	}
-	out.logTail = e.logs.end(e, inv, out.functionError != "")
+	// Lines the function printed before it posted its result belong to
+	// this invocation: let them reach the log before END is written.
+	if err := e.sandbox.SyncOutput(50 * time.Millisecond); err != nil {
+		e.logger.Debug("function output still in flight at END", "err", err)
+	}
+	out.logTail = e.logs.end(e, inv)
 	if err := e.complete(id, out); err != nil {
 		writeRuntimeError(w, http.StatusBadRequest, "InvalidRequestID", err.Error())
 		return

@@ -34,6 +34,7 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 		addr       string
 		configFile string
 		logDir     string
+		readyFile  string
 		freezeMode string
 		logLevel   string
 		quiet      bool
@@ -55,6 +56,7 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&logDir, "log-dir", filepath.Join(os.TempDir(), "thaw-lambda-logs"), "directory for one log file per function (NAME.log)")
 	fs.StringVar(&freezeMode, "freeze-mode", "auto", "how to freeze environments: auto, cgroup-v1, cgroup-v2 or signal (SIGSTOP/SIGCONT)")
 	fs.StringVar(&logLevel, "log-level", "info", "thaw's own log level: debug (shows every freeze and thaw with its latency), info, warn or error")
+	fs.StringVar(&readyFile, "ready-file", "", "once listening, write {\"addr\"} as JSON to this `file` (useful with --addr 127.0.0.1:0)")
 	fs.BoolVar(&quiet, "quiet", false, "do not copy function output to the console (the log files still get it)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: thaw lambda --function NAME --runtime nodejs|provided --code PATH --handler HANDLER [flags]")
@@ -133,6 +135,13 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 1
+	}
+	if readyFile != "" {
+		if err := writeReadyFile(readyFile, readyInfo{Addr: emu.Addr()}); err != nil {
+			fmt.Fprintf(stderr, "thaw lambda: %v\n", err)
+			emu.Close()
+			return 1
+		}
 	}
 	logger.Info("ready", "invoke", "http://"+emu.Addr()+"/2015-03-31/functions/NAME/invocations", "log_dir", cfg.LogDir)
 	<-ctx.Done()

@@ -207,8 +207,9 @@ type Sandbox struct {
 	mech   mechanism
 	cmd    *exec.Cmd
 
-	outputs []*os.File    // read ends of the output pipes
-	copied  chan struct{} // closed when every output copy has finished
+	outputs []*os.File      // read ends of the output pipes
+	copiers []*outputCopier // copy each output pipe to its writer; set before Start returns
+	copied  chan struct{}   // closed when every output copy has finished
 
 	killc    chan struct{} // closed by the first Kill, aborts a pending Freeze
 	killOnce sync.Once
@@ -426,12 +427,11 @@ func (s *Sandbox) startCopies(cfg *Config) {
 		writers = append(writers, cfg.Stderr)
 	}
 	var wg sync.WaitGroup
+	s.copiers = make([]*outputCopier, len(s.outputs))
 	for i, r := range s.outputs {
-		wg.Add(1)
-		go func(w io.Writer, r *os.File) {
-			defer wg.Done()
-			_, _ = io.Copy(w, r)
-		}(writers[i], r)
+		c := &outputCopier{r: r, w: writers[i]}
+		s.copiers[i] = c
+		wg.Go(c.run)
 	}
 	go func() {
 		wg.Wait()
