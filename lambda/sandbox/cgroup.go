@@ -376,7 +376,8 @@ func killProcs(dirs ...string) (int, error) {
 // timeout passes (ErrTimeout). The kernel usually confirms a freeze within
 // microseconds, so it yields a few times before it starts sleeping.
 func poll(abort <-chan struct{}, timeout time.Duration, check func() (bool, error)) error {
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline := start.Add(timeout)
 	sleep := 20 * time.Microsecond
 	for i := 0; ; i++ {
 		ok, err := check()
@@ -399,7 +400,15 @@ func poll(abort <-chan struct{}, timeout time.Duration, check func() (bool, erro
 			continue
 		}
 		time.Sleep(sleep)
-		sleep = min(sleep*2, 5*time.Millisecond)
+		// A short cap keeps the wait close to the kernel's own latency: a
+		// freeze confirmed at 650 µs must not be noticed at 1.3 ms, since
+		// the next event waits for it. Long waits (a CPU-throttled tree)
+		// back off further.
+		limit := 100 * time.Microsecond
+		if time.Since(start) > 20*time.Millisecond {
+			limit = time.Millisecond
+		}
+		sleep = min(sleep*2, limit)
 	}
 }
 
