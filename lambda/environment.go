@@ -287,7 +287,7 @@ func (e *environment) complete(id string, out outcome) error {
 func (e *environment) tryReserve() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.busy || e.state == StateDead || e.state == StateInitializing {
+	if e.busy || e.state == StateDead || e.state == StateInitializing || e.dead() {
 		return false
 	}
 	e.busy = true
