@@ -13,6 +13,7 @@ need_apt=()
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v chromium >/dev/null || need_apt+=(chromium) # renders the lab's HTML report in lab/html_test.go
 if ((${#need_apt[@]})); then
 	step "installing ${need_apt[*]}"
 	apt-get update -qq >/dev/null

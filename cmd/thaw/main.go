@@ -20,6 +20,7 @@ func subcommands() []subcommand {
 		{"serve", "run a cache server that speaks the Momento gRPC protocol", runServe},
 		{"lambda", "run Lambda functions locally, frozen between invocations as on AWS", runLambda},
 		{"token", "create API keys for a server started with --auth-secret-file", runToken},
+		{"lab", "reproduce keepalive failures in frozen functions and compare client presets", runLab},
 	}
 }
 

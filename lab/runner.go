@@ -1,0 +1,447 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/thaw-dev/thaw/internal/netem"
+	"github.com/thaw-dev/thaw/lambda"
+	"github.com/thaw-dev/thaw/server"
+)
+
+// Defaults of Options.
+const (
+	// DefaultInvocations is the full run's invocations per run.
+	DefaultInvocations = 40
+	// QuickInvocations is --quick's invocations per run, about a minute.
+	QuickInvocations = 14
+	// DefaultLatency and DefaultJitter are the proxy's one-way delay:
+	// 1–5 ms, as across a region.
+	DefaultLatency = 3 * time.Millisecond
+	DefaultJitter  = 2 * time.Millisecond
+	// DefaultMemoryMB is the functions' memory setting, which gives each
+	// 512/1769 of a core, as on Lambda.
+	DefaultMemoryMB = 512
+	// cacheName is the cache every function uses.
+	cacheName = "lab"
+	// functionTimeout bounds one invocation, beyond every client deadline.
+	functionTimeout = 15 * time.Second
+)
+
+// Options say what a lab run does. The zero value, with Root found by
+// FindRoot, is the full run.
+type Options struct {
+	// Root is the thaw checkout holding the lab's functions. Empty: FindRoot.
+	Root string
+	// Runs are the runs, all concurrent. Empty: DefaultRuns.
+	Runs []RunSpec
+	// Invocations per run. Default DefaultInvocations.
+	Invocations int
+	// Seed draws the schedule and the proxy's jitter. Default 1.
+	Seed uint64
+	// TLS serves the cache over TLS with a throwaway CA.
+	TLS bool
+	// Latency and Jitter are the proxy's one-way delay; zero Latency means
+	// DefaultLatency with DefaultJitter.
+	Latency, Jitter time.Duration
+	// MemoryMB is each function's memory setting, which sets its CPU share.
+	// Default DefaultMemoryMB.
+	MemoryMB int
+	// LogDir, when set, keeps the functions' logs there (NAME.log) instead
+	// of in a temporary directory removed at the end.
+	LogDir string
+	// Progress receives progress; nil is silent.
+	Progress *Progress
+	// Logger receives the server's and emulator's own logs. Nil discards them.
+	Logger *slog.Logger
+}
+
+// ErrUnknownRun means a RunSpec names a client, preset or scenario the lab
+// does not have.
+var ErrUnknownRun = errors.New("lab: unknown client, preset or scenario")
+
+// DefaultRuns are the eight runs: both clients, laptop and lambda presets,
+// healthy and blackhole scenarios.
+func DefaultRuns() []RunSpec {
+	var runs []RunSpec
+	for _, c := range []string{ClientNode, ClientGo} {
+		for _, p := range []string{PresetLaptop, PresetLambda} {
+			for _, s := range []string{ScenarioHealthy, ScenarioBlackhole} {
+				runs = append(runs, RunSpec{Client: c, Preset: p, Scenario: s})
+			}
+		}
+	}
+	return runs
+}
+
+func (o *Options) setDefaults() error {
+	if o.Root == "" {
+		root, err := FindRoot()
+		if err != nil {
+			return err
+		}
+		o.Root = root
+	}
+	if len(o.Runs) == 0 {
+		o.Runs = DefaultRuns()
+	}
+	for _, s := range o.Runs {
+		okClient := s.Client == ClientNode || s.Client == ClientGo
+		okPreset := s.Preset == PresetLaptop || s.Preset == PresetLambda || s.Preset == PresetInRegion
+		okScenario := s.Scenario == ScenarioHealthy || s.Scenario == ScenarioBlackhole
+		if !okClient || !okPreset || !okScenario {
+			return fmt.Errorf("%w: %s", ErrUnknownRun, s.Label())
+		}
+	}
+	if o.Invocations <= 0 {
+		o.Invocations = DefaultInvocations
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Latency == 0 {
+		o.Latency, o.Jitter = DefaultLatency, DefaultJitter
+	}
+	if o.MemoryMB <= 0 {
+		o.MemoryMB = DefaultMemoryMB
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// run is one run in progress.
+type run struct {
+	spec  RunSpec
+	proxy *netem.Proxy
+
+	mu    sync.Mutex // guards marks
+	marks []Mark     // guarded by mu: the proxy's marks
+
+	timeline Timeline
+}
+
+// Run runs the lab: it prepares the functions, starts the server, one proxy
+// per run and the emulator, replays the schedule in every run at once and
+// returns the report. It stops everything it started before returning, also
+// on error or when ctx ends.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "thaw-lab-")
+	if err != nil {
+		return nil, fmt.Errorf("lab: temp dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	needNode, needGo := false, false
+	for _, s := range opts.Runs {
+		needNode = needNode || s.Client == ClientNode
+		needGo = needGo || s.Client == ClientGo
+	}
+	opts.Progress.Status("preparing functions")
+	if needNode {
+		if err := EnsureNodeModules(ctx, nodeFunctionDir(opts.Root)); err != nil {
+			return nil, err
+		}
+	}
+	goDir := filepath.Join(tmp, "go-function")
+	if needGo {
+		if err := BuildGoFunction(ctx, opts.Root, goDir); err != nil {
+			return nil, err
+		}
+	}
+
+	srvCfg := server.Config{Addr: "127.0.0.1:0", CreateCaches: []string{cacheName}, Logger: opts.Logger}
+	var certs certFiles
+	if opts.TLS {
+		if certs, err = writeCertificates(tmp); err != nil {
+			return nil, err
+		}
+		srvCfg.TLSCertFile, srvCfg.TLSKeyFile = certs.Cert, certs.Key
+	}
+	srv, err := server.Start(ctx, srvCfg)
+	if err != nil {
+		return nil, fmt.Errorf("lab: start cache server: %w", err)
+	}
+	defer srv.Close()
+
+	runs := make([]*run, len(opts.Runs))
+	var functions []lambda.Function
+	for i, spec := range opts.Runs {
+		r := &run{spec: spec}
+		r.proxy, err = netem.Listen(netem.Config{
+			Target:  srv.Addr(),
+			Latency: opts.Latency,
+			Jitter:  opts.Jitter,
+			Seed:    opts.Seed + uint64(i),
+			OnEvent: r.onProxyEvent,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("lab: start proxy for %s: %w", spec.Label(), err)
+		}
+		defer r.proxy.Close()
+		runs[i] = r
+		fn, err := functionFor(spec, opts, r.proxy.Addr(), goDir, certs)
+		if err != nil {
+			return nil, err
+		}
+		functions = append(functions, fn)
+	}
+
+	logDir := opts.LogDir
+	if logDir == "" {
+		logDir = filepath.Join(tmp, "logs")
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, fmt.Errorf("lab: log dir: %w", err)
+	}
+	emu, err := lambda.Start(ctx, lambda.Config{Addr: "127.0.0.1:0", Functions: functions, LogDir: logDir, Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("lab: start lambda emulator: %w", err)
+	}
+	defer emu.Close()
+
+	steps := Schedule(opts.Seed, opts.Invocations)
+	opts.Progress.Begin(opts.Runs, len(steps), scheduleDuration(steps))
+	httpClient := &http.Client{Timeout: functionTimeout + 15*time.Second}
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		wg.Go(func() { r.replay(ctx, emu, httpClient, steps, opts.Progress) })
+	}
+	wg.Wait()
+	opts.Progress.Done()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("lab: interrupted: %w", err)
+	}
+
+	report := &Report{Seed: opts.Seed, Invocations: len(steps), TLS: opts.TLS, MemoryMB: opts.MemoryMB,
+		Latency: opts.Latency, Jitter: opts.Jitter}
+	for _, r := range runs {
+		recs, err := readLog(filepath.Join(logDir, r.spec.Name()+".log"))
+		if err != nil {
+			return nil, err
+		}
+		var marks []Mark
+		if r.spec.Client == ClientNode {
+			marks = nodeMarks(recs)
+		} else {
+			marks = goMarks(recs)
+		}
+		r.mu.Lock()
+		marks = append(marks, r.marks...)
+		r.mu.Unlock()
+		markCrossInvocation(marks)
+		r.timeline.Marks = marks
+		report.Runs = append(report.Runs, summarize(r.spec, &r.timeline))
+	}
+	return report, nil
+}
+
+// functionFor is the emulator's function for one run.
+func functionFor(spec RunSpec, opts Options, endpoint, goDir string, certs certFiles) (lambda.Function, error) {
+	env := map[string]string{
+		"LAB_PRESET":   spec.Preset,
+		"LAB_ENDPOINT": endpoint,
+		"LAB_CACHE":    cacheName,
+	}
+	if opts.TLS {
+		env["LAB_TLS"] = "1"
+		env["LAB_CA_FILE"] = certs.CA
+		env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = certs.CA
+	}
+	fn := lambda.Function{
+		Name:        spec.Name(),
+		MemoryMB:    opts.MemoryMB,
+		Timeout:     functionTimeout,
+		Concurrency: 1,
+		Env:         env,
+	}
+	switch spec.Client {
+	case ClientNode:
+		fn.Runtime, fn.Code, fn.Handler = lambda.RuntimeNodeJS, nodeFunctionDir(opts.Root), "index.handler"
+		env["GRPC_TRACE"] = "keepalive"
+		env["GRPC_VERBOSITY"] = "DEBUG"
+	case ClientGo:
+		fn.Runtime, fn.Code, fn.Handler = lambda.RuntimeProvided, goDir, "bootstrap"
+	default:
+		return fn, fmt.Errorf("lab: unknown client %q", spec.Client)
+	}
+	return fn, nil
+}
+
+// onProxyEvent records the connections the function opens.
+func (r *run) onProxyEvent(ev netem.Event) {
+	if ev.Kind != netem.EventAccepted {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.marks = append(r.marks, Mark{Time: ev.Time, Kind: MarkConnOpened, Conn: connLabel(uint64(ev.Conn)), Detail: "accepted from " + ev.Client})
+}
+
+// blackhole silences the function's open connections and marks the moment,
+// saying how many connections it caught.
+func (r *run) blackhole() {
+	now := time.Now()
+	r.proxy.Blackhole()
+	silenced := 0
+	for _, c := range r.proxy.Conns() {
+		if c.State == netem.StateBlackholed {
+			silenced++
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.marks = append(r.marks, Mark{Time: now, Kind: MarkBlackhole, Conn: "all",
+		Detail: fmt.Sprintf("%d connection(s) silenced so far, none closed", silenced)})
+}
+
+// replay invokes the run's function once per step, after the step's gap.
+func (r *run) replay(ctx context.Context, emu *lambda.Emulator, hc *http.Client, steps []Step, progress *Progress) {
+	r.timeline.Start = time.Now()
+	defer func() { r.timeline.End = time.Now() }()
+	var lastEnd time.Time
+	for i, step := range steps {
+		if i > 0 {
+			deadline := lastEnd.Add(step.Gap)
+			if step.Blackhole && r.spec.Scenario == ScenarioBlackhole {
+				// Cut the flow only once the environment is frozen, as a
+				// middlebox would forget an idle one.
+				r.waitFrozen(ctx, hc, emu.Addr(), deadline)
+				r.blackhole()
+			}
+			if !sleepUntil(ctx, deadline) {
+				return
+			}
+			r.timeline.Frozen = append(r.timeline.Frozen, Span{Start: lastEnd, End: time.Now()})
+		}
+		inv := invoke(ctx, hc, emu.Addr(), r.spec.Name(), i, step)
+		inv.Gap = step.Gap
+		r.timeline.Invocations = append(r.timeline.Invocations, inv)
+		lastEnd = inv.End
+		progress.Invoked(r.spec, inv)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+	// Leave time for a ping sent during the last invocation to be logged.
+	sleepUntil(ctx, time.Now().Add(200*time.Millisecond))
+}
+
+// waitFrozen waits until the run's environment is frozen, or until deadline.
+// It asks the emulator's introspection endpoint, over HTTP so that the wait
+// can always be abandoned.
+func (r *run) waitFrozen(ctx context.Context, hc *http.Client, addr string, deadline time.Time) {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	for ctx.Err() == nil {
+		if frozen, err := environmentFrozen(ctx, hc, addr, r.spec.Name()); err == nil && frozen {
+			return
+		}
+		sleepUntil(ctx, time.Now().Add(20*time.Millisecond))
+	}
+}
+
+// environmentFrozen reports whether function has a frozen environment, from
+// GET /_thaw/environments.
+func environmentFrozen(ctx context.Context, hc *http.Client, addr, function string) (bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/_thaw/environments", nil)
+	if err != nil {
+		return false, fmt.Errorf("lab: environments request: %w", err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("lab: GET /_thaw/environments: %w", err)
+	}
+	defer resp.Body.Close()
+	var envs []lambda.EnvironmentInfo
+	if err := json.NewDecoder(resp.Body).Decode(&envs); err != nil {
+		return false, fmt.Errorf("lab: decode /_thaw/environments: %w", err)
+	}
+	for _, env := range envs {
+		if env.Function == function && env.State == lambda.StateFrozen {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// sleepUntil waits until t or until ctx ends, and reports whether t came.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// reply is what both lab functions return.
+type reply struct {
+	RequestID string  `json:"request_id"`
+	Op        string  `json:"op"`
+	Ms        float64 `json:"ms"`
+	ErrorCode string  `json:"error_code"`
+	Error     string  `json:"error"`
+}
+
+// invoke makes one synchronous invocation and records what the caller saw.
+// A failure of the invocation itself (function error, timeout, emulator
+// refusal) counts as a failure too, under its own code.
+func invoke(ctx context.Context, hc *http.Client, addr, function string, index int, step Step) Invocation {
+	inv := Invocation{Index: index, Op: step.Op, Start: time.Now()}
+	defer func() {
+		if inv.End.IsZero() {
+			inv.End = time.Now()
+		}
+	}()
+	body, _ := json.Marshal(map[string]any{"op": step.Op, "work_ms": float64(step.Work.Microseconds()) / 1000, "key": step.Key})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/2015-03-31/functions/"+function+"/invocations", strings.NewReader(string(body)))
+	if err != nil {
+		inv.ErrorCode, inv.Error = "INVOKE_ERROR", err.Error()
+		return inv
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		inv.ErrorCode, inv.Error = "INVOKE_ERROR", err.Error()
+		return inv
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	inv.End = time.Now()
+	inv.RequestID = resp.Header.Get("X-Amzn-Requestid")
+	switch {
+	case err != nil:
+		inv.ErrorCode, inv.Error = "INVOKE_ERROR", err.Error()
+	case resp.StatusCode != http.StatusOK:
+		inv.ErrorCode, inv.Error = fmt.Sprintf("INVOKE_HTTP_%d", resp.StatusCode), string(data)
+	case resp.Header.Get("X-Amz-Function-Error") != "":
+		inv.ErrorCode, inv.Error = "FUNCTION_ERROR", string(data)
+	default:
+		var rep reply
+		if err := json.Unmarshal(data, &rep); err != nil {
+			inv.ErrorCode, inv.Error = "BAD_REPLY", fmt.Sprintf("%v: %q", err, data)
+			break
+		}
+		if rep.RequestID != "" {
+			inv.RequestID = rep.RequestID
+		}
+		inv.CallMs, inv.ErrorCode, inv.Error = rep.Ms, rep.ErrorCode, rep.Error
+	}
+	return inv
+}

@@ -1,0 +1,134 @@
+package lab
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// Clients the lab drives.
+const (
+	// ClientNode is the official Momento Node.js SDK, @gomomento/sdk 1.118.1.
+	ClientNode = "node-sdk"
+	// ClientGo is thaw's Go client (package client).
+	ClientGo = "go-sdk"
+)
+
+// Presets are the client configurations compared.
+const (
+	// PresetLaptop keeps keepalive on: Configurations.Laptop.v1() in Node
+	// (ping every 5 s, 1 s timeout), client.Laptop() in Go (10 s, 1 s).
+	PresetLaptop = "laptop"
+	// PresetLambda turns keepalive off: Configurations.Lambda.latest() in
+	// Node, client.Lambda() in Go (with freeze-aware recovery).
+	PresetLambda = "lambda"
+	// PresetInRegion is the SDKs' in-region configuration, keepalive on with
+	// a 1.1 s deadline. Optional.
+	PresetInRegion = "inregion"
+)
+
+// Scenarios are what the network does.
+const (
+	// ScenarioHealthy leaves the network alone apart from its latency.
+	ScenarioHealthy = "healthy"
+	// ScenarioBlackhole silently discards, during some long freezes, every
+	// byte of the function's existing connections in both directions (no FIN,
+	// no RST) while new connections still work: a NAT or load balancer that
+	// forgot the flow.
+	ScenarioBlackhole = "blackhole"
+)
+
+// RunSpec names one run: a function with one client and preset, under one
+// scenario.
+type RunSpec struct {
+	Client   string
+	Preset   string
+	Scenario string
+}
+
+// Name is the run's name, also its function's name in the emulator.
+func (s RunSpec) Name() string {
+	return fmt.Sprintf("%s-%s-%s", s.Client, s.Preset, s.Scenario)
+}
+
+// Label is the run's name for people: client/preset/scenario.
+func (s RunSpec) Label() string {
+	return s.Client + "/" + s.Preset + "/" + s.Scenario
+}
+
+// Step is one invocation of a schedule and the idle gap before it.
+type Step struct {
+	// Gap is how long the function sits frozen before this invocation; zero
+	// for the first.
+	Gap time.Duration
+	// Op is what the handler does: "none" (return at once, without giving
+	// the event loop a turn), "get" or "set" (one cache call).
+	Op string
+	// Work is extra handler time: a CPU spin for "none", a wait after the
+	// cache call otherwise.
+	Work time.Duration
+	// Key picks the cache key of a get or set.
+	Key int
+	// Blackhole marks a gap during which the blackhole scenario silences the
+	// function's connections.
+	Blackhole bool
+}
+
+// BlackholeMinGap is the shortest gap during which the blackhole scenario
+// drops flows: a middlebox's idle timeout, scaled down to the lab's gaps.
+const BlackholeMinGap = 8 * time.Second
+
+// Schedule draws n invocations from seed. Its shape follows real traffic
+// to a small function: a quarter of the gaps under a second, a third of them
+// 1–5 s, the rest 5–12 s (well past the Node SDK's 5 s keepalive interval
+// and past the Go client's 10 s); a third of the invocations make a cache
+// call, the others return at once. The first invocation is a cold start that
+// writes a key. Every run of a lab uses the same schedule, so the runs differ
+// only in client, preset and scenario.
+func Schedule(seed uint64, n int) []Step {
+	rng := rand.New(rand.NewPCG(seed, 0x7468617720_6c6162))
+	between := func(lo, hi time.Duration) time.Duration {
+		return lo + time.Duration(rng.Int64N(int64(hi-lo)))
+	}
+	steps := make([]Step, 0, n)
+	for i := range n {
+		s := Step{Key: rng.IntN(8)}
+		if i == 0 {
+			s.Op = "set"
+		} else {
+			switch r := rng.Float64(); {
+			case r < 0.25:
+				s.Gap = between(200*time.Millisecond, time.Second)
+			case r < 0.6:
+				s.Gap = between(time.Second, 5*time.Second)
+			default:
+				s.Gap = between(5*time.Second, 12*time.Second)
+			}
+			switch r := rng.Float64(); {
+			case r < 1.0/6:
+				s.Op = "get"
+			case r < 1.0/3:
+				s.Op = "set"
+			default:
+				s.Op = "none"
+			}
+		}
+		if s.Op == "none" {
+			s.Work = between(0, 20*time.Millisecond)
+		} else {
+			s.Work = between(0, 50*time.Millisecond)
+		}
+		s.Blackhole = s.Gap >= BlackholeMinGap
+		steps = append(steps, s)
+	}
+	return steps
+}
+
+// scheduleDuration is the sum of a schedule's gaps.
+func scheduleDuration(steps []Step) time.Duration {
+	var d time.Duration
+	for _, s := range steps {
+		d += s.Gap
+	}
+	return d
+}
