@@ -156,8 +156,13 @@ type wire struct {
 	inMu  sync.Mutex // guards in
 	in    *frameParser
 
-	pingMu  sync.Mutex // guards pending
+	pingMu  sync.Mutex // guards pending, lateAck, lateRTT
 	pending [4]pendingPing
+	// lateAck is when the ACK of a keepalive PING arrived later than the
+	// keepalive timeout, and lateRTT its round trip: grpc-go's timer may
+	// already have fired, and the close that follows is its doing.
+	lateAck time.Time
+	lateRTT time.Duration
 
 	bytesIn, bytesOut atomic.Int64
 	// closing is set when the client closes the connection, before the
@@ -245,6 +250,11 @@ func (w *wire) inboundFrame(f frame) {
 				break
 			}
 		}
+		if kt := w.t.keepaliveTimeout; kt > 0 && p == pingKeepalive && !sent.IsZero() {
+			if rtt := time.Since(sent); rtt > kt {
+				w.lateAck, w.lateRTT = time.Now(), rtt
+			}
+		}
 		w.pingMu.Unlock()
 		level := pingLevel(p)
 		if !w.t.enabled(level) {
@@ -302,11 +312,20 @@ func (w *wire) localClose() {
 				unacked = max(unacked, time.Since(p.sent))
 			}
 		}
+		lateAck, lateRTT := w.lateAck, w.lateRTT
 		w.pingMu.Unlock()
-		if unacked > kt {
+		switch {
+		case unacked > kt:
 			w.t.emit(slog.LevelWarn, EventKeepaliveTimeout, slog.Uint64("conn", w.id),
 				slog.Duration("unacked_for", unacked), slog.Duration("keepalive_timeout", kt),
 				slog.String("note", "inferred: the client closed the connection while its keepalive PING had been unacknowledged for longer than the keepalive timeout"))
+		case !lateAck.IsZero() && time.Since(lateAck) < kt:
+			// After a freeze the ACK can be read in the same instant as
+			// grpc-go's expired timer fires: the timer wins, and the
+			// connection is closed although its answer has arrived.
+			w.t.emit(slog.LevelWarn, EventKeepaliveTimeout, slog.Uint64("conn", w.id),
+				slog.Duration("unacked_for", lateRTT), slog.Duration("keepalive_timeout", kt),
+				slog.String("note", "inferred: the client closed the connection just after its keepalive PING was acknowledged later than the keepalive timeout; the timer fired before the ACK was read"))
 		}
 	}
 	w.end("local close", nil)
