@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 )
@@ -46,4 +49,43 @@ func (b *byteSize) Set(v string) error {
 	}
 	*b = byteSize(n * factor)
 	return nil
+}
+
+// commandFlags is the flag set of one subcommand with its usage text.
+type commandFlags struct {
+	*flag.FlagSet
+	stderr io.Writer
+}
+
+// newCommandFlags returns a flag set whose --help prints usage (the lines
+// before the flag list: a usage line, a blank line and a description) and the
+// flags, to stderr.
+func newCommandFlags(name string, stderr io.Writer, usage ...string) commandFlags {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		for _, line := range usage {
+			fmt.Fprintln(stderr, line)
+		}
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	return commandFlags{FlagSet: fs, stderr: stderr}
+}
+
+// parse parses args and refuses positional arguments. When it returns false
+// the command should exit with the code it gives: 0 after --help, 2 after a
+// usage error (already reported).
+func (c commandFlags) parse(args []string) (exitCode int, ok bool) {
+	if err := c.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if c.NArg() > 0 {
+		fmt.Fprintf(c.stderr, "%s: unexpected argument %q\n", c.Name(), c.Arg(0))
+		return 2, false
+	}
+	return 0, true
 }

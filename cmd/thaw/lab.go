@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,8 +30,12 @@ func runLab(args []string, stdout, stderr io.Writer) int {
 }
 
 func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("thaw lab keepalive", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommandFlags("thaw lab keepalive", stderr,
+		"Usage: thaw lab keepalive [flags]",
+		"",
+		"Runs the official Momento Node.js SDK and thaw's Go client in thaw lambda functions, frozen",
+		"between invocations, against an embedded thaw serve behind a delaying proxy, and reports",
+		"keepalive timeouts, reconnects, failures and latency per client, preset and scenario.")
 	var (
 		opts      lab.Options
 		quick     bool
@@ -56,23 +59,8 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&inregion, "inregion", false, "also run the in-region preset")
 	fs.StringVar(&clients, "clients", "node-sdk,go-sdk", "clients to run, comma-separated")
 	fs.StringVar(&scenarios, "scenarios", "healthy,blackhole", "scenarios to run, comma-separated")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: thaw lab keepalive [flags]")
-		fmt.Fprintln(stderr, "\nRuns the official Momento Node.js SDK and thaw's Go client in thaw lambda functions, frozen")
-		fmt.Fprintln(stderr, "between invocations, against an embedded thaw serve behind a delaying proxy, and reports")
-		fmt.Fprintln(stderr, "keepalive timeouts, reconnects, failures and latency per client, preset and scenario.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "thaw lab keepalive: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	opts.Seed = seed
 	if opts.Invocations == 0 && quick {
@@ -123,23 +111,16 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 }
 
 func runLabContext(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("thaw lab context", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommandFlags("thaw lab context", stderr,
+		"Usage: thaw lab context [flags]",
+		"",
+		"The seed's first experiment: a Node.js function counts seconds with setInterval and",
+		"by the wall clock; between invocations thaw lambda freezes it, so the counter lags.")
 	var opts lab.ContextOptions
 	fs.IntVar(&opts.Invocations, "invocations", 10, "how many times to invoke the function")
 	fs.Uint64Var(&opts.Seed, "seed", 1, "seed of the gaps between invocations (1–6 s)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: thaw lab context [flags]")
-		fmt.Fprintln(stderr, "\nThe seed's first experiment: a Node.js function counts seconds with setInterval and")
-		fmt.Fprintln(stderr, "by the wall clock; between invocations thaw lambda freezes it, so the counter lags.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	opts.Progress = stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

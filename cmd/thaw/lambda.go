@@ -27,8 +27,15 @@ type lambdaConfigFile struct {
 }
 
 func runLambda(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("thaw lambda", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommandFlags("thaw lambda", stderr,
+		"Usage: thaw lambda --function NAME --runtime nodejs|provided --code PATH --handler HANDLER [flags]",
+		"       thaw lambda --config functions.yaml",
+		"",
+		"Runs Lambda functions locally with Lambda's lifecycle: each environment's processes are",
+		"frozen (cgroup freezer, or SIGSTOP where cgroups are not writable) from the moment the",
+		"runtime asks for its next event until the next invocation; warm environments are reused,",
+		"concurrent invocations cold-start new ones, idle ones are shut down. Serves the Invoke API,",
+		"so the AWS SDKs and CLI work with --endpoint-url http://ADDR, and GET /_thaw/environments.")
 	var (
 		fn         lambda.Function
 		addr       string
@@ -58,29 +65,12 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&logLevel, "log-level", "info", "thaw's own log level: debug (shows every freeze and thaw with its latency), info, warn or error")
 	fs.StringVar(&readyFile, "ready-file", "", "once listening, write {\"addr\"} as JSON to this `file` (useful with --addr 127.0.0.1:0)")
 	fs.BoolVar(&quiet, "quiet", false, "do not copy function output to the console (the log files still get it)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: thaw lambda --function NAME --runtime nodejs|provided --code PATH --handler HANDLER [flags]")
-		fmt.Fprintln(stderr, "       thaw lambda --config functions.yaml")
-		fmt.Fprintln(stderr, "\nRuns Lambda functions locally with Lambda's lifecycle: each environment's processes are")
-		fmt.Fprintln(stderr, "frozen (cgroup freezer, or SIGSTOP where cgroups are not writable) from the moment the")
-		fmt.Fprintln(stderr, "runtime asks for its next event until the next invocation; warm environments are reused,")
-		fmt.Fprintln(stderr, "concurrent invocations cold-start new ones, idle ones are shut down. Serves the Invoke API,")
-		fmt.Fprintln(stderr, "so the AWS SDKs and CLI work with --endpoint-url http://ADDR, and GET /_thaw/environments.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	usageError := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "thaw lambda: "+format+"\n", args...)
 		return 2
-	}
-	if fs.NArg() > 0 {
-		return usageError("unexpected argument %q", fs.Arg(0))
 	}
 	mode, err := parseFreezeMode(freezeMode)
 	if err != nil {
@@ -104,10 +94,10 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 			return usageError("%v", err)
 		}
 		cfg.Functions = file.Functions
-		if file.Addr != "" && !flagSet(fs, "addr") {
+		if file.Addr != "" && !flagSet(fs.FlagSet, "addr") {
 			cfg.Addr = file.Addr
 		}
-		if file.LogDir != "" && !flagSet(fs, "log-dir") {
+		if file.LogDir != "" && !flagSet(fs.FlagSet, "log-dir") {
 			cfg.LogDir = file.LogDir
 		}
 	} else {

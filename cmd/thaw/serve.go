@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,8 +25,11 @@ type readyInfo struct {
 }
 
 func runServe(args []string, _, stderr io.Writer) int {
-	fs := flag.NewFlagSet("thaw serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommandFlags("thaw serve", stderr,
+		"Usage: thaw serve [flags]",
+		"",
+		"Runs a cache server that speaks the Momento gRPC protocol, so the official Momento SDKs",
+		"work against it unchanged (plaintext by default, like momento-local). Stop it with Ctrl-C.")
 	var (
 		cfg             server.Config
 		maxMemory       = byteSize(1 << 30)
@@ -54,22 +56,8 @@ func runServe(args []string, _, stderr io.Writer) int {
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight calls may take before they are cancelled")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: thaw serve [flags]")
-		fmt.Fprintln(stderr, "\nRuns a cache server that speaks the Momento gRPC protocol, so the official Momento SDKs")
-		fmt.Fprintln(stderr, "work against it unchanged (plaintext by default, like momento-local). Stop it with Ctrl-C.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "thaw serve: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := fs.parse(args); !ok {
+		return code
 	}
 	logger, err := newLogger(stderr, logLevel, logFormat)
 	if err != nil {
