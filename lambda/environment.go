@@ -68,6 +68,30 @@ type environment struct {
 	initDuration time.Duration // guarded by mu
 	coldPending  bool          // guarded by mu: the first invocation has not reported Init Duration yet
 	initErr      []byte        // guarded by mu: body of /init/error
+
+	// runtimeWaiting: the runtime is inside /next with no event yet.
+	runtimeWaiting bool // guarded by mu
+	// runtimeCalledNext: the runtime has asked for its first event.
+	runtimeCalledNext bool // guarded by mu
+	// extensions are the registered extensions, in order of registration.
+	extensions []*extension // guarded by mu
+	// expectedExtensions is how many external extensions were started: the
+	// Init phase waits for that many to register.
+	expectedExtensions int // guarded by mu
+	// shuttingDown: shutdown has begun; the environment is neither frozen
+	// nor reserved again.
+	shuttingDown bool // guarded by mu
+
+	// thawed is closed at the thaw that ends the current freeze; telemetry
+	// deliveries wait for it.
+	thawed chan struct{} // guarded by mu
+
+	telemetryMu sync.Mutex             // guards subscribers
+	subscribers []*telemetrySubscriber // guarded by telemetryMu
+
+	// pidFile is where the launcher records external extensions' pids, "" without.
+	pidFile      string
+	shutdownOnce sync.Once
 }
 
 // startEnvironment starts the runtime of fn in a new sandbox with its own
@@ -94,6 +118,18 @@ func startEnvironment(ctx context.Context, fn Function, id string, runtimeDir st
 	if err != nil {
 		lis.Close()
 		return nil, err
+	}
+	if fn.Extensions != "" {
+		extensions, err := extensionExecutables(fn.Extensions)
+		if err != nil {
+			lis.Close()
+			return nil, err
+		}
+		if len(extensions) > 0 {
+			e.pidFile = filepath.Join(runtimeDir, "extensions-"+id+".pids")
+			e.expectedExtensions = len(extensions)
+			path, args = launcherCommand(extensions, e.pidFile, path, args)
+		}
 	}
 	out := logs.writerFor(e)
 	e.output = out
@@ -184,6 +220,9 @@ func (e *environment) watchExit() {
 	e.state = StateDead
 	e.mu.Unlock()
 	e.api.Close()
+	if e.pidFile != "" {
+		os.Remove(e.pidFile)
+	}
 	state, _ := e.sandbox.ExitState()
 	e.logger.Debug("environment ended", "exit", state.String())
 }
@@ -243,7 +282,20 @@ func (e *environment) run(inv *invocation) outcome {
 		return out
 	case <-timer.C:
 		e.logger.Info("invocation timed out; ending the environment", "request_id", inv.id, "timeout", e.fn.Timeout)
-		e.kill()
+		r := e.report(inv)
+		r.errorType = "Sandbox.Timedout"
+		e.platformDone(inv, "timeout", r)
+		if e.hasExtensions() {
+			// Extensions get SHUTDOWN(timeout) and their grace period
+			// while the caller already has its answer; shuttingDown keeps
+			// the environment from being reserved meanwhile.
+			e.mu.Lock()
+			e.shuttingDown = true
+			e.mu.Unlock()
+			go e.shutdown(shutdownTimeout)
+		} else {
+			e.kill()
+		}
 		return outcome{functionError: "Unhandled", payload: errorPayload("Sandbox.Timedout",
 			fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", inv.id, e.fn.Timeout.Seconds()))}
 	case <-e.sandbox.Done():
@@ -287,7 +339,7 @@ func (e *environment) complete(id string, out outcome) error {
 func (e *environment) tryReserve() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.busy || e.state == StateDead || e.state == StateInitializing || e.dead() {
+	if e.busy || e.shuttingDown || e.state == StateDead || e.state == StateInitializing || e.dead() {
 		return false
 	}
 	e.busy = true

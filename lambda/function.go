@@ -2,8 +2,10 @@
 // unmodified functions with Lambda's real lifecycle: init, invoke, freeze
 // between invocations (the whole process tree, through lambda/sandbox),
 // thaw, reuse, cold starts under concurrency, idle reaping and timeouts; it
-// serves the Runtime API 2018-06-01 to each environment and the Invoke API
-// to callers.
+// serves the Runtime API 2018-06-01, the Extensions API 2020-01-01 and the
+// Telemetry API 2022-07-01 to each environment and the Invoke API to callers.
+// An environment with extensions is frozen only when the runtime and every
+// extension have asked for their next event.
 package lambda
 
 import (
@@ -69,6 +71,12 @@ type Function struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// Env are extra environment variables for the function.
 	Env map[string]string `yaml:"env"`
+	// Extensions is a directory of external extensions, thaw's
+	// /opt/extensions: every executable file in it is started at Init, in the
+	// environment's sandbox beside the runtime and before it, and the Init
+	// phase waits until each has registered with the Extensions API. Empty,
+	// the default, starts none.
+	Extensions string `yaml:"extensions"`
 	// CPUScaling gives the environment CPU in proportion to memory, as Lambda
 	// does (MemoryMB/1769 of one core). Nil means true.
 	CPUScaling *bool `yaml:"cpu_scaling"`
@@ -99,6 +107,13 @@ func (f Function) withDefaults() (Function, error) {
 		}
 		f.Code = abs
 	}
+	if f.Extensions != "" {
+		abs, err := filepath.Abs(f.Extensions)
+		if err != nil {
+			return f, fmt.Errorf("%w: %s: extensions path: %v", ErrInvalidFunction, f.Name, err)
+		}
+		f.Extensions = abs
+	}
 	return f, f.validate()
 }
 
@@ -118,6 +133,11 @@ func (f Function) validate() error {
 		return bad("concurrency must be at least 1")
 	case f.IdleTimeout < 0:
 		return bad("idle timeout must not be negative")
+	}
+	if f.Extensions != "" {
+		if info, err := os.Stat(f.Extensions); err != nil || !info.IsDir() {
+			return bad("extensions %s must be a directory", f.Extensions)
+		}
 	}
 	info, err := os.Stat(f.Code)
 	if err != nil {

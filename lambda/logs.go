@@ -65,23 +65,48 @@ func (s *logSink) start(e *environment, inv *invocation) {
 		s.mu.Unlock()
 	}
 	s.emit(e.id, inv.id, "START RequestId: "+inv.id+" Version: $LATEST")
+	e.platformStart(inv)
 }
 
-// end writes the END and REPORT lines of inv and returns its log tail, if
-// one was asked for.
-func (s *logSink) end(e *environment, inv *invocation) []byte {
-	duration := time.Since(inv.startedAt)
-	ms := float64(duration.Microseconds()) / 1000
-	report := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB",
-		inv.id, ms, int64(math.Ceil(ms)), e.fn.MemoryMB, maxMemoryUsedMB(e))
+// invocationReport holds the figures of an invocation's REPORT line and
+// platform.report event.
+type invocationReport struct {
+	durationMs  float64
+	billedMs    int64
+	memoryMB    int
+	maxMemoryMB int64
+	initMs      float64 // 0 unless this invocation caused the cold start
+	errorType   string  // "" on success
+}
+
+// report measures inv now, taking the Init Duration if this is the first
+// invocation of the environment.
+func (e *environment) report(inv *invocation) invocationReport {
+	ms := float64(time.Since(inv.startedAt).Microseconds()) / 1000
+	r := invocationReport{durationMs: ms, billedMs: int64(math.Ceil(ms)), memoryMB: e.fn.MemoryMB, maxMemoryMB: maxMemoryUsedMB(e)}
 	e.mu.Lock()
 	if e.coldPending {
 		e.coldPending = false
-		report += fmt.Sprintf("\tInit Duration: %.2f ms", float64(e.initDuration.Microseconds())/1000)
+		r.initMs = float64(e.initDuration.Microseconds()) / 1000
 	}
 	e.mu.Unlock()
+	return r
+}
+
+// end writes the END and REPORT lines of inv, publishes its
+// platform.runtimeDone and platform.report telemetry with status (success,
+// error or timeout) and returns its log tail, if one was asked for.
+func (s *logSink) end(e *environment, inv *invocation, status, errorType string) []byte {
+	r := e.report(inv)
+	r.errorType = errorType
+	report := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB",
+		inv.id, r.durationMs, r.billedMs, r.memoryMB, r.maxMemoryMB)
+	if r.initMs > 0 {
+		report += fmt.Sprintf("\tInit Duration: %.2f ms", r.initMs)
+	}
 	s.emit(e.id, inv.id, "END RequestId: "+inv.id)
 	s.emit(e.id, inv.id, report)
+	e.platformDone(inv, status, r)
 	if !inv.wantLogTail {
 		return nil
 	}
@@ -102,9 +127,13 @@ func maxMemoryUsedMB(e *environment) int64 {
 }
 
 // writerFor returns the writer that receives the output of e's process tree
-// and emits it line by line.
+// and emits it line by line, to the log and as function telemetry. (The
+// extensions' output shares the pipe, so it is function telemetry too.)
 func (s *logSink) writerFor(e *environment) *lineWriter {
-	return &lineWriter{emit: func(line string) { s.emit(e.id, e.currentRequestID(), line) }}
+	return &lineWriter{emit: func(line string) {
+		s.emit(e.id, e.currentRequestID(), line)
+		e.publish(telemetryFunction, "function", line)
+	}}
 }
 
 // lineWriter splits a byte stream into lines. It is not safe for concurrent

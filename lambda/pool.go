@@ -205,7 +205,13 @@ func (p *pool) reap() {
 		p.mu.Unlock()
 		for _, e := range idle {
 			p.logger.Info("shutting down idle environment", "function", p.fn.Name, "env", e.id, "idle_timeout", p.fn.IdleTimeout)
-			e.kill()
+			// With extensions a shutdown takes up to their grace period;
+			// close waits for it through done.
+			p.done.Add(1)
+			go func() {
+				defer p.done.Done()
+				e.shutdown(shutdownSpindown)
+			}()
 		}
 	}
 }
@@ -222,7 +228,8 @@ func (p *pool) environments(now time.Time) []EnvironmentInfo {
 	return infos
 }
 
-// close kills every environment; no process is left frozen.
+// close shuts down every environment (extensions get SHUTDOWN and their
+// grace period first); no process is left frozen.
 func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
@@ -231,7 +238,7 @@ func (p *pool) close() {
 	p.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, e := range envs {
-		wg.Go(e.kill)
+		wg.Go(func() { e.shutdown(shutdownSpindown) })
 	}
 	wg.Wait()
 	p.done.Wait()

@@ -1,6 +1,7 @@
 package lambda
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,16 +27,34 @@ func (e *environment) runtimeAPI() http.Handler {
 	mux.HandleFunc(runtimeResponsePath, e.handleResponse)
 	mux.HandleFunc(runtimeErrorPath, e.handleError)
 	mux.HandleFunc(runtimeInitErrorPath, e.handleInitError)
+	e.extensionsAPI(mux)
+	mux.HandleFunc(telemetrySubscribePath, e.handleTelemetrySubscribe)
 	return mux
 }
 
 // handleNext is where an environment is frozen. The runtime asks for its next
-// event when it has finished the previous one (or its Init phase); unless an
+// event when it has finished the previous one (or its Init phase). Its first
+// call waits until the Init phase is over, which also needs every extension
+// to have registered and asked for its first event. After that, unless an
 // event is already waiting, the whole process tree is frozen at once, inside
-// this very request, as Lambda does. When an event arrives the tree is thawed
-// and only then the event is written, so the runtime sees it as the answer to
-// a request it made before the freeze. The request never times out.
+// this very request, as Lambda does, provided every extension has also asked
+// for its next event (else the last of them freezes it, in its own request).
+// When an event arrives the tree is thawed and only then the event is
+// written, so the runtime sees it as the answer to a request it made before
+// the freeze. The request never times out.
 func (e *environment) handleNext(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	e.runtimeWaiting = true
+	e.runtimeCalledNext = true
+	e.checkInitLocked()
+	e.mu.Unlock()
+	select {
+	case <-e.initialized:
+	case <-r.Context().Done():
+		return
+	case <-e.sandbox.Done():
+		return
+	}
 	inv := e.takeOrFreeze()
 	if inv == nil {
 		select {
@@ -47,6 +66,7 @@ func (e *environment) handleNext(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	e.thawAndStart(inv)
+	e.flushTelemetry(telemetryFlushTimeout)
 	e.logs.start(e, inv)
 
 	h := w.Header()
@@ -62,40 +82,61 @@ func (e *environment) handleNext(w http.ResponseWriter, r *http.Request) {
 	w.Write(inv.payload)
 }
 
-// takeOrFreeze ends the Init phase at the first call, then returns the
-// pending event if there is one, or freezes the environment and returns nil.
+// checkInitLocked ends the Init phase once the runtime has asked for its
+// first event and every expected extension has registered and asked for its
+// first event; the caller holds mu.
+func (e *environment) checkInitLocked() {
+	if isClosed(e.initialized) || e.initErr != nil {
+		return
+	}
+	if !e.runtimeCalledNext || len(e.extensions) < e.expectedExtensions || !e.extensionsReadyLocked() {
+		return
+	}
+	e.initDuration = time.Since(e.created)
+	close(e.initialized)
+}
+
+// takeOrFreeze returns the pending event if there is one, or freezes the
+// environment (if the extensions are done too) and returns nil.
 func (e *environment) takeOrFreeze() *invocation {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	select {
-	case <-e.initialized:
-	default:
-		e.initDuration = time.Since(e.created)
-		close(e.initialized)
-	}
-	if e.state != StateDead {
+	if e.state == StateInitializing {
 		e.state = StateRunning
 	}
 	select {
 	case inv := <-e.pending:
 		return inv
 	default:
-		e.freezeLocked()
+		e.maybeFreezeLocked()
 		return nil
 	}
 }
 
+// maybeFreezeLocked freezes the environment when the runtime waits for its
+// next event, none is pending, and every extension has finished too; the
+// caller holds mu.
+func (e *environment) maybeFreezeLocked() {
+	if !e.runtimeWaiting || e.shuttingDown || e.state == StateFrozen || !isClosed(e.initialized) ||
+		len(e.pending) > 0 || !e.extensionsReadyLocked() {
+		return
+	}
+	e.freezeLocked()
+}
+
 // thawAndStart thaws the environment and makes inv the current invocation,
-// starting its timeout.
+// starting its timeout and sending INVOKE to the extensions.
 func (e *environment) thawAndStart(inv *invocation) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.thawLocked()
+	e.runtimeWaiting = false
 	e.current = inv
 	e.invocations++
 	inv.startedAt = time.Now()
 	inv.deadline = inv.startedAt.Add(e.fn.Timeout)
 	close(inv.started)
+	e.sendInvokeLocked(inv)
 }
 
 // freezeLocked freezes the process tree and records when.
@@ -109,6 +150,7 @@ func (e *environment) freezeLocked() {
 		return
 	}
 	e.state = StateFrozen
+	e.thawed = make(chan struct{})
 	e.frozenSince = time.Now()
 	e.logger.Debug("frozen", "latency", took, "mode", e.sandbox.Mode())
 }
@@ -123,6 +165,7 @@ func (e *environment) thawLocked() {
 		e.logger.Warn("thaw failed", "err", err)
 		return
 	}
+	close(e.thawed)
 	frozen := time.Since(e.frozenSince)
 	e.frozenTotal += frozen
 	e.frozenSince = time.Time{}
@@ -130,19 +173,44 @@ func (e *environment) thawLocked() {
 	e.logger.Debug("thawed", "latency", took, "frozen_for", frozen)
 }
 
+// handleResponse takes the function's result, buffered or streamed
+// (Lambda-Runtime-Function-Response-Mode: streaming, chunked). A stream that
+// failed midway carries the error in the trailers
+// Lambda-Runtime-Function-Error-Type and Lambda-Runtime-Function-Error-Body
+// (base64 JSON): the invocation then ends in that function error. The Invoke
+// API answers buffered either way, so the same size limit applies.
 func (e *environment) handleResponse(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxResponseBytes+1))
+	if err == nil {
+		// Trailers are read only at the end of the body.
+		_, err = io.Copy(io.Discard, r.Body)
+	}
 	if err != nil {
 		http.Error(w, "read response: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	out := outcome{payload: body}
-	if len(body) > maxResponseBytes {
+	if errorType := r.Trailer.Get("Lambda-Runtime-Function-Error-Type"); errorType != "" {
+		out = outcome{functionError: "Unhandled", payload: streamErrorPayload(errorType, r.Trailer.Get("Lambda-Runtime-Function-Error-Body"))}
+	} else if len(body) > maxResponseBytes {
 		out = outcome{functionError: "Unhandled", payload: errorPayload("Function.ResponseSizeTooLarge",
 			fmt.Sprintf("Response payload size exceeded maximum allowed payload size (%d bytes).", maxResponseBytes))}
 	}
 	e.finish(w, id, out)
+}
+
+// streamErrorPayload is the error JSON of a stream that failed: the decoded
+// trailer body if it is JSON, else an error of errorType carrying it as text.
+func streamErrorPayload(errorType, encodedBody string) []byte {
+	body, err := base64.StdEncoding.DecodeString(encodedBody)
+	if err == nil && json.Valid(body) {
+		return body
+	}
+	if err != nil {
+		body = []byte(encodedBody)
+	}
+	return errorPayload(errorType, string(body))
 }
 
 func (e *environment) handleError(w http.ResponseWriter, r *http.Request) {
@@ -172,7 +240,11 @@ func (e *environment) finish(w http.ResponseWriter, id string, out outcome) {
 	if err := e.sandbox.SyncOutput(50 * time.Millisecond); err != nil {
 		e.logger.Debug("function output still in flight at END", "err", err)
 	}
-	out.logTail = e.logs.end(e, inv)
+	status, errorType := "success", ""
+	if out.functionError != "" {
+		status, errorType = "error", errorTypeOf(out.payload)
+	}
+	out.logTail = e.logs.end(e, inv, status, errorType)
 	if err := e.complete(id, out); err != nil {
 		writeRuntimeError(w, http.StatusBadRequest, "InvalidRequestID", err.Error())
 		return
@@ -196,6 +268,15 @@ func (e *environment) handleInitError(w http.ResponseWriter, r *http.Request) {
 	e.logger.Info("runtime reported an init error", "error", string(body))
 	w.WriteHeader(http.StatusAccepted)
 	io.WriteString(w, `{"status":"OK"}`)
+}
+
+// errorTypeOf returns the errorType of an error payload, "" if it has none.
+func errorTypeOf(payload []byte) string {
+	var body struct {
+		ErrorType string `json:"errorType"`
+	}
+	json.Unmarshal(payload, &body)
+	return body.ErrorType
 }
 
 func writeRuntimeError(w http.ResponseWriter, code int, errorType, message string) {

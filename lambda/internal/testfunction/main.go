@@ -1,14 +1,16 @@
 // Command testfunction is a Lambda function built with aws-lambda-go, used by
 // the emulator's tests. The event says what it does, so one binary covers
 // every lifecycle case: {"action": "echo" | "sleep" | "crash" | "alloc" |
-// "fail" | "count" | "ticks", ...}.
+// "fail" | "count" | "ticks" | "stream_fail", ...}.
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -76,11 +78,28 @@ func handle(ctx context.Context, ev event) (reply, error) {
 	return r, nil
 }
 
+// dispatch runs handle, except for "stream_fail", whose response is a
+// stream that fails after its first bytes: aws-lambda-go then reports the
+// error in the response's trailers.
+func dispatch(ctx context.Context, ev event) (any, error) {
+	if ev.Action == "stream_fail" {
+		return io.MultiReader(strings.NewReader(`{"partial":`), failingReader{}), nil
+	}
+	return handle(ctx, ev)
+}
+
+// failingReader fails every read.
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) {
+	return 0, errors.New("stream broke on purpose")
+}
+
 func main() {
 	go func() {
 		for range time.Tick(10 * time.Millisecond) {
 			ticks.Add(1)
 		}
 	}()
-	lambda.Start(handle)
+	lambda.Start(dispatch)
 }

@@ -1,0 +1,362 @@
+package lambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// Telemetry API 2022-07-01, served beside the Runtime API on each
+// environment's own port. Only extensions may subscribe.
+const (
+	telemetrySubscribePath = "PUT /2022-07-01/telemetry"
+
+	// Buffering bounds and defaults of a subscription, as on Lambda.
+	defaultTelemetryMaxItems  = 10000
+	minTelemetryMaxItems      = 1000
+	maxTelemetryMaxItems      = 10000
+	defaultTelemetryMaxBytes  = 256 << 10
+	minTelemetryMaxBytes      = 256 << 10
+	maxTelemetryMaxBytes      = 1 << 20
+	defaultTelemetryTimeoutMs = 1000
+	minTelemetryTimeoutMs     = 25
+	maxTelemetryTimeoutMs     = 30000
+	// telemetryFlushTimeout bounds the deliveries made right after a thaw
+	// and at shutdown. Other deliveries end only with the environment: one
+	// caught by a freeze completes after the thaw.
+	telemetryFlushTimeout = time.Second
+)
+
+// Telemetry stream types an extension can subscribe to.
+const (
+	telemetryPlatform  = "platform"
+	telemetryFunction  = "function"
+	telemetryExtension = "extension"
+)
+
+// telemetryEvent is one event of the Telemetry API: the time it happened,
+// its type (function, platform.start, ...) and its record.
+type telemetryEvent struct {
+	Time   string `json:"time"`
+	Type   string `json:"type"`
+	Record any    `json:"record"`
+}
+
+// telemetrySubscriber buffers the events of one subscription and delivers
+// them, as JSON arrays POSTed to its destination, while the environment is
+// not frozen.
+type telemetrySubscriber struct {
+	env         *environment
+	extensionID string
+	destination string
+	types       map[string]bool
+	maxItems    int
+	maxBytes    int
+	timeout     time.Duration
+	client      *http.Client
+	// ctx ends when the environment ends or the subscription is replaced.
+	ctx    context.Context
+	cancel context.CancelFunc
+	kick   chan struct{} // signalled (non-blocking) when an event is buffered
+	stop   chan struct{} // closed when the subscription is replaced
+
+	mu     sync.Mutex        // guards the fields below
+	buf    []json.RawMessage // guarded by mu
+	bytes  int               // guarded by mu
+	oldest time.Time         // guarded by mu: when the oldest buffered event arrived
+}
+
+// telemetrySubscription is the body of PUT /2022-07-01/telemetry.
+type telemetrySubscription struct {
+	SchemaVersion string `json:"schemaVersion"`
+	Destination   struct {
+		Protocol string `json:"protocol"`
+		URI      string `json:"URI"`
+	} `json:"destination"`
+	Types     []string `json:"types"`
+	Buffering struct {
+		MaxItems  *int `json:"maxItems"`
+		MaxBytes  *int `json:"maxBytes"`
+		TimeoutMs *int `json:"timeoutMs"`
+	} `json:"buffering"`
+}
+
+// bounded returns *v, or def when v is nil, and whether it lies in [lo, hi].
+func bounded(v *int, def, lo, hi int) (int, bool) {
+	if v == nil {
+		return def, true
+	}
+	return *v, *v >= lo && *v <= hi
+}
+
+// destinationURL maps the subscriber's URI to one thaw can reach: the host
+// sandbox.localdomain, which names the execution environment on Lambda, is
+// the loopback address here.
+func destinationURL(uri string) (string, error) {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "", fmt.Errorf("lambda: telemetry destination: %w", err)
+	}
+	if u.Scheme != "http" || u.Port() == "" {
+		return "", fmt.Errorf("lambda: telemetry destination %q must be http://sandbox.localdomain:PORT/PATH", uri)
+	}
+	switch u.Hostname() {
+	case "sandbox.localdomain", "localhost", "127.0.0.1":
+		u.Host = net.JoinHostPort("127.0.0.1", u.Port())
+	default:
+		return "", fmt.Errorf("lambda: telemetry destination host %q must be sandbox.localdomain", u.Hostname())
+	}
+	return u.String(), nil
+}
+
+func (e *environment) handleTelemetrySubscribe(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	ext, err := e.extensionLocked(r)
+	e.mu.Unlock()
+	if err != nil {
+		writeRuntimeError(w, http.StatusForbidden, "AccessDeniedException", "only registered extensions may subscribe to the Telemetry API: "+err.Error())
+		return
+	}
+	var sub telemetrySubscription
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&sub); err != nil {
+		writeRuntimeError(w, http.StatusBadRequest, "ValidationError", "subscription body: "+err.Error())
+		return
+	}
+	invalid := func(msg string) { writeRuntimeError(w, http.StatusBadRequest, "ValidationError", msg) }
+	if sub.Destination.Protocol != "HTTP" {
+		invalid(fmt.Sprintf("destination protocol %q is not supported by thaw; use HTTP", sub.Destination.Protocol))
+		return
+	}
+	dest, err := destinationURL(sub.Destination.URI)
+	if err != nil {
+		invalid(err.Error())
+		return
+	}
+	types := map[string]bool{}
+	for _, t := range sub.Types {
+		if t != telemetryPlatform && t != telemetryFunction && t != telemetryExtension {
+			invalid(fmt.Sprintf("type %q is not platform, function or extension", t))
+			return
+		}
+		types[t] = true
+	}
+	maxItems, ok1 := bounded(sub.Buffering.MaxItems, defaultTelemetryMaxItems, minTelemetryMaxItems, maxTelemetryMaxItems)
+	maxBytes, ok2 := bounded(sub.Buffering.MaxBytes, defaultTelemetryMaxBytes, minTelemetryMaxBytes, maxTelemetryMaxBytes)
+	timeoutMs, ok3 := bounded(sub.Buffering.TimeoutMs, defaultTelemetryTimeoutMs, minTelemetryTimeoutMs, maxTelemetryTimeoutMs)
+	if !ok1 || !ok2 || !ok3 {
+		invalid(fmt.Sprintf("buffering must have maxItems %d-%d, maxBytes %d-%d, timeoutMs %d-%d",
+			minTelemetryMaxItems, maxTelemetryMaxItems, minTelemetryMaxBytes, maxTelemetryMaxBytes, minTelemetryTimeoutMs, maxTelemetryTimeoutMs))
+		return
+	}
+	s := &telemetrySubscriber{
+		env: e, extensionID: ext.id, destination: dest, types: types,
+		maxItems: maxItems, maxBytes: maxBytes, timeout: time.Duration(timeoutMs) * time.Millisecond,
+		client: &http.Client{},
+		kick:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-e.sandbox.Done():
+		case <-s.stop:
+		}
+		s.cancel()
+	}()
+	e.telemetryMu.Lock()
+	kept := e.subscribers[:0]
+	for _, old := range e.subscribers {
+		if old.extensionID == ext.id {
+			close(old.stop) // a new subscription replaces the extension's old one
+			continue
+		}
+		kept = append(kept, old)
+	}
+	e.subscribers = append(kept, s)
+	e.telemetryMu.Unlock()
+	go s.deliver()
+	e.logger.Info("telemetry subscription", "extension", ext.name, "types", sub.Types, "destination", dest)
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, "OK")
+}
+
+// publish buffers an event of the given stream (platform, function or
+// extension) for every subscriber to that stream.
+func (e *environment) publish(stream, eventType string, record any) {
+	e.telemetryMu.Lock()
+	subs := append([]*telemetrySubscriber(nil), e.subscribers...)
+	e.telemetryMu.Unlock()
+	var data []byte
+	for _, s := range subs {
+		if !s.types[stream] {
+			continue
+		}
+		if data == nil {
+			data, _ = json.Marshal(telemetryEvent{Time: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), Type: eventType, Record: record})
+		}
+		s.add(data)
+	}
+}
+
+func (s *telemetrySubscriber) add(event json.RawMessage) {
+	s.mu.Lock()
+	if len(s.buf) == 0 {
+		s.oldest = time.Now()
+	}
+	s.buf = append(s.buf, event)
+	s.bytes += len(event)
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// deliver sends the buffer when it holds maxItems events or maxBytes, or
+// when its oldest event has waited timeout, but never while the environment
+// is frozen: then it waits for the thaw. It ends with the environment or the
+// subscription.
+func (s *telemetrySubscriber) deliver() {
+	done := s.env.sandbox.Done()
+	for {
+		s.mu.Lock()
+		n, full, due := len(s.buf), len(s.buf) >= s.maxItems || s.bytes >= s.maxBytes, time.Until(s.oldest.Add(s.timeout))
+		s.mu.Unlock()
+		if n == 0 {
+			select {
+			case <-s.kick:
+				continue
+			case <-s.stop:
+				return
+			case <-done:
+				return
+			}
+		}
+		if !full && due > 0 {
+			timer := time.NewTimer(due)
+			select {
+			case <-timer.C:
+			case <-s.kick:
+				timer.Stop()
+				continue
+			case <-s.stop:
+				timer.Stop()
+				return
+			case <-done:
+				timer.Stop()
+				return
+			}
+		}
+		if !s.env.waitThawed(s.stop) {
+			return
+		}
+		s.flush(s.ctx)
+	}
+}
+
+// flush POSTs the buffered events as one JSON array, giving up when ctx ends.
+func (s *telemetrySubscriber) flush(ctx context.Context) {
+	s.mu.Lock()
+	batch := s.buf
+	s.buf, s.bytes = nil, 0
+	s.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	body, _ := json.Marshal(batch)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.destination, bytes.NewReader(body))
+	if err != nil {
+		s.env.logger.Warn("telemetry delivery", "err", err)
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.env.logger.Warn("telemetry delivery failed; events dropped", "destination", s.destination, "events", len(batch), "err", err)
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+// flushTelemetry delivers what every subscriber has buffered, now, each
+// within timeout. The environment must not be frozen. Right after a thaw it
+// hands subscribers what the freeze held back (the last invocation's
+// platform.report, typically) before the runtime gets the next event.
+func (e *environment) flushTelemetry(timeout time.Duration) {
+	e.telemetryMu.Lock()
+	subs := append([]*telemetrySubscriber(nil), e.subscribers...)
+	e.telemetryMu.Unlock()
+	for _, s := range subs {
+		ctx, cancel := context.WithTimeout(s.ctx, timeout)
+		s.flush(ctx)
+		cancel()
+	}
+}
+
+// waitThawed returns once the environment is not frozen: true, or false if
+// stop closed or the environment ended first. A freeze can still begin right
+// after it returns; a delivery caught by it completes after the thaw.
+func (e *environment) waitThawed(stop <-chan struct{}) bool {
+	for {
+		e.mu.Lock()
+		frozen, thawed := e.state == StateFrozen, e.thawed
+		e.mu.Unlock()
+		if !frozen {
+			return true
+		}
+		select {
+		case <-thawed:
+		case <-stop:
+			return false
+		case <-e.sandbox.Done():
+			return false
+		}
+	}
+}
+
+// platformStart publishes platform.start for inv.
+func (e *environment) platformStart(inv *invocation) {
+	e.publish(telemetryPlatform, "platform.start", map[string]any{
+		"requestId": inv.id,
+		"version":   "$LATEST",
+		"tracing":   map[string]string{"type": "X-Amzn-Trace-Id", "value": inv.traceID},
+	})
+}
+
+// platformDone publishes platform.runtimeDone and platform.report for inv
+// with its status (success, error or timeout) and metrics.
+func (e *environment) platformDone(inv *invocation, status string, r invocationReport) {
+	tracing := map[string]string{"type": "X-Amzn-Trace-Id", "value": inv.traceID}
+	done := map[string]any{
+		"requestId": inv.id,
+		"status":    status,
+		"metrics":   map[string]any{"durationMs": r.durationMs},
+		"tracing":   tracing,
+	}
+	if status != "success" {
+		done["errorType"] = r.errorType
+	}
+	e.publish(telemetryPlatform, "platform.runtimeDone", done)
+	metrics := map[string]any{
+		"durationMs":       r.durationMs,
+		"billedDurationMs": r.billedMs,
+		"memorySizeMB":     r.memoryMB,
+		"maxMemoryUsedMB":  r.maxMemoryMB,
+	}
+	if r.initMs > 0 {
+		metrics["initDurationMs"] = r.initMs
+	}
+	report := map[string]any{"requestId": inv.id, "status": status, "metrics": metrics, "tracing": tracing}
+	if status != "success" {
+		report["errorType"] = r.errorType
+	}
+	e.publish(telemetryPlatform, "platform.report", report)
+}
