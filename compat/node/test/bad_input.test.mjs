@@ -14,22 +14,15 @@ import {
   MomentoErrorCode,
 } from '@gomomento/sdk';
 
-import {localClient, show, startServer, uniqueCacheName, uniqueKey} from './harness.mjs';
+import {localClient, show, startServer, uniqueCacheName, uniqueKey, useServerWithCache} from './harness.mjs';
 
 let server;
 let client;
 const cache = uniqueCacheName('badinput');
 
-before(async () => {
-  server = await startServer();
-  client = await localClient(server);
-  const created = await client.createCache(cache);
-  assert.ok(created instanceof CreateCache.Success, `createCache = ${show(created)}`);
-});
-
-after(async () => {
-  client?.close();
-  await server?.stop();
+useServerWithCache(cache, (s, c) => {
+  server = s;
+  client = c;
 });
 
 function expect(resp, Cls, what) {

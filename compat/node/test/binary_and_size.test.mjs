@@ -11,11 +11,10 @@ import {
   CacheSet,
   CacheSetBatch,
   CacheSetIfAbsent,
-  CreateCache,
   MomentoErrorCode,
 } from '@gomomento/sdk';
 
-import {allBytes, localClient, show, startServer, uniqueCacheName, uniqueKey} from './harness.mjs';
+import {allBytes, localClient, show, startServer, uniqueCacheName, uniqueKey, useServerWithCache} from './harness.mjs';
 
 const MiB = 1024 * 1024;
 
@@ -23,16 +22,9 @@ let server;
 let client;
 const cache = uniqueCacheName('binary');
 
-before(async () => {
-  server = await startServer();
-  client = await localClient(server);
-  const created = await client.createCache(cache);
-  assert.ok(created instanceof CreateCache.Success, `createCache = ${show(created)}`);
-});
-
-after(async () => {
-  client?.close();
-  await server?.stop();
+useServerWithCache(cache, (s, c) => {
+  server = s;
+  client = c;
 });
 
 function expect(resp, Cls, what) {

@@ -2,6 +2,7 @@
 // free loopback port, mint API keys with `thaw token`, and build Momento SDK
 // clients that point at the server.
 
+import assert from 'node:assert/strict';
 import {spawn, execFile} from 'node:child_process';
 import {randomBytes, randomUUID} from 'node:crypto';
 import {mkdtemp, readFile, rm} from 'node:fs/promises';
@@ -9,11 +10,13 @@ import {tmpdir} from 'node:os';
 import {join, resolve, dirname} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {promisify} from 'node:util';
+import {after, before} from 'node:test';
 import {setTimeout as sleep} from 'node:timers/promises';
 
 import {
   CacheClient,
   Configurations,
+  CreateCache,
   CredentialProvider,
   DefaultMomentoLoggerFactory,
   DefaultMomentoLoggerLevel,
@@ -296,4 +299,26 @@ export function allBytes(length = 256) {
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = i % 256;
   return out;
+}
+
+/**
+ * Registers a suite's before and after hooks for the common set-up: a server,
+ * a local Laptop client and one created cache. onReady(server, client) gets
+ * both once they exist; teardown closes the client and stops the server, also
+ * when a test failed.
+ */
+export function useServerWithCache(cache, onReady) {
+  let server;
+  let client;
+  before(async () => {
+    server = await startServer();
+    client = await localClient(server);
+    const created = await client.createCache(cache);
+    assert.ok(created instanceof CreateCache.Success, `createCache(${cache}) = ${show(created)}, want Success`);
+    onReady(server, client);
+  });
+  after(async () => {
+    client?.close();
+    await server?.stop();
+  });
 }

@@ -24,27 +24,19 @@ import {
   CacheSetIfPresent,
   CacheSetIfPresentAndNotEqual,
   CacheUpdateTtl,
-  CreateCache,
   ItemType,
   MomentoErrorCode,
 } from '@gomomento/sdk';
 
-import {DEFAULT_TTL_SECONDS, localClient, show, startServer, uniqueCacheName, uniqueKey} from './harness.mjs';
+import {DEFAULT_TTL_SECONDS, show, uniqueCacheName, uniqueKey, useServerWithCache} from './harness.mjs';
 
 let server;
 let client;
 const cache = uniqueCacheName('scalar');
 
-before(async () => {
-  server = await startServer();
-  client = await localClient(server);
-  const created = await client.createCache(cache);
-  assert.ok(created instanceof CreateCache.Success, `createCache(${cache}) = ${show(created)}, want Success`);
-});
-
-after(async () => {
-  client?.close();
-  await server?.stop();
+useServerWithCache(cache, (s, c) => {
+  server = s;
+  client = c;
 });
 
 function expect(resp, Cls, what) {

@@ -1,7 +1,7 @@
 // Items expire after their TTL. Polls with generous bounds instead of relying
 // on a tight sleep.
 
-import {after, before, test} from 'node:test';
+import {after, test} from 'node:test';
 import assert from 'node:assert/strict';
 import {setTimeout as sleep} from 'node:timers/promises';
 
@@ -12,10 +12,9 @@ import {
   CacheSet,
   CacheSetIfAbsent,
   CacheUpdateTtl,
-  CreateCache,
 } from '@gomomento/sdk';
 
-import {localClient, show, startServer, uniqueCacheName, uniqueKey} from './harness.mjs';
+import {show, uniqueCacheName, uniqueKey, useServerWithCache} from './harness.mjs';
 
 const EXPIRY_BOUND_MS = 10_000;
 
@@ -23,16 +22,9 @@ let server;
 let client;
 const cache = uniqueCacheName('ttl');
 
-before(async () => {
-  server = await startServer();
-  client = await localClient(server);
-  const created = await client.createCache(cache);
-  assert.ok(created instanceof CreateCache.Success, `createCache = ${show(created)}`);
-});
-
-after(async () => {
-  client?.close();
-  await server?.stop();
+useServerWithCache(cache, (s, c) => {
+  server = s;
+  client = c;
 });
 
 function expect(resp, Cls, what) {
