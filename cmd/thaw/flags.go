@@ -32,7 +32,19 @@ var byteUnits = []struct {
 	{"B", 1},
 }
 
-func (b *byteSize) String() string { return strconv.FormatInt(int64(*b), 10) }
+// String writes the size with the largest unit that divides it exactly, so
+// that defaults read as they were written: 1GiB, 5MB.
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, suffix := range []string{"GiB", "GB", "MiB", "MB", "KiB", "KB"} {
+		for _, u := range byteUnits {
+			if u.suffix == suffix && n >= u.factor && n%u.factor == 0 {
+				return strconv.FormatInt(n/u.factor, 10) + u.suffix
+			}
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
 
 func (b *byteSize) Set(v string) error {
 	v = strings.TrimSpace(v)

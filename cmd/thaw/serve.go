@@ -46,7 +46,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`host:port`/metrics (off when empty)")
 	fs.Var(&maxMemory, "max-memory", "memory for items; beyond it the least recently used items are evicted (0 = no limit)")
-	fs.Var(&maxItemSize, "max-item-size", "largest key plus value accepted; larger writes fail with RESOURCE_EXHAUSTED (default 5MB)")
+	fs.Var(&maxItemSize, "max-item-size", "largest key plus value accepted; larger writes fail with RESOURCE_EXHAUSTED")
 	fs.DurationVar(&cfg.Limits.MaxTTL, "max-ttl", store.DefaultMaxTTL, "longest item TTL accepted; longer ones fail with INVALID_ARGUMENT")
 	fs.StringVar(&authSecretFile, "auth-secret-file", "", "require API keys signed with the secret in this `file` (make one with 'thaw token secret'); off when empty")
 	fs.BoolVar(&cfg.EnableTestAdmin, "enable-test-admin", false, "momento-local test hooks: /block and /unblock on --admin-addr, and error/delay injection from request metadata")
