@@ -86,12 +86,24 @@ type environment struct {
 	// deliveries wait for it.
 	thawed chan struct{} // guarded by mu
 
-	telemetryMu sync.Mutex             // guards subscribers
+	telemetryMu sync.Mutex             // guards subscribers, initEvents and initEventsDone
 	subscribers []*telemetrySubscriber // guarded by telemetryMu
+	// initEvents are the events published during Init, for extensions
+	// that subscribe after they happened; initEventsDone ends the keeping.
+	initEvents     []bufferedTelemetry // guarded by telemetryMu
+	initEventsDone bool                // guarded by telemetryMu
 
 	// pidFile is where the launcher records external extensions' pids, "" without.
-	pidFile      string
-	shutdownOnce sync.Once
+	pidFile string
+	// statusPath is the FIFO where the launcher reports the runtime's exit,
+	// "" without extensions.
+	statusPath string
+	// runtimeExited is closed when the launcher reports that the runtime
+	// exited (runtimeState says how); nil without extensions, where the
+	// runtime is the root and sandbox.Done says it.
+	runtimeExited chan struct{}
+	runtimeState  sandbox.ExitState // guarded by mu; set before runtimeExited is closed
+	shutdownOnce  sync.Once
 }
 
 // startEnvironment starts the runtime of fn in a new sandbox with its own
@@ -127,12 +139,22 @@ func startEnvironment(ctx context.Context, fn Function, id string, runtimeDir st
 		}
 		if len(extensions) > 0 {
 			e.pidFile = filepath.Join(runtimeDir, "extensions-"+id+".pids")
+			e.statusPath = filepath.Join(runtimeDir, "runtime-"+id+".status")
 			e.expectedExtensions = len(extensions)
-			path, args = launcherCommand(extensions, e.pidFile, path, args)
+			e.runtimeExited = make(chan struct{})
+			path, args = launcherCommand(extensions, e.pidFile, e.statusPath, path, args)
+		}
+	}
+	var statusFIFO *os.File
+	if e.statusPath != "" {
+		if statusFIFO, err = openStatusFIFO(e.statusPath); err != nil {
+			lis.Close()
+			return nil, err
 		}
 	}
 	out := logs.writerFor(e)
 	e.output = out
+	e.platformInitStart()
 	e.sandbox, err = sandbox.Start(ctx, sandbox.Config{
 		Path:              path,
 		Args:              args,
@@ -148,12 +170,19 @@ func startEnvironment(ctx context.Context, fn Function, id string, runtimeDir st
 	})
 	if err != nil {
 		lis.Close()
+		if statusFIFO != nil {
+			statusFIFO.Close()
+			os.Remove(e.statusPath)
+		}
 		return nil, fmt.Errorf("lambda: start %s: %w", fn.Name, err)
 	}
 	// Serve only now that e.sandbox is set: a runtime that connects sooner
 	// waits in the listener's backlog until then.
 	go e.api.Serve(lis)
 	go e.watchExit()
+	if statusFIFO != nil {
+		go e.watchRuntime(statusFIFO)
+	}
 	return e, nil
 }
 
@@ -223,6 +252,9 @@ func (e *environment) watchExit() {
 	if e.pidFile != "" {
 		os.Remove(e.pidFile)
 	}
+	if e.statusPath != "" {
+		os.Remove(e.statusPath)
+	}
 	state, _ := e.sandbox.ExitState()
 	e.logger.Debug("environment ended", "exit", state.String())
 }
@@ -242,14 +274,7 @@ func (e *environment) waitInit(ctx context.Context) []byte {
 		defer e.mu.Unlock()
 		return e.initErr
 	case <-e.sandbox.Done():
-		e.mu.Lock()
-		initErr := e.initErr
-		e.mu.Unlock()
-		if initErr != nil {
-			return initErr
-		}
-		state, _ := e.sandbox.ExitState()
-		return errorPayload("Runtime.ExitError", fmt.Sprintf("Error: Runtime exited during init: %s", state))
+	case <-e.runtimeExited:
 	case <-timer.C:
 		e.kill()
 		return errorPayload("Runtime.InitTimeout", fmt.Sprintf("Init phase did not finish within %v", InitTimeout))
@@ -257,6 +282,26 @@ func (e *environment) waitInit(ctx context.Context) []byte {
 		e.kill()
 		return errorPayload("Runtime.InitError", "the emulator is shutting down")
 	}
+	// The runtime exited during Init.
+	e.mu.Lock()
+	initErr := e.initErr
+	e.mu.Unlock()
+	if initErr != nil {
+		return initErr
+	}
+	return errorPayload("Runtime.ExitError", fmt.Sprintf("Error: Runtime exited during init: %s", e.runtimeExitState()))
+}
+
+// runtimeExitState is how the runtime ended: as the launcher reported it
+// when there are extensions, else as the sandbox's root.
+func (e *environment) runtimeExitState() sandbox.ExitState {
+	if e.runtimeExited != nil && isClosed(e.runtimeExited) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.runtimeState
+	}
+	state, _ := e.sandbox.ExitState()
+	return state
 }
 
 // assign queues inv for the runtime's next /next. The environment must be
@@ -273,6 +318,8 @@ func (e *environment) run(inv *invocation) outcome {
 	select {
 	case <-inv.started:
 	case <-e.sandbox.Done():
+		return e.exitOutcome(inv)
+	case <-e.runtimeExited:
 		return e.exitOutcome(inv)
 	}
 	timer := time.NewTimer(time.Until(inv.deadline))
@@ -300,6 +347,9 @@ func (e *environment) run(inv *invocation) outcome {
 			fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", inv.id, e.fn.Timeout.Seconds()))}
 	case <-e.sandbox.Done():
 		return e.exitOutcome(inv)
+	case <-e.runtimeExited:
+		// watchRuntime shuts the extensions down meanwhile.
+		return e.exitOutcome(inv)
 	}
 }
 
@@ -312,7 +362,7 @@ func (e *environment) exitOutcome(inv *invocation) outcome {
 		return out
 	default:
 	}
-	state, _ := e.sandbox.ExitState()
+	state := e.runtimeExitState()
 	errorType := "Runtime.ExitError"
 	if state.OOMKilled {
 		errorType = "Runtime.OutOfMemory"
@@ -336,10 +386,13 @@ func (e *environment) complete(id string, out outcome) error {
 }
 
 // tryReserve marks an idle environment busy and reports whether it was idle.
+// As on Lambda, an environment is idle only when the runtime has answered its
+// last event and every extension has finished with it too (asked for its next
+// event or exited): an extension still working on an INVOKE keeps it busy.
 func (e *environment) tryReserve() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.busy || e.shuttingDown || e.state == StateDead || e.state == StateInitializing || e.dead() {
+	if e.busy || !e.extensionsReadyLocked() || e.shuttingDown || e.state == StateDead || e.state == StateInitializing || e.dead() {
 		return false
 	}
 	e.busy = true
@@ -356,11 +409,12 @@ func (e *environment) currentRequestID() string {
 	return e.current.id
 }
 
-// idleFor reports how long the environment has been idle, 0 when busy.
+// idleFor reports how long the environment has been idle, 0 when busy or
+// while an extension still works on the last event.
 func (e *environment) idleFor(now time.Time) time.Duration {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.busy || e.state == StateDead {
+	if e.busy || !e.extensionsReadyLocked() || e.state == StateDead {
 		return 0
 	}
 	return now.Sub(e.lastUsed)

@@ -1,6 +1,7 @@
 package lambda
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/thaw-dev/thaw/lambda/sandbox"
 )
 
 // Extensions API 2020-01-01 paths, served beside the Runtime API on each
@@ -40,6 +43,7 @@ const (
 
 	shutdownSpindown = "spindown"
 	shutdownTimeout  = "timeout"
+	shutdownFailure  = "failure"
 )
 
 // errNoExtension means a request named no registered extension.
@@ -84,20 +88,90 @@ func extensionExecutables(dir string) ([]string, error) {
 }
 
 // extensionLauncher is the shell script that is the sandbox's root process
-// when a function has external extensions: it starts each extension in the
-// background, records its pid, and then becomes the runtime (exec), so that
-// the runtime keeps the root's pid and every process shares the sandbox's
-// cgroups and process group. Arguments: PIDFILE N EXT1..EXTN RUNTIME ARGS...
-const extensionLauncher = `pidfile=$1; n=$2; shift 2
+// when a function has external extensions. It starts each extension in the
+// background and records its pid, then runs the runtime as its child and
+// stays the root, so that the runtime's exit does not end the tree: it
+// forwards SIGTERM to the runtime, and when the runtime exits it writes the
+// runtime's wait status (as sh reports it: 128+N for signal N) as one line to
+// the status FIFO and then sleeps until it is killed, leaving the emulator to
+// shut the extensions down. Every process shares the sandbox's cgroups and
+// process group. Arguments: PIDFILE STATUSFIFO N EXT1..EXTN RUNTIME ARGS...
+const extensionLauncher = `pidfile=$1; status=$2; n=$3; shift 3
 while [ "$n" -gt 0 ]; do "$1" & echo $! >>"$pidfile"; shift; n=$((n-1)); done
-exec "$@"`
+"$@" &
+rpid=$!
+trap 'kill -TERM "$rpid" 2>/dev/null' TERM
+wait "$rpid"; code=$?
+while kill -0 "$rpid" 2>/dev/null; do wait "$rpid"; code=$?; done
+echo "$code" >"$status"
+trap - TERM
+exec sleep 2147483647`
 
 // launcherCommand wraps the runtime command path/args in extensionLauncher.
-func launcherCommand(extensions []string, pidFile, path string, args []string) (string, []string) {
-	all := []string{"-c", extensionLauncher, "thaw-extensions", pidFile, strconv.Itoa(len(extensions))}
+func launcherCommand(extensions []string, pidFile, statusFIFO, path string, args []string) (string, []string) {
+	all := []string{"-c", extensionLauncher, "thaw-extensions", pidFile, statusFIFO, strconv.Itoa(len(extensions))}
 	all = append(all, extensions...)
 	all = append(all, path)
 	return "/bin/sh", append(all, args...)
+}
+
+// openStatusFIFO creates the FIFO at path through which the launcher reports
+// the runtime's exit, and opens it. It is opened for reading and writing so
+// that neither the open nor the launcher's write ever blocks.
+func openStatusFIFO(path string) (*os.File, error) {
+	os.Remove(path)
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		return nil, fmt.Errorf("lambda: runtime status FIFO: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("lambda: runtime status FIFO: %w", err)
+	}
+	return f, nil
+}
+
+// parseWaitStatus turns the status sh's wait reports (128+N for a process
+// ended by signal N) into an ExitState.
+func parseWaitStatus(line string) (sandbox.ExitState, error) {
+	code, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		return sandbox.ExitState{}, fmt.Errorf("lambda: runtime status %q: %w", line, err)
+	}
+	if code > 128 {
+		return sandbox.ExitState{Code: -1, Signal: syscall.Signal(code - 128)}, nil
+	}
+	return sandbox.ExitState{Code: code}, nil
+}
+
+// watchRuntime reads the runtime's exit status from the launcher's FIFO.
+// When the runtime exits while the environment is not shutting down (a
+// crash), the extensions get SHUTDOWN(failure) and their grace period before
+// the tree is killed, as on Lambda. It ends with the environment.
+func (e *environment) watchRuntime(fifo *os.File) {
+	go func() {
+		<-e.sandbox.Done()
+		fifo.Close()
+	}()
+	line, err := bufio.NewReader(fifo).ReadString('\n')
+	if err != nil {
+		return // the environment ended first
+	}
+	state, err := parseWaitStatus(line)
+	if err != nil {
+		e.logger.Warn("launcher reported an unreadable runtime status", "err", err)
+		state = sandbox.ExitState{Code: -1}
+	}
+	e.mu.Lock()
+	e.runtimeState = state
+	close(e.runtimeExited)
+	failure := !e.shuttingDown
+	e.shuttingDown = true
+	e.mu.Unlock()
+	e.logger.Info("runtime exited", "exit", state.String())
+	if failure {
+		e.shutdown(shutdownFailure)
+	}
 }
 
 // extensionsAPI adds the Extensions API routes to mux.
@@ -191,6 +265,10 @@ func (e *environment) handleExtensionNext(w http.ResponseWriter, r *http.Request
 	}
 	if len(ext.queue) == 0 {
 		ext.ready = true
+		if e.current == nil {
+			// The environment's idle time starts when its last extension is done.
+			e.lastUsed = time.Now()
+		}
 		e.checkInitLocked()
 		e.maybeFreezeLocked()
 	}
@@ -353,9 +431,12 @@ func (e *environment) shutdownNow(reason string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if !e.dead() {
+		// With extensions the root is the launcher, which passes SIGTERM
+		// on to the runtime and reports its exit.
 		syscall.Kill(e.sandbox.Pid(), syscall.SIGTERM)
 		select {
 		case <-e.sandbox.Done():
+		case <-e.runtimeExited:
 		case <-time.After(runtimeGrace):
 		}
 	}
@@ -382,8 +463,7 @@ func (e *environment) extensionPids() []int {
 }
 
 // allExited reports whether every pid has ended: it is gone or a zombie
-// (after the launcher's exec the runtime is their parent, and may never reap
-// them).
+// (the launcher reaps its children only while it waits for the runtime).
 func allExited(pids []int) bool {
 	for _, pid := range pids {
 		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")

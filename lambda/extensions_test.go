@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -214,7 +215,9 @@ func TestStreamedResponseErrorTrailer(t *testing.T) {
 }
 
 // TestTelemetryAPIDeliversFunctionAndPlatformEvents: a subscribed extension
-// receives the function's output lines and the invocation's platform events.
+// receives the function's output lines, the Init phase's platform events
+// (including those published before it subscribed, during Init) and the
+// invocation's platform events.
 func TestTelemetryAPIDeliversFunctionAndPlatformEvents(t *testing.T) {
 	dir := t.TempDir()
 	telemetry := filepath.Join(dir, "telemetry.jsonl")
@@ -243,8 +246,117 @@ func TestTelemetryAPIDeliversFunctionAndPlatformEvents(t *testing.T) {
 			case event["type"] == "platform.report" && record["requestId"] == id:
 				metrics, _ := record["metrics"].(map[string]any)
 				seen["report"] = metrics["durationMs"] != nil && metrics["billedDurationMs"] != nil && metrics["initDurationMs"] != nil
+			case event["type"] == "platform.initStart" && record["phase"] == "init" && record["initializationType"] == "on-demand":
+				seen["initStart"] = record["functionName"] == "fn" && record["functionVersion"] == "$LATEST"
+			case event["type"] == "platform.initRuntimeDone" && record["phase"] == "init":
+				seen["initRuntimeDone"] = record["status"] == "success"
+			case event["type"] == "platform.initReport" && record["phase"] == "init":
+				metrics, _ := record["metrics"].(map[string]any)
+				seen["initReport"] = record["status"] == "success" && metrics["durationMs"] != nil
 			}
 		}
-		return len(seen) == 4 && seen["report"]
+		return len(seen) == 7 && seen["report"] && seen["initStart"] && seen["initRuntimeDone"] && seen["initReport"]
 	})
+	// Each Init event reaches the subscriber once, in order.
+	var initTypes []string
+	for _, event := range extensionEvents(t, telemetry) {
+		if typ, _ := event["type"].(string); strings.HasPrefix(typ, "platform.init") {
+			initTypes = append(initTypes, typ)
+		}
+	}
+	if want := []string{"platform.initStart", "platform.initRuntimeDone", "platform.initReport"}; !slices.Equal(initTypes, want) {
+		t.Errorf("init telemetry events = %v, want %v", initTypes, want)
+	}
+}
+
+// TestExtensionKeepsEnvironmentBusy: after the runtime has answered, an
+// extension still working on INVOKE keeps the environment from being
+// reused: the next invocation cold-starts another environment, or gets 429
+// at the concurrency limit. Once the extension asks for its next event the
+// environment is reused.
+func TestExtensionKeepsEnvironmentBusy(t *testing.T) {
+	tests := []struct {
+		name        string
+		concurrency int
+	}{
+		{"second environment", 2},
+		{"concurrency limit", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fn := goFunction(t, "fn", func(f *lambda.Function) {
+				f.Extensions = testExtensionDir(t)
+				f.Concurrency = tt.concurrency
+				f.Env = map[string]string{
+					"THAW_TEST_EXTENSION_LOG":      filepath.Join(t.TempDir(), "events.jsonl"),
+					"THAW_TEST_EXTENSION_DELAY_MS": "600",
+				}
+			})
+			h := startEmulator(t, sandbox.ModeAuto, fn)
+			first := h.invokeOK("fn", `{}`)["pid"]
+			// The extension lingers 600 ms after INVOKE: the environment is
+			// not free yet.
+			r := h.invoke("fn", `{}`)
+			if tt.concurrency == 1 {
+				if r.status != http.StatusTooManyRequests {
+					t.Fatalf("invoke while the extension works = %d %q, want 429", r.status, r.body)
+				}
+			} else {
+				if r.status != http.StatusOK || r.header.Get("X-Amz-Function-Error") != "" {
+					t.Fatalf("invoke while the extension works = %d %q, want 200", r.status, r.body)
+				}
+				if second := r.reply(t)["pid"]; second == first {
+					t.Errorf("invoke while the extension works ran in pid %v, the busy environment's", first)
+				}
+			}
+			waitFor(t, "every environment to freeze once its extension is done", func() bool {
+				live := h.live()
+				for _, env := range live {
+					if env.State != lambda.StateFrozen {
+						return false
+					}
+				}
+				return len(live) == min(tt.concurrency, 2)
+			})
+			reply := h.invokeOK("fn", `{}`)
+			if reply["invocations"].(float64) != 2 {
+				t.Errorf("invocation after the extension finished = %v, want a warm environment's second invocation", reply)
+			}
+			if got := len(h.live()); got != tt.concurrency {
+				t.Errorf("live environments = %d, want %d", got, tt.concurrency)
+			}
+		})
+	}
+}
+
+// TestRuntimeCrashSendsShutdownFailure: when the runtime crashes, its
+// extensions outlive it long enough to receive SHUTDOWN with reason failure,
+// and the invocation fails with the runtime's own exit status.
+func TestRuntimeCrashSendsShutdownFailure(t *testing.T) {
+	events := filepath.Join(t.TempDir(), "events.jsonl")
+	var extPid int
+	t.Cleanup(func() {
+		if extPid != 0 {
+			waitFor(t, "the extension process to be gone", func() bool { return processGone(extPid) })
+		}
+	})
+	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", func(f *lambda.Function) {
+		f.Extensions = testExtensionDir(t)
+		f.Env = map[string]string{"THAW_TEST_EXTENSION_LOG": events}
+	}))
+	pid := h.invokeOK("fn", `{}`)["pid"]
+	extPid = int(extensionEvents(t, events)[0]["pid"].(float64))
+
+	r := h.invoke("fn", `{"action":"crash"}`)
+	if r.header.Get("X-Amz-Function-Error") != "Unhandled" || r.reply(t)["errorType"] != "Runtime.ExitError" || !strings.Contains(string(r.body), "exit status 3") {
+		t.Fatalf("crashing invoke = %d %q, want Runtime.ExitError with exit status 3", r.status, r.body)
+	}
+	waitFor(t, "the extension to exit", func() bool { return processGone(extPid) })
+	got := extensionEvents(t, events)
+	if last := got[len(got)-1]; last["eventType"] != "SHUTDOWN" || last["shutdownReason"] != "failure" || last["deadlineMs"] == nil {
+		t.Errorf("last extension event = %v, want SHUTDOWN failure", last)
+	}
+	if next := h.invokeOK("fn", `{}`)["pid"]; next == pid {
+		t.Errorf("invocation after a crash reused pid %v, want a cold start", pid)
+	}
 }

@@ -45,7 +45,12 @@ func (e *environment) runtimeAPI() http.Handler {
 func (e *environment) handleNext(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	e.runtimeWaiting = true
+	firstCall := !e.runtimeCalledNext
 	e.runtimeCalledNext = true
+	if firstCall {
+		// Published before checkInitLocked can publish the init report.
+		e.platformInitRuntimeDone("success", "")
+	}
 	e.checkInitLocked()
 	e.mu.Unlock()
 	select {
@@ -94,6 +99,8 @@ func (e *environment) checkInitLocked() {
 	}
 	e.initDuration = time.Since(e.created)
 	close(e.initialized)
+	e.platformInitReport(e.initDuration)
+	e.endInitTelemetry()
 }
 
 // takeOrFreeze returns the pending event if there is one, or freezes the
@@ -263,6 +270,7 @@ func (e *environment) handleInitError(w http.ResponseWriter, r *http.Request) {
 	e.initErr = body
 	e.mu.Unlock()
 	if first {
+		e.platformInitRuntimeDone("error", errorTypeOf(body))
 		close(e.initFailed)
 	}
 	e.logger.Info("runtime reported an init error", "error", string(body))

@@ -179,6 +179,13 @@ func (e *environment) handleTelemetrySubscribe(w http.ResponseWriter, r *http.Re
 		}
 		kept = append(kept, old)
 	}
+	// Under telemetryMu, so that each event published meanwhile reaches s
+	// exactly once: from this backlog or from publish.
+	for _, event := range e.initEvents {
+		if s.types[event.stream] {
+			s.add(event.data)
+		}
+	}
 	e.subscribers = append(kept, s)
 	e.telemetryMu.Unlock()
 	go s.deliver()
@@ -189,20 +196,49 @@ func (e *environment) handleTelemetrySubscribe(w http.ResponseWriter, r *http.Re
 
 // publish buffers an event of the given stream (platform, function or
 // extension) for every subscriber to that stream.
+// Until the Init phase ends it also keeps the event, so that an extension
+// subscribing during Init receives what happened before its subscription, as
+// on Lambda.
 func (e *environment) publish(stream, eventType string, record any) {
 	e.telemetryMu.Lock()
 	subs := append([]*telemetrySubscriber(nil), e.subscribers...)
-	e.telemetryMu.Unlock()
 	var data []byte
+	if !e.initEventsDone && len(e.initEvents) < maxTelemetryMaxItems {
+		data = e.marshalEvent(eventType, record)
+		e.initEvents = append(e.initEvents, bufferedTelemetry{stream: stream, data: data})
+	}
+	e.telemetryMu.Unlock()
 	for _, s := range subs {
 		if !s.types[stream] {
 			continue
 		}
 		if data == nil {
-			data, _ = json.Marshal(telemetryEvent{Time: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), Type: eventType, Record: record})
+			data = e.marshalEvent(eventType, record)
 		}
 		s.add(data)
 	}
+}
+
+// marshalEvent encodes one Telemetry API event that happens now.
+func (e *environment) marshalEvent(eventType string, record any) json.RawMessage {
+	data, _ := json.Marshal(telemetryEvent{Time: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), Type: eventType, Record: record})
+	return data
+}
+
+// bufferedTelemetry is an event published during Init, kept for extensions
+// that subscribe later in the Init phase.
+type bufferedTelemetry struct {
+	stream string
+	data   json.RawMessage
+}
+
+// endInitTelemetry stops keeping events for later subscribers: the Init
+// phase, during which extensions subscribe, is over.
+func (e *environment) endInitTelemetry() {
+	e.telemetryMu.Lock()
+	e.initEventsDone = true
+	e.initEvents = nil
+	e.telemetryMu.Unlock()
 }
 
 func (s *telemetrySubscriber) add(event json.RawMessage) {
@@ -359,4 +395,40 @@ func (e *environment) platformDone(inv *invocation, status string, r invocationR
 		report["errorType"] = r.errorType
 	}
 	e.publish(telemetryPlatform, "platform.report", report)
+}
+
+// initTelemetryRecord is the part every platform.init* record shares.
+func initTelemetryRecord() map[string]any {
+	return map[string]any{"initializationType": "on-demand", "phase": "init"}
+}
+
+// platformInitStart publishes platform.initStart: the Init phase has begun.
+func (e *environment) platformInitStart() {
+	record := initTelemetryRecord()
+	record["functionName"] = e.fn.Name
+	record["functionVersion"] = "$LATEST"
+	record["instanceId"] = e.id
+	record["instanceMaxMemory"] = e.fn.MemoryMB
+	e.publish(telemetryPlatform, "platform.initStart", record)
+}
+
+// platformInitRuntimeDone publishes platform.initRuntimeDone: the runtime has
+// finished its own initialization (status success), or reported it failed
+// (status error, with errorType).
+func (e *environment) platformInitRuntimeDone(status, errorType string) {
+	record := initTelemetryRecord()
+	record["status"] = status
+	if errorType != "" {
+		record["errorType"] = errorType
+	}
+	e.publish(telemetryPlatform, "platform.initRuntimeDone", record)
+}
+
+// platformInitReport publishes platform.initReport: the Init phase, runtime
+// and extensions together, ended successfully after took.
+func (e *environment) platformInitReport(took time.Duration) {
+	record := initTelemetryRecord()
+	record["status"] = "success"
+	record["metrics"] = map[string]any{"durationMs": float64(took.Microseconds()) / 1000}
+	e.publish(telemetryPlatform, "platform.initReport", record)
 }
