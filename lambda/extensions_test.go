@@ -204,12 +204,12 @@ func runtimeAPIOf(t *testing.T, h *harness) string {
 func TestStreamedResponseErrorTrailer(t *testing.T) {
 	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", nil))
 	r := h.invoke("fn", `{"action":"stream_fail"}`)
-	if r.status != http.StatusOK || r.header.Get("X-Amz-Function-Error") != "Unhandled" {
-		t.Fatalf("invoke stream_fail = %d %q (function error %q), want 200 with X-Amz-Function-Error", r.status, r.body, r.header.Get("X-Amz-Function-Error"))
+	if r.Status != http.StatusOK || r.Header.Get("X-Amz-Function-Error") != "Unhandled" {
+		t.Fatalf("invoke stream_fail = %d %q (function error %q), want 200 with X-Amz-Function-Error", r.Status, r.Body, r.Header.Get("X-Amz-Function-Error"))
 	}
-	reply := r.reply(t)
+	reply := replyOf(t, r)
 	if msg, _ := reply["errorMessage"].(string); !strings.Contains(msg, "stream broke on purpose") {
-		t.Errorf("error payload = %s, want the stream's error", r.body)
+		t.Errorf("error payload = %s, want the stream's error", r.Body)
 	}
 	h.invokeOK("fn", `{}`) // the environment is still usable
 }
@@ -298,14 +298,14 @@ func TestExtensionKeepsEnvironmentBusy(t *testing.T) {
 			// not free yet.
 			r := h.invoke("fn", `{}`)
 			if tt.concurrency == 1 {
-				if r.status != http.StatusTooManyRequests {
-					t.Fatalf("invoke while the extension works = %d %q, want 429", r.status, r.body)
+				if r.Status != http.StatusTooManyRequests {
+					t.Fatalf("invoke while the extension works = %d %q, want 429", r.Status, r.Body)
 				}
 			} else {
-				if r.status != http.StatusOK || r.header.Get("X-Amz-Function-Error") != "" {
-					t.Fatalf("invoke while the extension works = %d %q, want 200", r.status, r.body)
+				if r.Status != http.StatusOK || r.Header.Get("X-Amz-Function-Error") != "" {
+					t.Fatalf("invoke while the extension works = %d %q, want 200", r.Status, r.Body)
 				}
-				if second := r.reply(t)["pid"]; second == first {
+				if second := replyOf(t, r)["pid"]; second == first {
 					t.Errorf("invoke while the extension works ran in pid %v, the busy environment's", first)
 				}
 			}
@@ -348,8 +348,8 @@ func TestRuntimeCrashSendsShutdownFailure(t *testing.T) {
 	extPid = int(extensionEvents(t, events)[0]["pid"].(float64))
 
 	r := h.invoke("fn", `{"action":"crash"}`)
-	if r.header.Get("X-Amz-Function-Error") != "Unhandled" || r.reply(t)["errorType"] != "Runtime.ExitError" || !strings.Contains(string(r.body), "exit status 3") {
-		t.Fatalf("crashing invoke = %d %q, want Runtime.ExitError with exit status 3", r.status, r.body)
+	if r.Header.Get("X-Amz-Function-Error") != "Unhandled" || replyOf(t, r)["errorType"] != "Runtime.ExitError" || !strings.Contains(string(r.Body), "exit status 3") {
+		t.Fatalf("crashing invoke = %d %q, want Runtime.ExitError with exit status 3", r.Status, r.Body)
 	}
 	waitFor(t, "the extension to exit", func() bool { return processGone(extPid) })
 	got := extensionEvents(t, events)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/thaw-dev/thaw/lambda"
+	"github.com/thaw-dev/thaw/lambda/lambdatest"
 	"github.com/thaw-dev/thaw/lambda/sandbox"
 )
 
@@ -101,86 +101,46 @@ func (h *harness) assertNoLeftovers() {
 }
 
 // response is what the Invoke API answered.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
+type response = lambdatest.Response
 
-func (r response) reply(t *testing.T) map[string]any {
+// replyOf decodes the function's JSON reply.
+func replyOf(t *testing.T, r response) map[string]any {
 	t.Helper()
 	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("response body %q is not a JSON object: %v", r.body, err)
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response body %q is not a JSON object: %v", r.Body, err)
 	}
 	return m
 }
 
 func (h *harness) invoke(function, payload string, headers ...string) response {
 	h.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://"+h.emu.Addr()+"/2015-03-31/functions/"+function+"/invocations", strings.NewReader(payload))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatalf("invoke %s: %v", function, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, resp.Header, body}
+	return lambdatest.Invoke(h.t, http.DefaultClient, h.emu.Addr(), function, payload, headers...)
 }
 
 // invokeOK invokes and fails the test unless the function succeeded; it
 // returns the function's reply.
 func (h *harness) invokeOK(function, payload string) map[string]any {
 	h.t.Helper()
-	r := h.invoke(function, payload)
-	if r.status != http.StatusOK || r.header.Get("X-Amz-Function-Error") != "" {
-		h.t.Fatalf("invoke %s %s = %d %q (function error %q), want 200 success", function, payload, r.status, r.body, r.header.Get("X-Amz-Function-Error"))
-	}
-	m := r.reply(h.t)
+	var m map[string]any
+	lambdatest.InvokeOK(h.t, http.DefaultClient, h.emu.Addr(), function, payload, &m)
 	h.pids[int(m["pid"].(float64))] = true
 	return m
 }
 
 func (h *harness) environments() []lambda.EnvironmentInfo {
 	h.t.Helper()
-	resp, err := http.Get("http://" + h.emu.Addr() + "/_thaw/environments")
-	if err != nil {
-		h.t.Fatalf("GET /_thaw/environments: %v", err)
-	}
-	defer resp.Body.Close()
-	var infos []lambda.EnvironmentInfo
-	if err := json.NewDecoder(resp.Body).Decode(&infos); err != nil {
-		h.t.Fatalf("decode environments: %v", err)
-	}
-	return infos
+	return lambdatest.Environments(h.t, http.DefaultClient, h.emu.Addr())
 }
 
 func (h *harness) live() []lambda.EnvironmentInfo {
-	var live []lambda.EnvironmentInfo
-	for _, e := range h.environments() {
-		if e.State != lambda.StateDead {
-			live = append(live, e)
-		}
-	}
-	return live
+	return lambdatest.Live(h.environments(), "")
 }
 
 // waitFor polls cond until it holds or a generous deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	lambdatest.WaitFor(t, what, cond)
 }
 
 func (h *harness) log(function string) string {
@@ -268,8 +228,8 @@ func TestConcurrentBurstColdStartsEnvironments(t *testing.T) {
 	for range n {
 		wg.Go(func() {
 			r := h.invoke("fn", `{"action":"sleep","ms":800}`)
-			if r.status == http.StatusOK {
-				pids <- r.reply(t)["pid"].(float64)
+			if r.Status == http.StatusOK {
+				pids <- replyOf(t, r)["pid"].(float64)
 			}
 		})
 	}
@@ -298,11 +258,11 @@ func TestConcurrencyLimitAnswers429(t *testing.T) {
 		return len(live) == 1 && live[0].State == lambda.StateRunning && live[0].Invocations == 2
 	})
 	r := h.invoke("fn", `{}`)
-	if r.status != http.StatusTooManyRequests || r.header.Get("X-Amzn-ErrorType") != "TooManyRequestsException" {
-		t.Errorf("invoke beyond the limit = %d %s %q, want 429 TooManyRequestsException", r.status, r.header.Get("X-Amzn-ErrorType"), r.body)
+	if r.Status != http.StatusTooManyRequests || r.Header.Get("X-Amzn-ErrorType") != "TooManyRequestsException" {
+		t.Errorf("invoke beyond the limit = %d %s %q, want 429 TooManyRequestsException", r.Status, r.Header.Get("X-Amzn-ErrorType"), r.Body)
 	}
-	if r := <-done; r.status != http.StatusOK {
-		t.Errorf("the sleeping invocation = %d %q, want 200", r.status, r.body)
+	if r := <-done; r.Status != http.StatusOK {
+		t.Errorf("the sleeping invocation = %d %q, want 200", r.Status, r.Body)
 	}
 }
 
@@ -320,8 +280,8 @@ func TestTimeoutKillsTheEnvironment(t *testing.T) {
 	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", func(f *lambda.Function) { f.Timeout = 500 * time.Millisecond }))
 	pid := h.invokeOK("fn", `{}`)["pid"]
 	r := h.invoke("fn", `{"action":"sleep","ms":3000}`)
-	if r.status != http.StatusOK || r.header.Get("X-Amz-Function-Error") != "Unhandled" || !bytes.Contains(r.body, []byte("Task timed out after 0.50 seconds")) {
-		t.Fatalf("timed-out invoke = %d %q %q, want 200 Unhandled with 'Task timed out after 0.50 seconds'", r.status, r.header.Get("X-Amz-Function-Error"), r.body)
+	if r.Status != http.StatusOK || r.Header.Get("X-Amz-Function-Error") != "Unhandled" || !bytes.Contains(r.Body, []byte("Task timed out after 0.50 seconds")) {
+		t.Fatalf("timed-out invoke = %d %q %q, want 200 Unhandled with 'Task timed out after 0.50 seconds'", r.Status, r.Header.Get("X-Amz-Function-Error"), r.Body)
 	}
 	if next := h.invokeOK("fn", `{}`)["pid"]; next == pid {
 		t.Errorf("invocation after a timeout reused pid %v, want a cold start", pid)
@@ -332,8 +292,8 @@ func TestCrashIsRuntimeExitError(t *testing.T) {
 	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", nil))
 	pid := h.invokeOK("fn", `{}`)["pid"]
 	r := h.invoke("fn", `{"action":"crash"}`)
-	if r.header.Get("X-Amz-Function-Error") != "Unhandled" || r.reply(t)["errorType"] != "Runtime.ExitError" || !bytes.Contains(r.body, []byte("exit status 3")) {
-		t.Fatalf("crashing invoke = %d %q, want Runtime.ExitError with exit status 3", r.status, r.body)
+	if r.Header.Get("X-Amz-Function-Error") != "Unhandled" || replyOf(t, r)["errorType"] != "Runtime.ExitError" || !bytes.Contains(r.Body, []byte("exit status 3")) {
+		t.Fatalf("crashing invoke = %d %q, want Runtime.ExitError with exit status 3", r.Status, r.Body)
 	}
 	if next := h.invokeOK("fn", `{}`)["pid"]; next == pid {
 		t.Errorf("invocation after a crash reused pid %v, want a cold start", pid)
@@ -344,20 +304,20 @@ func TestMemoryCapEndsTheEnvironment(t *testing.T) {
 	h := startEmulator(t, sandbox.ModeCgroupV1, goFunction(t, "fn", func(f *lambda.Function) { f.MemoryMB = 128 }))
 	h.invokeOK("fn", `{}`)
 	r := h.invoke("fn", `{"action":"alloc","mb":400}`)
-	if r.header.Get("X-Amz-Function-Error") != "Unhandled" || r.reply(t)["errorType"] != "Runtime.OutOfMemory" {
-		t.Fatalf("over-allocating invoke = %d %q, want Runtime.OutOfMemory", r.status, r.body)
+	if r.Header.Get("X-Amz-Function-Error") != "Unhandled" || replyOf(t, r)["errorType"] != "Runtime.OutOfMemory" {
+		t.Fatalf("over-allocating invoke = %d %q, want Runtime.OutOfMemory", r.Status, r.Body)
 	}
 }
 
 func TestFunctionErrorAndLogs(t *testing.T) {
 	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", nil))
 	r := h.invoke("fn", `{"action":"fail","text":"boom"}`, "X-Amz-Log-Type", "Tail")
-	if r.status != http.StatusOK || r.header.Get("X-Amz-Function-Error") != "Unhandled" || !strings.Contains(r.reply(t)["errorMessage"].(string), "boom") {
-		t.Fatalf("failing invoke = %d %v %q, want 200 Unhandled mentioning boom", r.status, r.header, r.body)
+	if r.Status != http.StatusOK || r.Header.Get("X-Amz-Function-Error") != "Unhandled" || !strings.Contains(replyOf(t, r)["errorMessage"].(string), "boom") {
+		t.Fatalf("failing invoke = %d %v %q, want 200 Unhandled mentioning boom", r.Status, r.Header, r.Body)
 	}
 	ok := h.invoke("fn", `{"action":"echo","text":"hello"}`, "X-Amz-Log-Type", "Tail")
-	tail, err := base64Decode(ok.header.Get("X-Amz-Log-Result"))
-	if err != nil || !strings.Contains(tail, "echo hello") || !strings.Contains(tail, "REPORT RequestId: "+ok.header.Get("X-Amzn-Requestid")) {
+	tail, err := base64Decode(ok.Header.Get("X-Amz-Log-Result"))
+	if err != nil || !strings.Contains(tail, "echo hello") || !strings.Contains(tail, "REPORT RequestId: "+ok.Header.Get("X-Amzn-Requestid")) {
 		t.Errorf("log tail = %q (%v), want the function's output and its REPORT line", tail, err)
 	}
 	log := h.log("fn")
@@ -369,7 +329,7 @@ func TestFunctionErrorAndLogs(t *testing.T) {
 	if n := strings.Count(log, "Init Duration"); n != 1 {
 		t.Errorf("log has %d Init Duration reports, want 1 (one cold start)", n)
 	}
-	requestID := ok.header.Get("X-Amzn-Requestid")
+	requestID := ok.Header.Get("X-Amzn-Requestid")
 	if !strings.Contains(log, requestID+"\t") || !strings.Contains(log, "\t"+requestID+"\t") {
 		t.Errorf("log lines are not tagged with request id %s:\n%s", requestID, log)
 	}
@@ -379,8 +339,8 @@ func TestEventInvocationsRunInOrder(t *testing.T) {
 	h := startEmulator(t, sandbox.ModeAuto, goFunction(t, "fn", func(f *lambda.Function) { f.Concurrency = 1 }))
 	for i := range 3 {
 		r := h.invoke("fn", fmt.Sprintf(`{"action":"echo","text":"event-%d"}`, i), "X-Amz-Invocation-Type", "Event")
-		if r.status != http.StatusAccepted {
-			t.Fatalf("Event invoke = %d %q, want 202", r.status, r.body)
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("Event invoke = %d %q, want 202", r.Status, r.Body)
 		}
 	}
 	waitFor(t, "three events to run", func() bool { return strings.Count(h.log("fn"), "REPORT RequestId") == 3 })
@@ -409,8 +369,8 @@ func TestInvokeAPIErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := h.invoke(tt.function, tt.payload, tt.headers...)
-			if r.status != tt.status || r.header.Get("X-Amzn-ErrorType") != tt.errType {
-				t.Errorf("invoke = %d %q %q, want %d %q", r.status, r.header.Get("X-Amzn-ErrorType"), r.body, tt.status, tt.errType)
+			if r.Status != tt.status || r.Header.Get("X-Amzn-ErrorType") != tt.errType {
+				t.Errorf("invoke = %d %q %q, want %d %q", r.Status, r.Header.Get("X-Amzn-ErrorType"), r.Body, tt.status, tt.errType)
 			}
 		})
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/thaw-dev/thaw/lambda"
+	"github.com/thaw-dev/thaw/lambda/lambdatest"
 )
 
 // runLambdaCmd runs `thaw lambda args...` in-process.
@@ -205,11 +206,12 @@ func TestLambdaConfigProcess(t *testing.T) {
 	addr := p.waitReady(t, ready)
 	client := &http.Client{Timeout: 30 * time.Second}
 
-	goReply := invokeHTTP(t, client, addr, "go-fn", `{"action":"echo","text":"from the CLI test"}`)
+	var goReply, nodeReply map[string]any
+	lambdatest.InvokeOK(t, client, addr, "go-fn", `{"action":"echo","text":"from the CLI test"}`, &goReply)
 	if goReply["echo"] != "from the CLI test" {
 		t.Errorf("go-fn reply = %v, want echo %q", goReply, "from the CLI test")
 	}
-	nodeReply := invokeHTTP(t, client, addr, "node-ctx", `{}`)
+	lambdatest.InvokeOK(t, client, addr, "node-ctx", `{}`, &nodeReply)
 	if _, ok := nodeReply["calculated"]; !ok {
 		t.Errorf("node-ctx reply = %v, want calculated and background seconds", nodeReply)
 	}
@@ -222,7 +224,7 @@ func TestLambdaConfigProcess(t *testing.T) {
 	var envs []lambda.EnvironmentInfo
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		envs = environmentsHTTP(t, client, addr)
+		envs = lambdatest.Environments(t, client, addr)
 		if len(envs) == 2 && envs[0].State == lambda.StateFrozen && envs[1].State == lambda.StateFrozen {
 			break
 		}
@@ -266,38 +268,4 @@ func TestLambdaConfigProcess(t *testing.T) {
 			t.Errorf("log file of %s = %q (%v), want its REPORT line", fn, log, err)
 		}
 	}
-}
-
-// invokeHTTP invokes function through the Invoke API and returns its reply.
-func invokeHTTP(t *testing.T, client *http.Client, addr, function, payload string) map[string]any {
-	t.Helper()
-	resp, err := client.Post("http://"+addr+"/2015-03-31/functions/"+function+"/invocations", "application/json", strings.NewReader(payload))
-	if err != nil {
-		t.Fatalf("invoke %s: %v", function, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Amz-Function-Error") != "" {
-		t.Fatalf("invoke %s = %d %q (function error %q), want 200 success", function, resp.StatusCode, body, resp.Header.Get("X-Amz-Function-Error"))
-	}
-	var reply map[string]any
-	if err := json.Unmarshal(body, &reply); err != nil {
-		t.Fatalf("invoke %s: reply %q: %v", function, body, err)
-	}
-	return reply
-}
-
-// environmentsHTTP reads GET /_thaw/environments.
-func environmentsHTTP(t *testing.T, client *http.Client, addr string) []lambda.EnvironmentInfo {
-	t.Helper()
-	resp, err := client.Get("http://" + addr + "/_thaw/environments")
-	if err != nil {
-		t.Fatalf("GET /_thaw/environments: %v", err)
-	}
-	defer resp.Body.Close()
-	var envs []lambda.EnvironmentInfo
-	if err := json.NewDecoder(resp.Body).Decode(&envs); err != nil {
-		t.Fatalf("decode /_thaw/environments: %v", err)
-	}
-	return envs
 }

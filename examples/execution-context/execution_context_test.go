@@ -1,10 +1,8 @@
 package executioncontext_test
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/thaw-dev/thaw/lambda"
+	"github.com/thaw-dev/thaw/lambda/lambdatest"
 )
 
 // gaps are the pauses between one invocation and the next: irregular, some
@@ -117,7 +116,7 @@ func runExperiment(t *testing.T, fn lambda.Function) {
 			last.Background, last.Calculated, len(rows), maxBackground)
 	}
 
-	envs := environments(t, client, emu.Addr())
+	envs := lambdatest.Environments(t, client, emu.Addr())
 	if len(envs) != 1 {
 		t.Fatalf("/_thaw/environments lists %d environments, want 1 (warm reuse): %+v", len(envs), envs)
 	}
@@ -131,38 +130,11 @@ func runExperiment(t *testing.T, fn lambda.Function) {
 	}
 }
 
-// invoke calls function synchronously and decodes its reply.
 func invoke(t *testing.T, client *http.Client, addr, function string) elapsed {
 	t.Helper()
-	resp, err := client.Post("http://"+addr+"/2015-03-31/functions/"+function+"/invocations", "application/json", strings.NewReader("{}"))
-	if err != nil {
-		t.Fatalf("invoke %s: %v", function, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Amz-Function-Error") != "" {
-		t.Fatalf("invoke %s = %d %q (function error %q), want 200 success", function, resp.StatusCode, body, resp.Header.Get("X-Amz-Function-Error"))
-	}
 	var e elapsed
-	if err := json.Unmarshal(body, &e); err != nil {
-		t.Fatalf("invoke %s: reply %q: %v", function, body, err)
-	}
+	lambdatest.InvokeOK(t, client, addr, function, `{}`, &e)
 	return e
-}
-
-// environments reads the emulator's introspection endpoint.
-func environments(t *testing.T, client *http.Client, addr string) []lambda.EnvironmentInfo {
-	t.Helper()
-	resp, err := client.Get("http://" + addr + "/_thaw/environments")
-	if err != nil {
-		t.Fatalf("GET /_thaw/environments: %v", err)
-	}
-	defer resp.Body.Close()
-	var envs []lambda.EnvironmentInfo
-	if err := json.NewDecoder(resp.Body).Decode(&envs); err != nil {
-		t.Fatalf("decode /_thaw/environments: %v", err)
-	}
-	return envs
 }
 
 // closeAndCheck closes the emulator and checks that none of the function's

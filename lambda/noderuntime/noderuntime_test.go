@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/thaw-dev/thaw/lambda"
+	"github.com/thaw-dev/thaw/lambda/lambdatest"
 	"github.com/thaw-dev/thaw/lambda/noderuntime"
 )
 
@@ -291,7 +292,7 @@ func TestFunctionErrors(t *testing.T) {
 					t.Errorf("trace of %s is missing, want []", tt.handler)
 				}
 			}
-			if live := liveEnvironments(e.emu, name(tt.handler)); len(live) != 1 {
+			if live := lambdatest.Live(e.emu.Environments(), name(tt.handler)); len(live) != 1 {
 				t.Errorf("%s has %d live environments after two function errors, want 1 (reused)", tt.handler, len(live))
 			}
 		})
@@ -373,7 +374,7 @@ func TestCrashReportsAndRestarts(t *testing.T) {
 					t.Errorf("invocation %d of %s = %q %s: %q, want Unhandled %s: %q", i+1, tt.handler, r.functionError, got.ErrorType, got.ErrorMessage, tt.wantType, tt.wantMessage)
 				}
 				e.waitForLog(name(tt.handler), regexp.MustCompile(regexp.QuoteMeta(r.requestID)+`\tERROR\t`+tt.wantLog+` \t\{`))
-				waitUntil(t, "the crashed environment to end", func() bool { return len(liveEnvironments(e.emu, name(tt.handler))) == 0 })
+				lambdatest.WaitFor(t, "the crashed environment to end", func() bool { return len(lambdatest.Live(e.emu.Environments(), name(tt.handler))) == 0 })
 				for _, env := range e.emu.Environments() {
 					if env.Function == name(tt.handler) {
 						pids[env.Pid] = true
@@ -394,7 +395,7 @@ func TestWarmEnvironmentKeepsState(t *testing.T) {
 			t.Errorf("invocation %d of counter = %s, want %d", want, got, want)
 		}
 	}
-	if live := liveEnvironments(e.emu, "counter"); len(live) != 1 || live[0].Invocations != 3 {
+	if live := lambdatest.Live(e.emu.Environments(), "counter"); len(live) != 1 || live[0].Invocations != 3 {
 		t.Errorf("environments of counter = %+v, want one that served 3 invocations", live)
 	}
 }
@@ -455,27 +456,5 @@ func TestTimersStopWhileFrozen(t *testing.T) {
 	}
 	if len(pids) != 1 {
 		t.Errorf("ticker ran in %d processes, want 1 reused environment", len(pids))
-	}
-}
-
-func liveEnvironments(emu *lambda.Emulator, function string) []lambda.EnvironmentInfo {
-	var live []lambda.EnvironmentInfo
-	for _, env := range emu.Environments() {
-		if env.Function == function && env.State != lambda.StateDead {
-			live = append(live, env)
-		}
-	}
-	return live
-}
-
-// waitUntil polls cond until it holds or a generous deadline passes.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
