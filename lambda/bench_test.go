@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,8 +31,8 @@ import (
 //	go test -run '^$' -bench WarmInvoke ./lambda/
 func BenchmarkWarmInvoke(b *testing.B) {
 	code := filepath.Join(b.TempDir(), "bootstrap")
-	if out, err := exec.Command("go", "build", "-o", code, "./internal/benchinvoke/noop").CombinedOutput(); err != nil {
-		b.Fatalf("go build noop function: %v\n%s", err, out)
+	if err := goBuild("./internal/benchinvoke/noop", code); err != nil {
+		b.Fatal(err)
 	}
 	pacings := []struct {
 		name string

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,10 +35,7 @@ func testExtensionDir(t *testing.T) string {
 		if extensionErr = os.MkdirAll(extensionDir, 0o755); extensionErr != nil {
 			return
 		}
-		out, err := exec.Command("go", "build", "-o", filepath.Join(extensionDir, "testextension"), "./internal/testextension").CombinedOutput()
-		if err != nil {
-			extensionErr = fmt.Errorf("go build testextension: %v\n%s", err, out)
-		}
+		extensionErr = goBuild("./internal/testextension", filepath.Join(extensionDir, "testextension"))
 	})
 	if extensionErr != nil {
 		t.Fatal(extensionErr)

@@ -37,15 +37,20 @@ func testFunction(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		out, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, "bootstrap"), "./internal/testfunction").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build testfunction: %v\n%s", err, out)
-		}
+		buildErr = goBuild("./internal/testfunction", filepath.Join(buildDir, "bootstrap"))
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return filepath.Join(buildDir, "bootstrap")
+}
+
+// goBuild builds the main package pkg, relative to this directory, into out.
+func goBuild(pkg, out string) error {
+	if msg, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
+	}
+	return nil
 }
 
 func TestMain(m *testing.M) {

@@ -264,17 +264,16 @@ func TestFunctionErrors(t *testing.T) {
 		{"index.neverSettles", "Runtime.NodeJsExit", "The Lambda runtime client detected an unexpected Node.js exit code. This is most commonly caused by a Promise that was never settled. For more information, see https://nodejs.org/docs/latest/api/process.html#exit-codes", true},
 		{"index.circular", "Error", "Unable to stringify response body", true},
 	}
-	var fns []lambda.Function
-	name := func(handler string) string { return strings.TrimPrefix(handler, "index.") }
-	for _, tt := range tests {
-		fns = append(fns, nodeFunction(t, name(tt.handler), "commonjs", tt.handler))
+	handlers := make([]string, len(tests))
+	for i, tt := range tests {
+		handlers[i] = tt.handler
 	}
-	e := startEmulator(t, fns...)
+	e := startCommonJSHandlers(t, handlers)
 	for _, tt := range tests {
-		t.Run(name(tt.handler), func(t *testing.T) {
+		t.Run(handlerFunction(tt.handler), func(t *testing.T) {
 			t.Parallel()
 			for i := range 2 { // the environment survives a function error
-				r := e.invoke(name(tt.handler), `{}`)
+				r := e.invoke(handlerFunction(tt.handler), `{}`)
 				var got nodeError
 				if err := json.Unmarshal(r.body, &got); err != nil {
 					t.Fatalf("invoke %s = %d %s: not an error object: %v", tt.handler, r.status, r.body, err)
@@ -292,7 +291,7 @@ func TestFunctionErrors(t *testing.T) {
 					t.Errorf("trace of %s is missing, want []", tt.handler)
 				}
 			}
-			if live := lambdatest.Live(e.emu.Environments(), name(tt.handler)); len(live) != 1 {
+			if live := lambdatest.Live(e.emu.Environments(), handlerFunction(tt.handler)); len(live) != 1 {
 				t.Errorf("%s has %d live environments after two function errors, want 1 (reused)", tt.handler, len(live))
 			}
 		})
@@ -354,18 +353,17 @@ func TestCrashReportsAndRestarts(t *testing.T) {
 		{"index.uncaught", "Error", "thrown from a timer", "Uncaught Exception"},
 		{"index.unhandledRejection", "Runtime.UnhandledPromiseRejection", "Error: nobody handles me", "Unhandled Promise Rejection"},
 	}
-	var fns []lambda.Function
-	name := func(handler string) string { return strings.TrimPrefix(handler, "index.") }
-	for _, tt := range tests {
-		fns = append(fns, nodeFunction(t, name(tt.handler), "commonjs", tt.handler))
+	handlers := make([]string, len(tests))
+	for i, tt := range tests {
+		handlers[i] = tt.handler
 	}
-	e := startEmulator(t, fns...)
+	e := startCommonJSHandlers(t, handlers)
 	for _, tt := range tests {
-		t.Run(name(tt.handler), func(t *testing.T) {
+		t.Run(handlerFunction(tt.handler), func(t *testing.T) {
 			t.Parallel()
 			pids := map[int]bool{}
 			for i := range 2 {
-				r := e.invoke(name(tt.handler), `{}`)
+				r := e.invoke(handlerFunction(tt.handler), `{}`)
 				var got nodeError
 				if err := json.Unmarshal(r.body, &got); err != nil {
 					t.Fatalf("invoke %s = %d %s: not an error object: %v", tt.handler, r.status, r.body, err)
@@ -373,10 +371,10 @@ func TestCrashReportsAndRestarts(t *testing.T) {
 				if r.functionError != "Unhandled" || got.ErrorType != tt.wantType || got.ErrorMessage != tt.wantMessage {
 					t.Errorf("invocation %d of %s = %q %s: %q, want Unhandled %s: %q", i+1, tt.handler, r.functionError, got.ErrorType, got.ErrorMessage, tt.wantType, tt.wantMessage)
 				}
-				e.waitForLog(name(tt.handler), regexp.MustCompile(regexp.QuoteMeta(r.requestID)+`\tERROR\t`+tt.wantLog+` \t\{`))
-				lambdatest.WaitFor(t, "the crashed environment to end", func() bool { return len(lambdatest.Live(e.emu.Environments(), name(tt.handler))) == 0 })
+				e.waitForLog(handlerFunction(tt.handler), regexp.MustCompile(regexp.QuoteMeta(r.requestID)+`\tERROR\t`+tt.wantLog+` \t\{`))
+				lambdatest.WaitFor(t, "the crashed environment to end", func() bool { return len(lambdatest.Live(e.emu.Environments(), handlerFunction(tt.handler))) == 0 })
 				for _, env := range e.emu.Environments() {
-					if env.Function == name(tt.handler) {
+					if env.Function == handlerFunction(tt.handler) {
 						pids[env.Pid] = true
 					}
 				}
@@ -457,4 +455,18 @@ func TestTimersStopWhileFrozen(t *testing.T) {
 	if len(pids) != 1 {
 		t.Errorf("ticker ran in %d processes, want 1 reused environment", len(pids))
 	}
+}
+
+// handlerFunction names the function that runs an index.* handler.
+func handlerFunction(handler string) string { return strings.TrimPrefix(handler, "index.") }
+
+// startCommonJSHandlers starts one emulator with a function per handler of
+// testdata/commonjs, each named by handlerFunction.
+func startCommonJSHandlers(t *testing.T, handlers []string) *emulator {
+	t.Helper()
+	fns := make([]lambda.Function, 0, len(handlers))
+	for _, h := range handlers {
+		fns = append(fns, nodeFunction(t, handlerFunction(h), "commonjs", h))
+	}
+	return startEmulator(t, fns...)
 }

@@ -303,14 +303,7 @@ func TestFreezeCoversGrandchild(t *testing.T) {
 	for _, mode := range allModes {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
-			out := newLines()
-			s := startSandbox(t, Config{
-				Path:   "/bin/sh",
-				Args:   []string{"-c", "(" + busyLoop + ") & echo $!; " + busyLoop},
-				Mode:   mode,
-				Stdout: out,
-			})
-			grandchild := out.nextPid(t)
+			s, grandchild := startBusyTree(t, mode)
 			if _, err := s.Freeze(); err != nil {
 				t.Fatalf("Freeze() = %v", err)
 			}
@@ -462,14 +455,7 @@ func TestKillFrozenTree(t *testing.T) {
 	for _, mode := range allModes {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
-			out := newLines()
-			s := startSandbox(t, Config{
-				Path:   "/bin/sh",
-				Args:   []string{"-c", "(" + busyLoop + ") & echo $!; " + busyLoop},
-				Mode:   mode,
-				Stdout: out,
-			})
-			grandchild := out.nextPid(t)
+			s, grandchild := startBusyTree(t, mode)
 			dirs := cgroupDirs(s)
 			if _, err := s.Freeze(); err != nil {
 				t.Fatalf("Freeze() = %v", err)
@@ -505,14 +491,7 @@ func TestKillConcurrentWithFreezeThaw(t *testing.T) {
 	for _, mode := range allModes {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
-			out := newLines()
-			s := startSandbox(t, Config{
-				Path:   "/bin/sh",
-				Args:   []string{"-c", "(" + busyLoop + ") & echo $!; " + busyLoop},
-				Mode:   mode,
-				Stdout: out,
-			})
-			grandchild := out.nextPid(t)
+			s, grandchild := startBusyTree(t, mode)
 			var wg sync.WaitGroup
 			for range 2 {
 				wg.Go(func() {
@@ -788,4 +767,18 @@ func TestSpawnerThreadReturnsHome(t *testing.T) {
 			t.Errorf("supervisor thread still in a sandbox cgroup: %s:\n%s", f, data)
 		}
 	}
+}
+
+// startBusyTree starts a busy shell with a busy grandchild in mode and returns
+// the sandbox and the grandchild's pid.
+func startBusyTree(t *testing.T, mode Mode) (*Sandbox, int) {
+	t.Helper()
+	out := newLines()
+	s := startSandbox(t, Config{
+		Path:   "/bin/sh",
+		Args:   []string{"-c", "(" + busyLoop + ") & echo $!; " + busyLoop},
+		Mode:   mode,
+		Stdout: out,
+	})
+	return s, out.nextPid(t)
 }
