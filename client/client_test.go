@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/thaw-dev/thaw/client"
+	"github.com/thaw-dev/thaw/internal/apikey"
 	"github.com/thaw-dev/thaw/internal/auth"
 	"github.com/thaw-dev/thaw/internal/store"
 	"github.com/thaw-dev/thaw/server"
@@ -250,7 +251,7 @@ func TestAPIKeyCredentials(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return auth.EncodeV1Key(srv.Addr(), tok)
+		return apikey.EncodeV1(srv.Addr(), tok)
 	}
 	ctx := t.Context()
 

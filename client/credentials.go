@@ -4,7 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 
-	"github.com/thaw-dev/thaw/internal/auth"
+	"github.com/thaw-dev/thaw/internal/apikey"
 )
 
 // Credentials say where the server is, how to secure the connection and what
@@ -29,7 +29,7 @@ func LocalCredentials(addr string) Credentials {
 // empty, is used instead of the key's endpoint (host:port). useTLS selects
 // TLS with the system's trusted roots; WithTLSConfig changes them.
 func APIKeyCredentials(key, endpointOverride string, useTLS bool) (Credentials, error) {
-	endpoint, apiKey, err := auth.DecodeV1Key(key)
+	endpoint, apiKey, err := apikey.DecodeV1(key)
 	if err != nil {
 		return Credentials{}, &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf("credentials: %v", err), cause: err}
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/thaw-dev/thaw/internal/certs"
 	"github.com/thaw-dev/thaw/internal/netem"
 	"github.com/thaw-dev/thaw/lambda"
 	"github.com/thaw-dev/thaw/server"
@@ -165,12 +166,12 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 
 	srvCfg := server.Config{Addr: "127.0.0.1:0", CreateCaches: []string{cacheName}, Logger: opts.Logger}
-	var certs certFiles
+	var tlsFiles certs.Files
 	if opts.TLS {
-		if certs, err = writeCertificates(tmp); err != nil {
+		if tlsFiles, err = certs.WriteLocalCA(tmp); err != nil {
 			return nil, err
 		}
-		srvCfg.TLSCertFile, srvCfg.TLSKeyFile = certs.Cert, certs.Key
+		srvCfg.TLSCertFile, srvCfg.TLSKeyFile = tlsFiles.Cert, tlsFiles.Key
 	}
 	srv, err := server.Start(ctx, srvCfg)
 	if err != nil {
@@ -194,7 +195,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		defer r.proxy.Close()
 		runs[i] = r
-		fn, err := functionFor(spec, opts, r.proxy.Addr(), goDir, certs)
+		fn, err := functionFor(spec, opts, r.proxy.Addr(), goDir, tlsFiles)
 		if err != nil {
 			return nil, err
 		}
@@ -251,7 +252,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 }
 
 // functionFor is the emulator's function for one run.
-func functionFor(spec RunSpec, opts Options, endpoint, goDir string, certs certFiles) (lambda.Function, error) {
+func functionFor(spec RunSpec, opts Options, endpoint, goDir string, tlsFiles certs.Files) (lambda.Function, error) {
 	env := map[string]string{
 		"LAB_PRESET":   spec.Preset,
 		"LAB_ENDPOINT": endpoint,
@@ -259,8 +260,8 @@ func functionFor(spec RunSpec, opts Options, endpoint, goDir string, certs certF
 	}
 	if opts.TLS {
 		env["LAB_TLS"] = "1"
-		env["LAB_CA_FILE"] = certs.CA
-		env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = certs.CA
+		env["LAB_CA_FILE"] = tlsFiles.CA
+		env["GRPC_DEFAULT_SSL_ROOTS_FILE_PATH"] = tlsFiles.CA
 	}
 	fn := lambda.Function{
 		Name:        spec.Name(),

@@ -4,23 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 )
 
 // modulePath is the Go module whose checkout holds the lab's functions.
@@ -148,70 +139,4 @@ func BuildGoFunction(ctx context.Context, root, dir string) error {
 		return fmt.Errorf("lab: go build ./lab/functions/go: %w\n%s", err, out)
 	}
 	return nil
-}
-
-// certFiles are the PEM files of a throwaway CA and a server certificate
-// for 127.0.0.1 signed by it.
-type certFiles struct {
-	CA, Cert, Key string
-}
-
-// writeCertificates makes a CA and a server certificate for 127.0.0.1 and
-// localhost, valid for a day, and writes them into dir.
-func writeCertificates(dir string) (certFiles, error) {
-	files := certFiles{CA: filepath.Join(dir, "ca.pem"), Cert: filepath.Join(dir, "server.pem"), Key: filepath.Join(dir, "server.key")}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return files, fmt.Errorf("lab: CA key: %w", err)
-	}
-	now := time.Now()
-	ca := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "thaw lab CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		return files, fmt.Errorf("lab: CA certificate: %w", err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return files, fmt.Errorf("lab: server key: %w", err)
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return files, fmt.Errorf("lab: parse CA certificate: %w", err)
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		return files, fmt.Errorf("lab: server certificate: %w", err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return files, fmt.Errorf("lab: server key: %w", err)
-	}
-	for path, block := range map[string]*pem.Block{
-		files.CA:   {Type: "CERTIFICATE", Bytes: caDER},
-		files.Cert: {Type: "CERTIFICATE", Bytes: leafDER},
-		files.Key:  {Type: "EC PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-			return files, fmt.Errorf("lab: write %s: %w", path, err)
-		}
-	}
-	return files, nil
 }

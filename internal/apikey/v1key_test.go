@@ -1,4 +1,4 @@
-package auth
+package apikey
 
 import (
 	"encoding/base64"
@@ -22,30 +22,30 @@ func TestV1KeyRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			key := EncodeV1Key(tt.endpoint, tt.apiKey)
-			endpoint, apiKey, err := DecodeV1Key(key)
+			key := EncodeV1(tt.endpoint, tt.apiKey)
+			endpoint, apiKey, err := DecodeV1(key)
 			if err != nil {
-				t.Fatalf("DecodeV1Key(%q) error = %v", key, err)
+				t.Fatalf("DecodeV1(%q) error = %v", key, err)
 			}
 			if endpoint != tt.endpoint || apiKey != tt.apiKey {
-				t.Errorf("DecodeV1Key(%q) = %q, %q, want %q, %q", key, endpoint, apiKey, tt.endpoint, tt.apiKey)
+				t.Errorf("DecodeV1(%q) = %q, %q, want %q, %q", key, endpoint, apiKey, tt.endpoint, tt.apiKey)
 			}
 		})
 	}
 }
 
-func TestEncodeV1KeyFormat(t *testing.T) {
-	got := EncodeV1Key("127.0.0.1:8080", "tok")
+func TestEncodeV1Format(t *testing.T) {
+	got := EncodeV1("127.0.0.1:8080", "tok")
 	want := b64(`{"endpoint":"127.0.0.1:8080","api_key":"tok"}`)
 	if got != want {
-		t.Errorf("EncodeV1Key() = %q, want %q", got, want)
+		t.Errorf("EncodeV1() = %q, want %q", got, want)
 	}
 }
 
-// TestDecodeV1Key follows the Node SDK's rules: the string must re-encode
+// TestDecodeV1 follows the Node SDK's rules: the string must re-encode
 // to itself as standard padded base64, and JSON.parse of it must give
 // truthy endpoint and api_key members; order and spacing do not matter.
-func TestDecodeV1Key(t *testing.T) {
+func TestDecodeV1(t *testing.T) {
 	plain := `{"endpoint":"e:1","api_key":"k"}`
 	// slashy encodes with a '/' in standard base64, so the URL alphabet
 	// spells it differently.
@@ -89,25 +89,25 @@ func TestDecodeV1Key(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			endpoint, apiKey, err := DecodeV1Key(tt.key)
+			endpoint, apiKey, err := DecodeV1(tt.key)
 			if tt.wantErr {
-				if !errors.Is(err, ErrInvalidKey) {
-					t.Errorf("DecodeV1Key(%q) = %q, %q, %v, want ErrInvalidKey", tt.key, endpoint, apiKey, err)
+				if !errors.Is(err, ErrInvalid) {
+					t.Errorf("DecodeV1(%q) = %q, %q, %v, want ErrInvalid", tt.key, endpoint, apiKey, err)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("DecodeV1Key(%q) error = %v", tt.key, err)
+				t.Fatalf("DecodeV1(%q) error = %v", tt.key, err)
 			}
 			if endpoint == "" || apiKey == "" {
-				t.Errorf("DecodeV1Key(%q) = %q, %q, want non-empty values", tt.key, endpoint, apiKey)
+				t.Errorf("DecodeV1(%q) = %q, %q, want non-empty values", tt.key, endpoint, apiKey)
 			}
 		})
 	}
 }
 
-func FuzzDecodeV1Key(f *testing.F) {
-	f.Add(EncodeV1Key("127.0.0.1:8080", "eyJhbGciOiJIUzI1NiJ9.e30.sig"))
+func FuzzDecodeV1(f *testing.F) {
+	f.Add(EncodeV1("127.0.0.1:8080", "eyJhbGciOiJIUzI1NiJ9.e30.sig"))
 	f.Add(b64(`{ "api_key": "k", "endpoint": "e" }`))
 	f.Add(b64(`{"endpoint":"e","api_key":null}`))
 	f.Add(b64(`{"endpoint":"\ud800","api_key":"k"}`))
@@ -115,25 +115,25 @@ func FuzzDecodeV1Key(f *testing.F) {
 	f.Add("")
 	f.Add("====")
 	f.Fuzz(func(t *testing.T, key string) {
-		endpoint, apiKey, err := DecodeV1Key(key)
+		endpoint, apiKey, err := DecodeV1(key)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidKey) {
-				t.Fatalf("DecodeV1Key(%q) error = %v, want ErrInvalidKey", key, err)
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("DecodeV1(%q) error = %v, want ErrInvalid", key, err)
 			}
 			return
 		}
 		// Accepted keys pass the SDK's own check.
 		raw, derr := base64.StdEncoding.DecodeString(key)
 		if derr != nil || base64.StdEncoding.EncodeToString(raw) != key || !utf8.Valid(raw) {
-			t.Fatalf("DecodeV1Key(%q) accepted a key the SDK rejects", key)
+			t.Fatalf("DecodeV1(%q) accepted a key the SDK rejects", key)
 		}
 		if endpoint == "" || apiKey == "" {
-			t.Fatalf("DecodeV1Key(%q) = %q, %q, want non-empty values", key, endpoint, apiKey)
+			t.Fatalf("DecodeV1(%q) = %q, %q, want non-empty values", key, endpoint, apiKey)
 		}
 		// Re-encoding what was decoded gives a key with the same contents.
-		e2, k2, err := DecodeV1Key(EncodeV1Key(endpoint, apiKey))
+		e2, k2, err := DecodeV1(EncodeV1(endpoint, apiKey))
 		if err != nil || e2 != endpoint || k2 != apiKey {
-			t.Fatalf("DecodeV1Key(EncodeV1Key(%q, %q)) = %q, %q, %v", endpoint, apiKey, e2, k2, err)
+			t.Fatalf("DecodeV1(EncodeV1(%q, %q)) = %q, %q, %v", endpoint, apiKey, e2, k2, err)
 		}
 	})
 }
