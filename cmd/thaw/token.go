@@ -6,11 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/thaw-dev/thaw/internal/apikey"
 	"github.com/thaw-dev/thaw/internal/auth"
 )
 
@@ -20,6 +23,7 @@ Verbs:
   secret   write a new signing secret for 'thaw serve --auth-secret-file'
   create   create an API key signed with a secret
   inspect  verify an API key and print its claims as JSON
+  revoke   add an API key's id to a revocation list ('thaw serve --revoked-keys')
 
 Run 'thaw token <verb> --help' for the flags of a verb.
 `
@@ -41,6 +45,8 @@ func runToken(args []string, stdout, stderr io.Writer) int {
 		return tokenCreate(args[1:], stdout, stderr)
 	case "inspect":
 		return tokenInspect(args[1:], stdout, stderr)
+	case "revoke":
+		return tokenRevoke(args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "thaw token: unknown verb %q\n\n%s", args[0], tokenUsage)
 	return 2
@@ -79,12 +85,14 @@ func tokenSecret(args []string, stdout, stderr io.Writer) int {
 }
 
 func tokenCreate(args []string, stdout, stderr io.Writer) int {
-	fs := newVerbFlags("create", "--secret-file FILE --role ROLE --endpoint HOST:PORT [--cache NAME]... [--expires DURATION]",
-		"Print a v1 API key, for CredentialProvider.fromString({apiKey, endpointOverrides}) in the Momento SDKs.")
+	fs := newVerbFlags("create", "--secret-file FILE --role ROLE --endpoint HOST:PORT [--cache NAME]... [--expires DURATION|never]",
+		"Print a v1 API key, for CredentialProvider.fromString({apiKey, endpointOverrides}) in the Momento SDKs.\n"+
+			"Each key gets a random id, which 'thaw token revoke' adds to a server's revocation list.")
 	secretFile := fs.String("secret-file", "", "`FILE` holding the signing secret, the one given to 'thaw serve --auth-secret-file' (required)")
 	role := fs.String("role", "", "`ROLE` of the key: superuser (data and cache management), readwrite (data) or readonly (reads) (required)")
 	endpoint := fs.String("endpoint", "", "server address `HOST:PORT` stored in the key (required); the SDKs use it only without endpointOverrides")
-	expires := fs.Duration("expires", 0, "lifetime of the key as a `DURATION` such as 90m, 1h or 720h; 0 means it never expires")
+	expires := keyLifetime{d: defaultKeyLifetime}
+	fs.Var(&expires, "expires", "lifetime of the key as a `DURATION` such as 90m, 12h or 7d, or never for a key that does not expire (a warning is printed)")
 	var caches stringList
 	fs.Var(&caches, "cache", "limit the key to the cache `NAME`; repeat for several caches; without it the key is valid for all caches")
 	if code, ok := parseVerb(fs, args, nil, stdout, stderr); !ok {
@@ -107,9 +115,6 @@ func tokenCreate(args []string, stdout, stderr io.Writer) int {
 	if slices.ContainsFunc(caches, func(c string) bool { return strings.TrimSpace(c) == "" }) {
 		problems = append(problems, "--cache must not be blank")
 	}
-	if *expires < 0 {
-		problems = append(problems, "--expires must not be negative")
-	}
 	if len(problems) > 0 {
 		return usageError(fs, stderr, strings.Join(problems, "; "))
 	}
@@ -118,16 +123,22 @@ func tokenCreate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
+	id, err := auth.NewKeyID()
+	if err != nil {
+		return fail(stderr, err)
+	}
 	now := time.Now()
-	claims := auth.Claims{Role: r, Caches: caches, IssuedAt: now}
-	if *expires > 0 {
-		claims.ExpiresAt = now.Add(*expires)
+	claims := auth.Claims{ID: id, Role: r, Caches: caches, IssuedAt: now}
+	if expires.never {
+		fmt.Fprintf(stderr, "thaw token: warning: key %s never expires; if it leaks, refuse it with 'thaw token revoke'\n", id)
+	} else {
+		claims.ExpiresAt = now.Add(expires.d)
 	}
 	token, err := signer.Sign(claims)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	fmt.Fprintln(stdout, auth.EncodeV1Key(*endpoint, token))
+	fmt.Fprintln(stdout, apikey.EncodeV1(*endpoint, token))
 	return 0
 }
 
@@ -149,7 +160,7 @@ func tokenInspect(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	endpoint, token, err := auth.DecodeV1Key(keys[0])
+	endpoint, token, err := apikey.DecodeV1(keys[0])
 	if err != nil {
 		endpoint, token = "", keys[0] // a bare token, as sent in the authorization header
 	}
@@ -159,12 +170,13 @@ func tokenInspect(args []string, stdout, stderr io.Writer) int {
 	}
 	out := struct {
 		Endpoint  string     `json:"endpoint,omitempty"`
+		ID        string     `json:"id,omitempty"`
 		Role      auth.Role  `json:"role"`
 		Caches    []string   `json:"caches"`
 		ExpiresAt *time.Time `json:"expires_at"`
 		IssuedAt  *time.Time `json:"issued_at,omitempty"`
 		Expired   bool       `json:"expired"`
-	}{Endpoint: endpoint, Role: claims.Role, Caches: claims.Caches, Expired: verr != nil}
+	}{Endpoint: endpoint, ID: claims.ID, Role: claims.Role, Caches: claims.Caches, Expired: verr != nil}
 	if out.Caches == nil {
 		out.Caches = []string{} // all caches
 	}
@@ -183,6 +195,93 @@ func tokenInspect(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, verr)
 	}
 	return 0
+}
+
+func tokenRevoke(args []string, stdout, stderr io.Writer) int {
+	fs := newVerbFlags("revoke", "--revoked-keys FILE KEY|--id ID",
+		"Add the id of KEY (a v1 API key, or the bare token inside one) to the revocation list FILE,\n"+
+			"creating it. A server started with 'thaw serve --revoked-keys FILE' refuses the key within a\n"+
+			"second (or at once on SIGHUP). The key's signature is not checked: listing the id of a forged\n"+
+			"key refuses nothing real. Keys made before keys had ids cannot be revoked; rotate the secret.")
+	file := fs.String("revoked-keys", "", "the revocation list `FILE`, as given to 'thaw serve --revoked-keys' (required)")
+	id := fs.String("id", "", "revoke the key with this `ID` (from 'thaw token inspect') instead of giving the key")
+	var keys []string
+	if code, ok := parseVerb(fs, args, &keys, stdout, stderr); !ok {
+		return code
+	}
+	switch {
+	case *file == "":
+		return usageError(fs, stderr, "--revoked-keys is required")
+	case *id == "" && len(keys) != 1:
+		return usageError(fs, stderr, fmt.Sprintf("want exactly one KEY or --id, got %d keys", len(keys)))
+	case *id != "" && len(keys) > 0:
+		return usageError(fs, stderr, "give a KEY or --id, not both")
+	}
+	note := "revoked " + time.Now().UTC().Format(time.RFC3339)
+	if *id == "" {
+		token := keys[0]
+		if _, apiKey, err := apikey.DecodeV1(token); err == nil {
+			token = apiKey
+		}
+		var err error
+		if *id, err = auth.KeyID(token); err != nil {
+			return fail(stderr, err)
+		}
+	}
+	added, err := auth.AppendRevocation(*file, *id, note)
+	if err != nil {
+		return fail(stderr, err)
+	}
+	if !added {
+		fmt.Fprintf(stdout, "key %s was already revoked in %s\n", *id, *file)
+		return 0
+	}
+	fmt.Fprintf(stdout, "revoked key %s in %s\n", *id, *file)
+	return 0
+}
+
+// defaultKeyLifetime is how long a key made by 'thaw token create' lasts
+// unless --expires says otherwise.
+const defaultKeyLifetime = 30 * 24 * time.Hour
+
+// keyLifetime is the --expires flag: a positive duration (Go syntax, or a
+// whole number of days such as 30d) or "never".
+type keyLifetime struct {
+	d     time.Duration
+	never bool
+}
+
+func (k *keyLifetime) String() string {
+	switch {
+	case k.never:
+		return "never"
+	case k.d > 0 && k.d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", k.d/(24*time.Hour))
+	}
+	return k.d.String()
+}
+
+func (k *keyLifetime) Set(v string) error {
+	v = strings.TrimSpace(v)
+	if v == "never" {
+		*k = keyLifetime{never: true}
+		return nil
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n <= 0 || n > int64(math.MaxInt64/(24*time.Hour)) {
+			return fmt.Errorf("want a positive number of days such as 30d, got %q", v)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil || d <= 0 {
+			return fmt.Errorf("want a positive duration such as 90m, 12h or 7d, or never, got %q", v)
+		}
+	}
+	*k = keyLifetime{d: d}
+	return nil
 }
 
 // newVerbFlags makes the FlagSet of one verb, with a usage text that

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thaw-dev/thaw/internal/apikey"
 	"github.com/thaw-dev/thaw/internal/auth"
 )
 
@@ -57,14 +58,23 @@ func TestTokenUsage(t *testing.T) {
 		{"create help", []string{"create", "-h"}, 0, "-secret-file FILE", ""},
 		{"create no flags", []string{"create"}, 2, "", "--secret-file is required; --endpoint is required; --role is required"},
 		{"create bad role", []string{"create", "--secret-file", "f", "--endpoint", "e:1", "--role", "admin"}, 2, "", `--role must be superuser, readwrite or readonly, not "admin"`},
-		{"create negative expiry", []string{"create", "--secret-file", "f", "--endpoint", "e:1", "--role", "readonly", "--expires", "-1h"}, 2, "", "--expires must not be negative"},
+		{"create negative expiry", []string{"create", "--expires", "-1h"}, 2, "", "want a positive duration"},
+		{"create zero expiry", []string{"create", "--expires", "0"}, 2, "", "want a positive duration"},
+		{"create zero days", []string{"create", "--expires", "0d"}, 2, "", "want a positive number of days"},
+		{"create overflowing days", []string{"create", "--expires", "9999999999d"}, 2, "", "want a positive number of days"},
 		{"create bad duration", []string{"create", "--expires", "soon"}, 2, "", `invalid value "soon"`},
+		{"create help shows the default lifetime", []string{"create", "--help"}, 0, "(default 30d)", ""},
 		{"create blank cache", []string{"create", "--secret-file", "f", "--endpoint", "e:1", "--role", "readonly", "--cache", " "}, 2, "", "--cache must not be blank"},
 		{"create missing secret file", []string{"create", "--secret-file", filepath.Join(t.TempDir(), "absent"), "--endpoint", "e:1", "--role", "readonly"}, 1, "", "no such file"},
 		{"inspect help", []string{"inspect", "--help"}, 0, "KEY", ""},
 		{"inspect no key", []string{"inspect", "--secret-file", "f"}, 2, "", "want exactly one KEY, got 0"},
 		{"inspect two keys", []string{"inspect", "--secret-file", "f", "a", "b"}, 2, "", "want exactly one KEY, got 2"},
 		{"inspect no secret", []string{"inspect", "k"}, 2, "", "--secret-file is required"},
+		{"revoke help", []string{"revoke", "--help"}, 0, "-revoked-keys FILE", ""},
+		{"revoke no file", []string{"revoke", "k"}, 2, "", "--revoked-keys is required"},
+		{"revoke nothing", []string{"revoke", "--revoked-keys", "f"}, 2, "", "want exactly one KEY or --id, got 0 keys"},
+		{"revoke key and id", []string{"revoke", "--revoked-keys", "f", "--id", "x", "k"}, 2, "", "not both"},
+		{"revoke garbage", []string{"revoke", "--revoked-keys", filepath.Join(t.TempDir(), "f"), "garbage"}, 1, "", "not three dot-separated segments"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,7 +142,7 @@ func TestTokenCreate(t *testing.T) {
 	if !strings.HasSuffix(stdout, "\n") || strings.Count(stdout, "\n") != 1 {
 		t.Errorf("thaw token create printed %q, want one line", stdout)
 	}
-	endpoint, token, err := auth.DecodeV1Key(strings.TrimSuffix(stdout, "\n"))
+	endpoint, token, err := apikey.DecodeV1(strings.TrimSuffix(stdout, "\n"))
 	if err != nil {
 		t.Fatalf("DecodeV1Key(%q) error = %v", stdout, err)
 	}
@@ -154,13 +164,39 @@ func TestTokenCreate(t *testing.T) {
 	}
 }
 
+func TestTokenCreateExpiresIn30DaysByDefault(t *testing.T) {
+	secretFile, signer := writeTokenSecret(t)
+	start := time.Now().Truncate(time.Second)
+	code, stdout, stderr := runTokenCmd(t, "create", "--secret-file", secretFile, "--role", "superuser", "--endpoint", "h:1")
+	if code != 0 || stderr != "" {
+		t.Fatalf("thaw token create: exit %d, stderr %q, want 0 and no warning", code, stderr)
+	}
+	_, token, err := apikey.DecodeV1(strings.TrimSpace(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := signer.Verify(token, time.Now())
+	if err != nil {
+		t.Fatalf("Verify(created key) error = %v", err)
+	}
+	if lo, hi := start.AddDate(0, 0, 30), time.Now().AddDate(0, 0, 30); claims.ExpiresAt.Before(lo) || claims.ExpiresAt.After(hi) {
+		t.Errorf("ExpiresAt = %v, want 30 days from now", claims.ExpiresAt)
+	}
+	if len(claims.ID) != 32 || !isHex(claims.ID) {
+		t.Errorf("ID = %q, want 32 hex characters", claims.ID)
+	}
+}
+
 func TestTokenCreateNeverExpires(t *testing.T) {
 	secretFile, signer := writeTokenSecret(t)
-	code, stdout, stderr := runTokenCmd(t, "create", "--secret-file", secretFile, "--role", "superuser", "--endpoint", "h:1")
+	code, stdout, stderr := runTokenCmd(t, "create", "--secret-file", secretFile, "--role", "superuser", "--endpoint", "h:1", "--expires", "never")
 	if code != 0 {
 		t.Fatalf("thaw token create: exit %d, stderr %q", code, stderr)
 	}
-	_, token, err := auth.DecodeV1Key(strings.TrimSpace(stdout))
+	if !strings.Contains(stderr, "never expires") {
+		t.Errorf("thaw token create --expires never: stderr %q, want a warning that the key never expires", stderr)
+	}
+	_, token, err := apikey.DecodeV1(strings.TrimSpace(stdout))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,17 +237,17 @@ func TestTokenInspect(t *testing.T) {
 		wantCode int
 		want     inspectOutput // checked when stdout is not empty
 	}{
-		{"v1 key", []string{"--secret-file", secretFile, auth.EncodeV1Key("h:1", readonly)}, 0,
+		{"v1 key", []string{"--secret-file", secretFile, apikey.EncodeV1("h:1", readonly)}, 0,
 			inspectOutput{Endpoint: "h:1", Role: "readonly", Caches: []string{"a"}}},
 		{"bare token", []string{"--secret-file", secretFile, readonly}, 0,
 			inspectOutput{Role: "readonly", Caches: []string{"a"}}},
-		{"flags after key", []string{auth.EncodeV1Key("h:1", readonly), "--secret-file", secretFile}, 0,
+		{"flags after key", []string{apikey.EncodeV1("h:1", readonly), "--secret-file", secretFile}, 0,
 			inspectOutput{Endpoint: "h:1", Role: "readonly", Caches: []string{"a"}}},
 		{"after double dash", []string{"--secret-file", secretFile, "--", readonly}, 0,
 			inspectOutput{Role: "readonly", Caches: []string{"a"}}},
-		{"expired", []string{"--secret-file", secretFile, auth.EncodeV1Key("h:1", expired)}, 1,
+		{"expired", []string{"--secret-file", secretFile, apikey.EncodeV1("h:1", expired)}, 1,
 			inspectOutput{Endpoint: "h:1", Role: "superuser", Caches: []string{}, Expired: true}},
-		{"other secret", []string{"--secret-file", otherFile, auth.EncodeV1Key("h:1", readonly)}, 1, inspectOutput{}},
+		{"other secret", []string{"--secret-file", otherFile, apikey.EncodeV1("h:1", readonly)}, 1, inspectOutput{}},
 		{"garbage", []string{"--secret-file", secretFile, "not-a-key"}, 1, inspectOutput{}},
 	}
 	for _, tt := range tests {
@@ -236,5 +272,59 @@ func TestTokenInspect(t *testing.T) {
 				t.Errorf("thaw token inspect printed %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestTokenRevoke(t *testing.T) {
+	secretFile, signer := writeTokenSecret(t)
+	list := filepath.Join(t.TempDir(), "revoked")
+	create := func() (key, id string) {
+		t.Helper()
+		code, stdout, stderr := runTokenCmd(t, "create", "--secret-file", secretFile, "--role", "readonly", "--endpoint", "h:1")
+		if code != 0 {
+			t.Fatalf("thaw token create: exit %d, stderr %q", code, stderr)
+		}
+		key = strings.TrimSpace(stdout)
+		_, token, err := apikey.DecodeV1(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims, err := signer.Verify(token, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return key, claims.ID
+	}
+	keyA, idA := create()
+	_, idB := create()
+
+	for _, args := range [][]string{
+		{"revoke", "--revoked-keys", list, keyA},
+		{"revoke", "--revoked-keys", list, "--id", idB},
+	} {
+		if code, stdout, stderr := runTokenCmd(t, args...); code != 0 || !strings.Contains(stdout, "revoked key") {
+			t.Fatalf("runToken(%q) = %d, stdout %q, stderr %q; want 0 and a confirmation", args, code, stdout, stderr)
+		}
+	}
+	code, stdout, _ := runTokenCmd(t, "revoke", "--revoked-keys", list, keyA)
+	if code != 0 || !strings.Contains(stdout, "already revoked") {
+		t.Errorf("revoking twice: exit %d, stdout %q; want 0 and 'already revoked'", code, stdout)
+	}
+
+	rl, err := auth.OpenRevocationList(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{idA, idB} {
+		if !rl.Contains(id) {
+			t.Errorf("revocation list %s lacks %s", list, id)
+		}
+	}
+	if rl.Len() != 2 {
+		data, _ := os.ReadFile(list)
+		t.Errorf("revocation list holds %d ids, want 2:\n%s", rl.Len(), data)
+	}
+	if info, err := os.Stat(list); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("revocation list mode = %v (err %v), want 0600", info.Mode().Perm(), err)
 	}
 }

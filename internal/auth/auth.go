@@ -5,7 +5,7 @@
 //
 // The gRPC layer calls Signer.Verify on the authorization header of each
 // call and Claims.Authorize with the call's action and cache; it maps
-// ErrMissingKey, ErrInvalidKey and ErrExpiredKey to UNAUTHENTICATED and
+// ErrMissingKey, ErrInvalidKey, ErrExpiredKey and ErrRevokedKey to UNAUTHENTICATED and
 // ErrPermissionDenied to PERMISSION_DENIED with errors.Is.
 package auth
 
@@ -24,6 +24,9 @@ var (
 	ErrInvalidKey = errors.New("auth: invalid api key")
 	// ErrExpiredKey means a key's signature is good but its expiry has passed.
 	ErrExpiredKey = errors.New("auth: api key expired")
+	// ErrRevokedKey means a key's signature is good but its id is on the
+	// revocation list.
+	ErrRevokedKey = errors.New("auth: api key revoked")
 	// ErrPermissionDenied means a valid key does not allow the requested action.
 	ErrPermissionDenied = errors.New("auth: permission denied")
 )
@@ -67,6 +70,10 @@ const (
 
 // Claims is what a key grants.
 type Claims struct {
+	// ID names the key so that it can be revoked (see RevocationList); it is
+	// the token's "jti" claim. Keys made before ids existed have none and can
+	// only be refused by rotating the secret.
+	ID string
 	// Role is the kind of calls the key may make.
 	Role Role
 	// Caches lists the caches the key may touch; empty means all caches.
@@ -85,6 +92,23 @@ type Claims struct {
 // caches; a call that names no cache (cache == "", such as ListCaches) needs
 // a key valid for all caches.
 func (c Claims) Authorize(action Action, cache string) error {
+	if err := c.AuthorizeRole(action); err != nil {
+		return err
+	}
+	if len(c.Caches) > 0 && (cache == "" || !slices.Contains(c.Caches, cache)) {
+		if cache == "" {
+			return fmt.Errorf("auth: key limited to caches %q may not make calls that span all caches: %w", c.Caches, ErrPermissionDenied)
+		}
+		return fmt.Errorf("auth: key is not valid for cache %q: %w", cache, ErrPermissionDenied)
+	}
+	return nil
+}
+
+// AuthorizeRole reports whether the key's role allows action at all,
+// whatever the cache, returning an error wrapping ErrPermissionDenied if not.
+// Calls that span caches but show a scoped key only its own (ListCaches)
+// check this and filter.
+func (c Claims) AuthorizeRole(action Action) error {
 	var allowed bool
 	switch action {
 	case ActionRead:
@@ -96,12 +120,6 @@ func (c Claims) Authorize(action Action, cache string) error {
 	}
 	if !allowed {
 		return fmt.Errorf("auth: role %q may not %s: %w", c.Role, actionVerb(action), ErrPermissionDenied)
-	}
-	if len(c.Caches) > 0 && (cache == "" || !slices.Contains(c.Caches, cache)) {
-		if cache == "" {
-			return fmt.Errorf("auth: key limited to caches %q may not make calls that span all caches: %w", c.Caches, ErrPermissionDenied)
-		}
-		return fmt.Errorf("auth: key is not valid for cache %q: %w", cache, ErrPermissionDenied)
 	}
 	return nil
 }

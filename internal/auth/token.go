@@ -3,12 +3,15 @@ package auth
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // maxTokenLen bounds the work Verify does on hostile input. Real tokens are
@@ -28,6 +31,7 @@ type tokenHeader struct {
 // tokenPayload is the JSON claim set inside a token; exp and iat are
 // NumericDate (seconds since the Unix epoch), omitted when zero.
 type tokenPayload struct {
+	ID     string   `json:"jti,omitempty"`
 	Role   string   `json:"role"`
 	Caches []string `json:"caches,omitempty"`
 	Exp    int64    `json:"exp,omitempty"`
@@ -55,8 +59,8 @@ func NewSigner(secret []byte) (*Signer, error) {
 }
 
 // Sign returns the token for claims: a compact JWT (HS256) with the claims
-// role, caches, exp and iat. The role must be valid and cache names
-// non-empty. This string is the api_key of a v1 key (see EncodeV1Key) and
+// jti (the key id), role, caches, exp and iat. The role must be valid and cache names
+// non-empty. This string is the api_key of a v1 key (see apikey.EncodeV1) and
 // the value the SDK sends as the authorization header.
 func (s *Signer) Sign(c Claims) (string, error) {
 	if _, err := ParseRole(string(c.Role)); err != nil {
@@ -67,7 +71,10 @@ func (s *Signer) Sign(c Claims) (string, error) {
 			return "", fmt.Errorf("auth: sign: empty cache name in %q", c.Caches)
 		}
 	}
-	p := tokenPayload{Role: string(c.Role), Caches: c.Caches}
+	if strings.ContainsFunc(c.ID, unicode.IsSpace) {
+		return "", fmt.Errorf("auth: sign: key id %q contains white space", c.ID)
+	}
+	p := tokenPayload{ID: c.ID, Role: string(c.Role), Caches: c.Caches}
 	if !c.ExpiresAt.IsZero() {
 		p.Exp = c.ExpiresAt.Unix()
 		if p.Exp <= 0 {
@@ -125,7 +132,10 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	if err != nil {
 		return Claims{}, fmt.Errorf("auth: token claims: %w: %w", err, ErrInvalidKey)
 	}
-	c := Claims{Role: role, Caches: p.Caches}
+	if strings.ContainsFunc(p.ID, unicode.IsSpace) {
+		return Claims{}, fmt.Errorf("auth: token claims: key id contains white space: %w", ErrInvalidKey)
+	}
+	c := Claims{ID: p.ID, Role: role, Caches: p.Caches}
 	if p.Exp < 0 || p.Iat < 0 {
 		return Claims{}, fmt.Errorf("auth: token claims: negative time: %w", ErrInvalidKey)
 	}
@@ -171,4 +181,33 @@ func decodeBase64URL(seg string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %w", err, ErrInvalidKey)
 	}
 	return b, nil
+}
+
+// NewKeyID returns a fresh random key id: 16 bytes from crypto/rand,
+// hex-encoded, for Claims.ID.
+func NewKeyID() (string, error) {
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("auth: new key id: %w", err)
+	}
+	return hex.EncodeToString(raw), nil
+}
+
+// KeyID returns the id inside token without checking its signature, for
+// revoking a key (listing a forged key's id refuses nothing real). It fails
+// when the token is malformed or has no id.
+func KeyID(token string) (string, error) {
+	_, rest, _ := strings.Cut(token, ".")
+	payloadSeg, _, ok := strings.Cut(rest, ".")
+	if !ok || len(token) > maxTokenLen {
+		return "", fmt.Errorf("auth: key id: token is not three dot-separated segments: %w", ErrInvalidKey)
+	}
+	var p tokenPayload
+	if err := decodeSegment(payloadSeg, &p); err != nil {
+		return "", fmt.Errorf("auth: key id: %w", err)
+	}
+	if p.ID == "" {
+		return "", fmt.Errorf("auth: key id: the key has no id (it was made before keys had ids); rotate the secret to refuse it: %w", ErrInvalidKey)
+	}
+	return p.ID, nil
 }

@@ -41,6 +41,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 		claims Claims
 	}{
 		{"superuser forever", Claims{Role: RoleSuperuser}},
+		{"with a key id", Claims{ID: "0123abcd", Role: RoleReadOnly}},
 		{"readwrite with caches", Claims{Role: RoleReadWrite, Caches: []string{"orders", "sessions"}}},
 		{"readonly expiring", Claims{Role: RoleReadOnly, ExpiresAt: testNow.Add(time.Hour), IssuedAt: testNow}},
 		{"unicode cache", Claims{Role: RoleReadOnly, Caches: []string{"caché \"quoted\" <&>"}}},
