@@ -48,7 +48,14 @@ const (
 	// configurations ping every 5 s; grpc-go's default (5 min) would answer them
 	// with GOAWAY too_many_pings.
 	KeepaliveMinTime = time.Second
+	// DefaultRevokedKeysPoll is how often the revocation list file is
+	// checked for changes.
+	DefaultRevokedKeysPoll = time.Second
 )
+
+// ErrInsecureBind refuses to serve plaintext or unauthenticated on an
+// address that other hosts can reach, unless Config.InsecureBind is set.
+var ErrInsecureBind = errors.New("server: refusing an exposed listener without TLS or auth (set InsecureBind, --insecure-bind, to accept)")
 
 // Config says how to run a Server. The zero value serves plaintext on
 // DefaultAddr with an unlimited in-memory store and no auth.
@@ -65,10 +72,28 @@ type Config struct {
 	EnableTestAdmin bool
 	// AdminAddr is the test-admin listen address. Default DefaultAdminAddr.
 	AdminAddr string
-	// AuthSecret, when non-empty, requires every data and control call to carry
-	// an API key signed with it (see internal/auth). Empty: auth is off and an
-	// empty authorization header is accepted, as momento-local does.
+	// AuthSecret, when non-empty, turns auth on: every call needs an API key
+	// signed with it (see internal/auth), except health checks, reflection
+	// and Ping; a method without an authorization rule is refused (see
+	// grpcsvc.RuleFor), and the test-admin routes need a superuser key.
+	// Empty: auth is off and an empty authorization header is accepted, as
+	// momento-local does.
 	AuthSecret []byte
+	// RevokedKeysFile names the revocation list: key ids, one per line, that
+	// are refused although their signature is good (see
+	// auth.RevocationList). It is re-read when it changes (checked every
+	// RevokedKeysPoll) and on ReloadRevokedKeys. A file that does not exist
+	// yet is an empty list. Needs AuthSecret.
+	RevokedKeysFile string
+	// RevokedKeysPoll is how often RevokedKeysFile is checked for changes.
+	// Default DefaultRevokedKeysPoll.
+	RevokedKeysPoll time.Duration
+	// InsecureBind allows the service or test-admin port to listen on an
+	// address other hosts can reach while the service has no TLS or no auth
+	// (the admin port is always plain HTTP). Without it such a Start fails
+	// with ErrInsecureBind; with it, the server logs a warning saying what is
+	// exposed.
+	InsecureBind bool
 	// Limits are the request limits; zero fields take the defaults.
 	Limits store.Limits
 	// MaxMemory caps the default in-memory store, in bytes, by evicting items.
@@ -99,6 +124,14 @@ type Server struct {
 	metricLis net.Listener
 	// metricsRegistry holds the instruments served on MetricsAddr.
 	metricsRegistry *prometheus.Registry
+	// keys verifies API keys; nil when auth is off.
+	keys *auth.Verifier
+	// revoked is the revocation list; nil without RevokedKeysFile.
+	revoked *auth.RevocationList
+	// stopWatch ends the revocation list watcher; nil without one.
+	stopWatch context.CancelFunc
+	// watchDone is closed when the watcher has returned.
+	watchDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error // guarded by closeOnce
@@ -116,6 +149,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.AdminAddr == "" {
 		cfg.AdminAddr = DefaultAdminAddr
+	}
+	if cfg.RevokedKeysPoll <= 0 {
+		cfg.RevokedKeysPoll = DefaultRevokedKeysPoll
 	}
 	cfg.Limits = cfg.Limits.WithDefaults()
 	s.cfg = cfg
@@ -143,6 +179,9 @@ func (s *Server) start(ctx context.Context) error {
 		}
 	}
 
+	if err := s.setUpKeys(); err != nil {
+		return err
+	}
 	opts, err := s.grpcOptions()
 	if err != nil {
 		return err
@@ -161,13 +200,23 @@ func (s *Server) start(ctx context.Context) error {
 		return fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
 	}
 	s.listener = lis
+	if err := s.checkExposure("service", lis, s.serviceExposure()); err != nil {
+		return err
+	}
 	if cfg.EnableTestAdmin {
 		s.blockable = testadmin.NewBlockableListener(lis)
 		s.listener = s.blockable
 		if s.adminLis, err = lc.Listen(ctx, "tcp", cfg.AdminAddr); err != nil {
 			return fmt.Errorf("server: listen on admin address %s: %w", cfg.AdminAddr, err)
 		}
-		s.admin = &http.Server{Handler: testadmin.Handler(s.blockable), ReadHeaderTimeout: 5 * time.Second}
+		if err := s.checkExposure("test-admin", s.adminLis, s.adminExposure()); err != nil {
+			return err
+		}
+		var keys testadmin.KeyVerifier
+		if s.keys != nil {
+			keys = s.keys
+		}
+		s.admin = &http.Server{Handler: testadmin.Handler(s.blockable, keys), ReadHeaderTimeout: 5 * time.Second}
 	}
 	if cfg.MetricsAddr != "" {
 		if s.metricLis, err = lc.Listen(ctx, "tcp", cfg.MetricsAddr); err != nil {
@@ -185,9 +234,12 @@ func (s *Server) start(ctx context.Context) error {
 	if s.metrics != nil {
 		go s.logServeError("metrics", func() error { return s.metrics.Serve(s.metricLis) })
 	}
+	if s.revoked != nil {
+		s.watchRevokedKeys()
+	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.logger.Info("serving",
-		"addr", s.Addr(), "tls", cfg.TLSCertFile != "", "auth", len(cfg.AuthSecret) > 0, "max_memory", cfg.MaxMemory,
+		"addr", s.Addr(), "tls", cfg.TLSCertFile != "", "auth", len(cfg.AuthSecret) > 0, "revoked_keys", s.revokedCount(), "max_memory", cfg.MaxMemory,
 		"admin_addr", s.AdminAddr(), "metrics_addr", s.MetricsAddr(),
 		"max_item_size", cfg.Limits.MaxItemSize, "max_ttl", cfg.Limits.MaxTTL)
 	return nil
@@ -197,21 +249,7 @@ func (s *Server) grpcOptions() ([]grpc.ServerOption, error) {
 	cfg := s.cfg
 	m := newMetrics(s.store)
 	s.metricsRegistry = m.registry
-	unary := []grpc.UnaryServerInterceptor{grpcsvc.RecoveryUnaryInterceptor(s.logger), m.unaryInterceptor()}
-	stream := []grpc.StreamServerInterceptor{grpcsvc.RecoveryStreamInterceptor(s.logger), m.streamInterceptor()}
-	if cfg.EnableTestAdmin {
-		inj := testadmin.NewInjector()
-		unary = append(unary, inj.UnaryInterceptor())
-		stream = append(stream, inj.StreamInterceptor())
-	}
-	if len(cfg.AuthSecret) > 0 {
-		signer, err := auth.NewSigner(cfg.AuthSecret)
-		if err != nil {
-			return nil, fmt.Errorf("server: auth: %w", err)
-		}
-		unary = append(unary, grpcsvc.AuthUnaryInterceptor(signer))
-		stream = append(stream, grpcsvc.AuthStreamInterceptor(signer))
-	}
+	unary, stream := s.interceptors(m)
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
@@ -231,6 +269,26 @@ func (s *Server) grpcOptions() ([]grpc.ServerOption, error) {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
 	}
 	return opts, nil
+}
+
+// interceptors returns the server's interceptor chains, outermost first.
+// The order is the security model: metrics see every outcome (refusals and
+// recovered panics included); recovery guards everything inside it; auth
+// refuses a call before test-admin injection can delay or fail it, and names
+// the caller whose request ids the injector counts.
+func (s *Server) interceptors(m *metrics) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
+	unary := []grpc.UnaryServerInterceptor{m.unaryInterceptor(), grpcsvc.RecoveryUnaryInterceptor(s.logger)}
+	stream := []grpc.StreamServerInterceptor{m.streamInterceptor(), grpcsvc.RecoveryStreamInterceptor(s.logger)}
+	if s.keys != nil {
+		unary = append(unary, grpcsvc.AuthUnaryInterceptor(s.keys))
+		stream = append(stream, grpcsvc.AuthStreamInterceptor(s.keys))
+	}
+	if s.cfg.EnableTestAdmin {
+		inj := testadmin.NewInjector(testadmin.WithCaller(grpcsvc.CallerID))
+		unary = append(unary, inj.UnaryInterceptor())
+		stream = append(stream, inj.StreamInterceptor())
+	}
+	return unary, stream
 }
 
 // logServeError runs serve and logs how it ended, unless by a shutdown.
@@ -256,6 +314,11 @@ func addrOf(l net.Listener) string {
 	return l.Addr().String()
 }
 
+// Services describes the gRPC services the server registered, by full
+// service name, with their methods; the authorization policy must have a rule
+// for each method (see grpcsvc.RuleFor).
+func (s *Server) Services() map[string]grpc.ServiceInfo { return s.grpc.GetServiceInfo() }
+
 // Store returns the server's backend.
 func (s *Server) Store() store.Store { return s.store }
 
@@ -276,6 +339,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.grpc.Stop()
 			<-done
 		}
+		s.stopRevokedKeysWatch()
 		s.closeErr = s.release(ctx)
 		s.logger.Info("stopped")
 	})
@@ -310,6 +374,7 @@ func (s *Server) release(ctx context.Context) error {
 
 // abort undoes a failed start.
 func (s *Server) abort() {
+	s.stopRevokedKeysWatch()
 	for _, l := range []net.Listener{s.listener, s.adminLis, s.metricLis} {
 		if l != nil {
 			l.Close()

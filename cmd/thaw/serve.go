@@ -45,18 +45,29 @@ func runServe(args []string, _, stderr io.Writer) int {
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve TLS with this PEM certificate `file` (needs --tls-key)")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`host:port`/metrics (off when empty)")
-	fs.Var(&maxMemory, "max-memory", "memory for items; beyond it the least recently used items are evicted (0 = no limit)")
-	fs.Var(&maxItemSize, "max-item-size", "largest key plus value accepted; larger writes fail with RESOURCE_EXHAUSTED")
-	fs.DurationVar(&cfg.Limits.MaxTTL, "max-ttl", store.DefaultMaxTTL, "longest item TTL accepted; longer ones fail with INVALID_ARGUMENT")
+	fs.Var(&maxMemory, "max-memory", "memory for items, a `size` such as 512MiB or 2GB; beyond it the least recently used items are evicted (0 = no limit)")
+	fs.Var(&maxItemSize, "max-item-size", "largest key plus value accepted, a `size` above 0; larger writes fail with RESOURCE_EXHAUSTED")
+	fs.DurationVar(&cfg.Limits.MaxTTL, "max-ttl", store.DefaultMaxTTL, "longest item TTL accepted, at least 1ms; longer ones fail with INVALID_ARGUMENT")
 	fs.StringVar(&authSecretFile, "auth-secret-file", "", "require API keys signed with the secret in this `file` (make one with 'thaw token secret'); off when empty")
+	fs.StringVar(&cfg.RevokedKeysFile, "revoked-keys", "", "refuse the API keys whose ids this `file` lists, one per line ('thaw token revoke' appends to it); re-read when it changes and on SIGHUP; needs --auth-secret-file")
+	fs.BoolVar(&cfg.InsecureBind, "insecure-bind", false, "allow --addr or --admin-addr on an address other hosts can reach without TLS or without auth (refused otherwise); logs a warning saying what is exposed")
 	fs.BoolVar(&cfg.EnableTestAdmin, "enable-test-admin", false, "momento-local test hooks: /block and /unblock on --admin-addr, and error/delay injection from request metadata")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", envAddr("MOMENTO_ADMIN_PORT", server.DefaultAdminAddr), "test-admin HTTP `host:port` (default from $MOMENTO_ADMIN_PORT when set)")
-	fs.Var(&createCaches, "create-cache", "create this cache at start-up (repeatable)")
+	fs.Var(&createCaches, "create-cache", "create the cache `name` at start-up (repeatable)")
 	fs.StringVar(&readyFile, "ready-file", "", "once listening, write {\"addr\",\"admin_addr\",\"metrics_addr\"} as JSON to this `file`")
-	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&logFormat, "log-format", "text", "log format: text or json")
-	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight calls may take before they are cancelled")
+	fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&logFormat, "log-format", "text", "log `format`: text or json")
+	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight calls may take before they are cancelled (0 = cancel them at once)")
 	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	// store.Limits replaces a zero or negative limit with its default, so
+	// refuse those here rather than run with 24h or 5MB unannounced.
+	if code, ok := fs.check(
+		atLeast("max-ttl", cfg.Limits.MaxTTL, time.Millisecond, "a duration of at least 1ms, such as 1h (TTLs are whole milliseconds)"),
+		atLeast("max-item-size", maxItemSize, 1, "a size above 0, such as 5MB"),
+		atLeast("shutdown-timeout", shutdownTimeout, 0, "0 (cancel in-flight calls at once) or a positive duration, such as 30s"),
+	); !ok {
 		return code
 	}
 	logger, err := newLogger(stderr, logLevel, logFormat)
@@ -75,6 +86,11 @@ func runServe(args []string, _, stderr io.Writer) int {
 		}
 	}
 
+	if cfg.RevokedKeysFile != "" && cfg.AuthSecret == nil {
+		fmt.Fprintln(stderr, "thaw serve: --revoked-keys needs --auth-secret-file")
+		return 2
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	srv, err := server.Start(ctx, cfg)
@@ -82,6 +98,18 @@ func runServe(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "thaw serve: %v\n", err)
 		return 1
 	}
+	hangups := make(chan os.Signal, 1)
+	signal.Notify(hangups, syscall.SIGHUP)
+	defer func() {
+		signal.Stop(hangups) // no more sends after this, so closing is safe
+		close(hangups)
+	}()
+	go func() {
+		for range hangups {
+			logger.Info("SIGHUP: reloading the revocation list")
+			srv.ReloadRevokedKeys() // logs its own errors
+		}
+	}()
 	if readyFile != "" {
 		if err := writeReadyFile(readyFile, readyInfo{srv.Addr(), srv.AdminAddr(), srv.MetricsAddr()}); err != nil {
 			fmt.Fprintf(stderr, "thaw serve: %v\n", err)

@@ -66,7 +66,8 @@ func (s *ControlService) FlushCache(ctx context.Context, req *controlpb.XFlushCa
 	return &controlpb.XFlushCacheResponse{}, nil
 }
 
-// ListCaches returns every cache in one page, with the server's limits.
+// ListCaches returns, in one page with the server's limits, every cache the
+// call's key may see: all of them, or those a scoped key names.
 func (s *ControlService) ListCaches(ctx context.Context, _ *controlpb.XListCachesRequest) (*controlpb.XListCachesResponse, error) {
 	names, err := s.store.ListCaches(ctx)
 	if err != nil {
@@ -78,6 +79,9 @@ func (s *ControlService) ListCaches(ctx context.Context, _ *controlpb.XListCache
 	}
 	resp := &controlpb.XListCachesResponse{}
 	for _, name := range names {
+		if !KeyCanSee(ctx, name) {
+			continue
+		}
 		resp.Cache = append(resp.Cache, &controlpb.XCache{CacheName: proto.String(name), CacheLimits: limits, TopicLimits: &controlpb.XTopicLimits{}})
 	}
 	return resp, nil

@@ -36,6 +36,8 @@ var errorMappings = []errorMapping{
 	{auth.ErrMissingKey, codes.Unauthenticated, ""},
 	{auth.ErrInvalidKey, codes.Unauthenticated, ""},
 	{auth.ErrExpiredKey, codes.Unauthenticated, ""},
+	{auth.ErrRevokedKey, codes.Unauthenticated, ""},
+	{ErrNoAuthRule, codes.PermissionDenied, ""},
 	{auth.ErrPermissionDenied, codes.PermissionDenied, ""},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, ""},
 	{context.Canceled, codes.Canceled, ""},

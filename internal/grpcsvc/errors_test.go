@@ -33,6 +33,8 @@ func TestCode(t *testing.T) {
 		{"missing key", auth.ErrMissingKey, codes.Unauthenticated},
 		{"invalid key", auth.ErrInvalidKey, codes.Unauthenticated},
 		{"expired key", auth.ErrExpiredKey, codes.Unauthenticated},
+		{"revoked key", auth.ErrRevokedKey, codes.Unauthenticated},
+		{"method without an auth rule", grpcsvc.ErrNoAuthRule, codes.PermissionDenied},
 		{"permission", auth.ErrPermissionDenied, codes.PermissionDenied},
 		{"deadline", context.DeadlineExceeded, codes.DeadlineExceeded},
 		{"canceled", context.Canceled, codes.Canceled},

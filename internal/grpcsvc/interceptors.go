@@ -2,9 +2,12 @@ package grpcsvc
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,34 +49,47 @@ func recovered(logger *slog.Logger, method string, r any) error {
 	return status.Errorf(codes.Internal, "internal error in %s", method)
 }
 
-// Verifier checks an API key and returns its claims; *auth.Signer is one.
+// Verifier checks an API key and returns its claims; *auth.Verifier and
+// *auth.Signer are two.
 type Verifier interface {
 	Verify(token string, now time.Time) (auth.Claims, error)
 }
 
-// MethodAction returns the permission a full gRPC method needs and whether it
-// needs one at all: pings, health checks and reflection are open to anyone.
-func MethodAction(fullMethod string) (auth.Action, bool) {
-	service, method, _ := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
-	switch service {
-	case "cache_client.Scs":
-		switch method {
-		case "Get", "GetBatch", "KeysExist", "ItemGetTtl", "ItemGetType", "GetWithHash":
-			return auth.ActionRead, true
-		}
-		return auth.ActionWrite, true
-	case "control_client.ScsControl":
-		return auth.ActionControl, true
-	}
-	return "", false
+// callerKey is the context key of the authenticated caller.
+type callerKey struct{}
+
+// caller is who made a call, as the auth interceptor found out.
+type caller struct {
+	id     string
+	claims auth.Claims
 }
 
-// authorize checks the call's authorization header against the method's
-// needs. Control calls name their cache in the request body.
-func authorize(ctx context.Context, v Verifier, fullMethod string, req any) error {
-	action, needed := MethodAction(fullMethod)
-	if !needed {
-		return nil
+// CallerID returns an identifier of the key that made the call: its key id,
+// or a digest of the token for keys without one. It is "" when auth is off,
+// so every caller shares one identity, as with momento-local.
+func CallerID(ctx context.Context) string {
+	if c, ok := ctx.Value(callerKey{}).(caller); ok {
+		return c.id
+	}
+	return ""
+}
+
+// KeyCanSee reports whether the call's key may see cache: always when auth is
+// off or the key is valid for every cache, else when cache is one of its own.
+// Calls that span caches (ListCaches) filter their answers with it.
+func KeyCanSee(ctx context.Context, cache string) bool {
+	c, ok := ctx.Value(callerKey{}).(caller)
+	return !ok || len(c.claims.Caches) == 0 || slices.Contains(c.claims.Caches, cache)
+}
+
+// authorize applies the policy (see RuleFor) to a call: open methods pass;
+// every other needs a valid key, a rule, the rule's permission and, where the
+// rule names one, the cache found where the rule says. It returns ctx with
+// the caller attached. req is nil for streams, whose cache is in the header.
+func authorize(ctx context.Context, v Verifier, fullMethod string, req any) (context.Context, error) {
+	rule, known := RuleFor(fullMethod)
+	if known && rule.Open {
+		return ctx, nil
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	var token string
@@ -81,26 +97,47 @@ func authorize(ctx context.Context, v Verifier, fullMethod string, req any) erro
 		token = strings.TrimPrefix(vals[0], "Bearer ")
 	}
 	if token == "" {
-		return StatusFromError(fmt.Errorf("%s: %w", fullMethod, auth.ErrMissingKey))
+		return ctx, StatusFromError(fmt.Errorf("%s: %w", fullMethod, auth.ErrMissingKey))
 	}
 	claims, err := v.Verify(token, time.Now())
 	if err != nil {
-		return StatusFromError(err)
+		return ctx, StatusFromError(err)
 	}
-	cache := CacheName(ctx)
-	if named, ok := req.(interface{ GetCacheName() string }); ok && action == auth.ActionControl {
-		cache = named.GetCacheName()
+	if !known {
+		return ctx, StatusFromError(fmt.Errorf("%s: %w", fullMethod, ErrNoAuthRule))
 	}
-	if err := claims.Authorize(action, cache); err != nil {
-		return StatusFromError(err)
+	switch rule.Scope {
+	case ScopeHeader:
+		err = claims.Authorize(rule.Action, CacheName(ctx))
+	case ScopeBody:
+		named, ok := req.(interface{ GetCacheName() string })
+		if !ok {
+			return ctx, StatusFromError(fmt.Errorf("%s: request carries no cache name to authorize: %w", fullMethod, ErrNoAuthRule))
+		}
+		err = claims.Authorize(rule.Action, named.GetCacheName())
+	case ScopeFiltered:
+		err = claims.AuthorizeRole(rule.Action)
+	case ScopeAccount:
+		err = claims.Authorize(rule.Action, "")
+	default:
+		err = fmt.Errorf("%s: rule has no scope: %w", fullMethod, ErrNoAuthRule)
 	}
-	return nil
+	if err != nil {
+		return ctx, StatusFromError(err)
+	}
+	id := claims.ID
+	if id == "" {
+		sum := sha256.Sum256([]byte(token))
+		id = "sha256:" + hex.EncodeToString(sum[:8])
+	}
+	return context.WithValue(ctx, callerKey{}, caller{id: id, claims: claims}), nil
 }
 
 // AuthUnaryInterceptor rejects unary calls without a valid, sufficient key.
 func AuthUnaryInterceptor(v Verifier) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := authorize(ctx, v, info.FullMethod, req); err != nil {
+		ctx, err := authorize(ctx, v, info.FullMethod, req)
+		if err != nil {
 			return nil, err
 		}
 		return handler(ctx, req)
@@ -111,9 +148,18 @@ func AuthUnaryInterceptor(v Verifier) grpc.UnaryServerInterceptor {
 // key. Streams are data-plane calls whose cache is in the metadata.
 func AuthStreamInterceptor(v Verifier) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if err := authorize(ss.Context(), v, info.FullMethod, nil); err != nil {
+		ctx, err := authorize(ss.Context(), v, info.FullMethod, nil)
+		if err != nil {
 			return err
 		}
-		return handler(srv, ss)
+		return handler(srv, contextStream{ServerStream: ss, ctx: ctx})
 	}
 }
+
+// contextStream is a server stream with a replaced context.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s contextStream) Context() context.Context { return s.ctx }

@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/thaw-dev/thaw/internal/auth"
@@ -36,30 +42,101 @@ func TestRecoveryTurnsPanicIntoInternal(t *testing.T) {
 	}
 }
 
-func TestMethodAction(t *testing.T) {
+func TestRuleFor(t *testing.T) {
 	tests := []struct {
 		method string
-		action auth.Action
-		needed bool
+		want   grpcsvc.Rule
+		known  bool
 	}{
-		{"/cache_client.Scs/Get", auth.ActionRead, true},
-		{"/cache_client.Scs/GetBatch", auth.ActionRead, true},
-		{"/cache_client.Scs/KeysExist", auth.ActionRead, true},
-		{"/cache_client.Scs/ItemGetTtl", auth.ActionRead, true},
-		{"/cache_client.Scs/Set", auth.ActionWrite, true},
-		{"/cache_client.Scs/SetIf", auth.ActionWrite, true},
-		{"/cache_client.Scs/Increment", auth.ActionWrite, true},
-		{"/cache_client.Scs/DictionarySet", auth.ActionWrite, true},
-		{"/control_client.ScsControl/ListCaches", auth.ActionControl, true},
-		{"/cache_client.Ping/Ping", "", false},
-		{"/grpc.health.v1.Health/Check", "", false},
+		{"/cache_client.Scs/Get", grpcsvc.Rule{Action: auth.ActionRead, Scope: grpcsvc.ScopeHeader}, true},
+		{"/cache_client.Scs/GetBatch", grpcsvc.Rule{Action: auth.ActionRead, Scope: grpcsvc.ScopeHeader}, true},
+		{"/cache_client.Scs/Set", grpcsvc.Rule{Action: auth.ActionWrite, Scope: grpcsvc.ScopeHeader}, true},
+		{"/cache_client.Scs/Increment", grpcsvc.Rule{Action: auth.ActionWrite, Scope: grpcsvc.ScopeHeader}, true},
+		{"/control_client.ScsControl/CreateCache", grpcsvc.Rule{Action: auth.ActionControl, Scope: grpcsvc.ScopeBody}, true},
+		{"/control_client.ScsControl/ListCaches", grpcsvc.Rule{Action: auth.ActionControl, Scope: grpcsvc.ScopeFiltered}, true},
+		{"/control_client.ScsControl/ListSigningKeys", grpcsvc.Rule{Action: auth.ActionControl, Scope: grpcsvc.ScopeAccount}, true},
+		{"/cache_client.Ping/Ping", grpcsvc.Rule{Open: true}, true},
+		{"/grpc.health.v1.Health/Check", grpcsvc.Rule{Open: true}, true},
+		{"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", grpcsvc.Rule{Open: true}, true},
+		// Unknown methods, even of known services, have no rule: refused.
+		{"/cache_client.Scs/DictionarySet", grpcsvc.Rule{}, false},
+		{"/cache_client.pubsub.Pubsub/Subscribe", grpcsvc.Rule{}, false},
+		{"/grpc.health.v1.Healthz/Check", grpcsvc.Rule{}, false},
+		{"", grpcsvc.Rule{}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.method, func(t *testing.T) {
-			action, needed := grpcsvc.MethodAction(tt.method)
-			if action != tt.action || needed != tt.needed {
-				t.Errorf("MethodAction(%q) = %q, %v; want %q, %v", tt.method, action, needed, tt.action, tt.needed)
+			got, known := grpcsvc.RuleFor(tt.method)
+			if got != tt.want || known != tt.known {
+				t.Errorf("RuleFor(%q) = %+v, %v; want %+v, %v", tt.method, got, known, tt.want, tt.known)
 			}
 		})
+	}
+}
+
+// countingTestService is a service the policy has never heard of, standing
+// in for one registered later without rules; it counts calls that reach it.
+type countingTestService struct {
+	testgrpc.UnimplementedTestServiceServer
+	calls atomic.Int32
+}
+
+func (s *countingTestService) EmptyCall(context.Context, *testgrpc.Empty) (*testgrpc.Empty, error) {
+	s.calls.Add(1)
+	return &testgrpc.Empty{}, nil
+}
+
+// TestServiceWithoutRulesIsRefused registers a service with no rules on a
+// real server behind the auth interceptor: without a key it is
+// UNAUTHENTICATED, with even a superuser key PERMISSION_DENIED, and the
+// handler never runs.
+func TestServiceWithoutRulesIsRefused(t *testing.T) {
+	signer, err := auth.NewSigner(bytes.Repeat([]byte("s"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	superuser, err := signer.Sign(auth.Claims{Role: auth.RoleSuperuser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &countingTestService{}
+	srv := grpc.NewServer(grpc.UnaryInterceptor(grpcsvc.AuthUnaryInterceptor(signer)))
+	testgrpc.RegisterTestServiceServer(srv, svc)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	client := testgrpc.NewTestServiceClient(conn)
+
+	tests := []struct {
+		name string
+		key  string
+		want codes.Code
+	}{
+		{"no key", "", codes.Unauthenticated},
+		{"superuser", superuser, codes.PermissionDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if tt.key != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", tt.key)
+			}
+			_, err := client.EmptyCall(ctx, &testgrpc.Empty{})
+			if status.Code(err) != tt.want {
+				t.Errorf("EmptyCall with %s = %v, want %v", tt.name, err, tt.want)
+			}
+		})
+	}
+	if n := svc.calls.Load(); n != 0 {
+		t.Errorf("the handler ran %d times, want never", n)
 	}
 }

@@ -1,17 +1,33 @@
 package testadmin
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"path"
+	"strings"
+	"time"
+
+	"github.com/thaw-dev/thaw/internal/auth"
 )
+
+// KeyVerifier checks an API key and returns its claims; *auth.Verifier is one.
+type KeyVerifier interface {
+	Verify(token string, now time.Time) (auth.Claims, error)
+}
 
 // Handler serves the admin HTTP routes for b: /block cuts the service port
 // and /unblock restores it, each answering 200 with a one-line text body.
 // GET (what the SDK test helpers send) and POST are accepted; other methods
 // get 405 and other paths 404. Paths are cleaned first, so "//block"
 // works without a redirect.
-func Handler(b *BlockableListener) http.Handler {
+//
+// When keys is not nil (the server runs with auth), every route needs a
+// superuser key valid for all caches, since blocking the port affects every
+// caller: in the Authorization header, bare or after "Bearer ". A missing,
+// invalid, expired or revoked key gets 401 and a weaker key 403, and nothing
+// is blocked.
+func Handler(b *BlockableListener, keys KeyVerifier) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var action func()
 		var reply string
@@ -31,9 +47,35 @@ func Handler(b *BlockableListener) http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
+		if keys != nil {
+			if code, err := authorizeAdmin(keys, r); err != nil {
+				if code == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="thaw test admin"`)
+				}
+				http.Error(w, err.Error(), code)
+				return
+			}
+		}
 		action()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
 		io.WriteString(w, reply)
 	})
+}
+
+// authorizeAdmin checks r's key for the admin routes and returns the HTTP
+// status to refuse with.
+func authorizeAdmin(keys KeyVerifier, r *http.Request) (int, error) {
+	token := strings.TrimSpace(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+	if token == "" {
+		return http.StatusUnauthorized, errors.New("testadmin: the server runs with auth: send a superuser key in the Authorization header")
+	}
+	claims, err := keys.Verify(token, time.Now())
+	if err != nil {
+		return http.StatusUnauthorized, err
+	}
+	if err := claims.Authorize(auth.ActionControl, ""); err != nil {
+		return http.StatusForbidden, err
+	}
+	return http.StatusOK, nil
 }

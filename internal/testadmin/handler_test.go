@@ -16,7 +16,7 @@ func TestHandler(t *testing.T) {
 	lis := NewBlockableListener(raw)
 	t.Cleanup(func() { lis.Close() })
 
-	srv := httptest.NewServer(Handler(lis))
+	srv := httptest.NewServer(Handler(lis, nil))
 	t.Cleanup(srv.Close)
 	client := &http.Client{
 		// A redirect would hide a path the handler does not serve itself.

@@ -68,22 +68,23 @@ type Injector struct {
 	cfg config
 
 	mu       sync.Mutex               // guards sessions and recent
-	sessions map[string]*list.Element // request id → element of recent
+	sessions map[string]*list.Element // session key → element of recent
 	recent   *list.List               // *session values, most recently used first
 }
 
-// session holds what one request-id has been given so far.
+// session holds what one caller's request-id has been given so far.
 type session struct {
-	requestID string
-	errors    int // calls failed with return-error
-	delays    int // calls delayed by delay-ms
-	lastUsed  time.Time
+	key      string // caller, NUL, request id
+	errors   int    // calls failed with return-error
+	delays   int    // calls delayed by delay-ms
+	lastUsed time.Time
 }
 
 type config struct {
 	maxRequestIDs int
 	requestIDTTL  time.Duration
 	now           func() time.Time
+	caller        func(context.Context) string
 }
 
 func defaultConfig() config {
@@ -91,6 +92,7 @@ func defaultConfig() config {
 		maxRequestIDs: DefaultMaxRequestIDs,
 		requestIDTTL:  DefaultRequestIDTTL,
 		now:           time.Now,
+		caller:        func(context.Context) string { return "" },
 	}
 }
 
@@ -123,6 +125,19 @@ func WithClock(now func() time.Time) Option {
 	return func(c *config) {
 		if now != nil {
 			c.now = now
+		}
+	}
+}
+
+// WithCaller names the caller of a call (the authenticated key), so that
+// request ids are per caller: one caller cannot use up, or learn about,
+// another's counts by reusing its request id. Default: one shared namespace,
+// as momento-local has, which is right when auth is off. The interceptors
+// must run after the one that authenticates the call.
+func WithCaller(caller func(context.Context) string) Option {
+	return func(c *config) {
+		if caller != nil {
+			c.caller = caller
 		}
 	}
 }
@@ -195,9 +210,11 @@ func (in *Injector) StreamInterceptor() grpc.StreamServerInterceptor {
 	}
 }
 
-// beforeHandler sleeps and fails as p asks, using up the request id's counts.
+// beforeHandler sleeps and fails as p asks, using up the counts of the
+// caller's request id.
 func (in *Injector) beforeHandler(ctx context.Context, p plan) error {
-	if p.delay > 0 && (p.delayLimit < 0 || in.take(p.requestID, p.delayLimit, delaysOf)) {
+	key := in.cfg.caller(ctx) + "\x00" + p.requestID
+	if p.delay > 0 && (p.delayLimit < 0 || in.take(key, p.delayLimit, delaysOf)) {
 		t := time.NewTimer(p.delay)
 		defer t.Stop()
 		select {
@@ -206,7 +223,7 @@ func (in *Injector) beforeHandler(ctx context.Context, p plan) error {
 			return status.FromContextError(ctx.Err()).Err()
 		}
 	}
-	if f := p.err; f != nil && (f.limit < 0 || in.take(p.requestID, f.limit, errorsOf)) {
+	if f := p.err; f != nil && (f.limit < 0 || in.take(key, f.limit, errorsOf)) {
 		return f.status(p.rpc)
 	}
 	return nil
@@ -215,12 +232,12 @@ func (in *Injector) beforeHandler(ctx context.Context, p plan) error {
 func delaysOf(s *session) *int { return &s.delays }
 func errorsOf(s *session) *int { return &s.errors }
 
-// take reports whether the request id has fewer than limit of the counter
+// take reports whether the session (caller and request id) has fewer than limit of the counter
 // that field picks, and if so counts one more.
-func (in *Injector) take(requestID string, limit int, field func(*session) *int) bool {
+func (in *Injector) take(sessionKey string, limit int, field func(*session) *int) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	n := field(in.sessionLocked(requestID))
+	n := field(in.sessionLocked(sessionKey))
 	if *n >= limit {
 		return false
 	}
@@ -228,9 +245,9 @@ func (in *Injector) take(requestID string, limit int, field func(*session) *int)
 	return true
 }
 
-// sessionLocked returns the request id's session, creating it, and forgets
-// expired and surplus ones. The caller holds in.mu.
-func (in *Injector) sessionLocked(requestID string) *session {
+// sessionLocked returns the session of key (caller, NUL, request id),
+// creating it, and forgets expired and surplus ones. The caller holds in.mu.
+func (in *Injector) sessionLocked(key string) *session {
 	now := in.cfg.now()
 	for e := in.recent.Back(); e != nil; e = in.recent.Back() {
 		s := e.Value.(*session)
@@ -239,14 +256,14 @@ func (in *Injector) sessionLocked(requestID string) *session {
 		}
 		in.removeLocked(e)
 	}
-	if e, ok := in.sessions[requestID]; ok {
+	if e, ok := in.sessions[key]; ok {
 		s := e.Value.(*session)
 		s.lastUsed = now
 		in.recent.MoveToFront(e)
 		return s
 	}
-	s := &session{requestID: requestID, lastUsed: now}
-	in.sessions[requestID] = in.recent.PushFront(s)
+	s := &session{key: key, lastUsed: now}
+	in.sessions[key] = in.recent.PushFront(s)
 	for in.recent.Len() > in.cfg.maxRequestIDs {
 		in.removeLocked(in.recent.Back())
 	}
@@ -255,7 +272,7 @@ func (in *Injector) sessionLocked(requestID string) *session {
 
 // removeLocked forgets the session in e. The caller holds in.mu.
 func (in *Injector) removeLocked(e *list.Element) {
-	delete(in.sessions, e.Value.(*session).requestID)
+	delete(in.sessions, e.Value.(*session).key)
 	in.recent.Remove(e)
 }
 
