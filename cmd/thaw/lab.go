@@ -12,21 +12,50 @@ import (
 	"github.com/thaw-dev/thaw/lab"
 )
 
+// maxLabInvocations bounds --invocations of thaw lab keepalive: lab.Run
+// draws the whole schedule up front, so a huge count crashes it, and at about
+// five seconds per invocation this is already more than half a day.
+const maxLabInvocations = 10000
+
+// labVerbs are the experiments of thaw lab.
+func labVerbs() []subcommand {
+	return []subcommand{
+		{"keepalive", "reproduce the seed's keepalive failure and compare presets", runLabKeepalive},
+		{"context", "the seed's setInterval counter against the wall clock", runLabContext},
+	}
+}
+
+// runLab runs the experiment args[0] names. Without one, or with an unknown
+// one, it lists the experiments and exits 2; with --help it also prints each
+// experiment's usage and flags, and exits 0.
 func runLab(args []string, stdout, stderr io.Writer) int {
+	help := false
 	if len(args) > 0 {
+		for _, v := range labVerbs() {
+			if v.name == args[0] {
+				return v.run(args[1:], stdout, stderr)
+			}
+		}
 		switch args[0] {
-		case "keepalive":
-			return runLabKeepalive(args[1:], stdout, stderr)
-		case "context":
-			return runLabContext(args[1:], stdout, stderr)
+		case "-h", "-help", "--help", "help":
+			help = true
+		default:
+			fmt.Fprintf(stderr, "thaw lab: unknown verb %q\n\n", args[0])
 		}
 	}
-	fmt.Fprintln(stderr, "Usage: thaw lab keepalive [flags]   reproduce the seed's keepalive failure and compare presets")
-	fmt.Fprintln(stderr, "       thaw lab context [flags]     the seed's setInterval counter against the wall clock")
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		return 0
+	fmt.Fprintln(stderr, "Usage: thaw lab <verb> [flags]\n\nVerbs:")
+	for _, v := range labVerbs() {
+		fmt.Fprintf(stderr, "  %-10s %s\n", v.name, v.summary)
 	}
-	return 2
+	if !help {
+		fmt.Fprintln(stderr, "\nRun 'thaw lab --help' for the flags of every verb.")
+		return 2
+	}
+	for _, v := range labVerbs() {
+		fmt.Fprintln(stderr)
+		v.run([]string{"--help"}, io.Discard, stderr)
+	}
+	return 0
 }
 
 func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
@@ -49,17 +78,31 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&quick, "quick", false, fmt.Sprintf("%d invocations per run instead of %d: about a minute and a half (what CI runs)", lab.QuickInvocations, lab.DefaultInvocations))
 	fs.StringVar(&jsonPath, "json", "", "write the runs' metrics as JSON to this `file`")
 	fs.StringVar(&htmlPath, "html", "", "write a self-contained page with a timeline per run to this `file`")
-	fs.IntVar(&opts.Invocations, "invocations", 0, "invocations per run (overrides --quick)")
-	fs.Uint64Var(&seed, "seed", 1, "seed of the schedule and the proxy's jitter")
+	fs.IntVar(&opts.Invocations, "invocations", 0, fmt.Sprintf("invocations per run, at most %d; overrides --quick (0 = %d, or %d with --quick)", maxLabInvocations, lab.DefaultInvocations, lab.QuickInvocations))
+	fs.Uint64Var(&seed, "seed", 1, "seed of the schedule and the proxy's jitter, at least 1")
 	fs.BoolVar(&opts.TLS, "tls", false, "serve the cache over TLS (a throwaway CA), as the seed's clients connected")
-	fs.IntVar(&opts.MemoryMB, "memory", lab.DefaultMemoryMB, "functions' memory in MB; it sets their CPU share (1769 MB = one core)")
-	fs.DurationVar(&opts.Latency, "latency", lab.DefaultLatency, "proxy's one-way delay")
-	fs.DurationVar(&opts.Jitter, "jitter", lab.DefaultJitter, "proxy's jitter around --latency")
+	fs.IntVar(&opts.MemoryMB, "memory", lab.DefaultMemoryMB, "functions' memory in `MB`, above 0; it sets their CPU share (1769 MB = one core)")
+	fs.DurationVar(&opts.Latency, "latency", lab.DefaultLatency, "proxy's one-way delay, above 0 (1ns for next to none)")
+	fs.DurationVar(&opts.Jitter, "jitter", lab.DefaultJitter, "proxy's jitter around --latency (0 = none)")
 	fs.StringVar(&opts.LogDir, "logs", "", "keep the functions' logs (NAME.log) in this `dir`")
 	fs.BoolVar(&inregion, "inregion", false, "also run the in-region preset")
-	fs.StringVar(&clients, "clients", "node-sdk,go-sdk", "clients to run, comma-separated")
-	fs.StringVar(&scenarios, "scenarios", "healthy,blackhole", "scenarios to run, comma-separated")
+	fs.StringVar(&clients, "clients", "node-sdk,go-sdk", "clients to run, a comma-separated `list`: node-sdk, go-sdk")
+	fs.StringVar(&scenarios, "scenarios", "healthy,blackhole", "scenarios to run, a comma-separated `list`: healthy, blackhole")
 	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	// lab.Options replaces a zero or negative count, seed, memory or latency
+	// with its default, so refuse those here rather than run with other
+	// settings than asked for; a negative jitter would fail only after the
+	// functions are built.
+	if code, ok := fs.check(
+		atLeast("invocations", opts.Invocations, 0, fmt.Sprintf("0 (%d, or %d with --quick) or a positive count", lab.DefaultInvocations, lab.QuickInvocations)),
+		atMost("invocations", opts.Invocations, maxLabInvocations, fmt.Sprintf("at most %d", maxLabInvocations)),
+		atLeast("seed", seed, 1, "a seed of at least 1"),
+		atLeast("memory", opts.MemoryMB, 1, fmt.Sprintf("a positive number of MB, such as %d", lab.DefaultMemoryMB)),
+		atLeast("latency", opts.Latency, 1, "a positive duration, such as 3ms (1ns for next to no delay)"),
+		atLeast("jitter", opts.Jitter, 0, "0 (none) or a positive duration, such as 2ms"),
+	); !ok {
 		return code
 	}
 	opts.Seed = seed
@@ -117,9 +160,17 @@ func runLabContext(args []string, stdout, stderr io.Writer) int {
 		"The seed's first experiment: a Node.js function counts seconds with setInterval and",
 		"by the wall clock; between invocations thaw lambda freezes it, so the counter lags.")
 	var opts lab.ContextOptions
-	fs.IntVar(&opts.Invocations, "invocations", 10, "how many times to invoke the function")
-	fs.Uint64Var(&opts.Seed, "seed", 1, "seed of the gaps between invocations (1–6 s)")
+	fs.IntVar(&opts.Invocations, "invocations", 10, "how many times to invoke the function, at least 1")
+	fs.Uint64Var(&opts.Seed, "seed", 1, "seed of the gaps between invocations (1–6 s), at least 1")
 	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	// lab.ContextOptions replaces a zero or negative count and a zero seed
+	// with its default, so refuse those here.
+	if code, ok := fs.check(
+		atLeast("invocations", opts.Invocations, 1, "at least 1"),
+		atLeast("seed", opts.Seed, 1, "a seed of at least 1"),
+	); !ok {
 		return code
 	}
 	opts.Progress = stderr

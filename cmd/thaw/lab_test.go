@@ -11,15 +11,17 @@ func TestLabUsage(t *testing.T) {
 		name     string
 		args     []string
 		wantCode int
-		wantErr  string
+		wantErr  []string // each in stderr
 	}{
-		{"no experiment", []string{"lab"}, 2, "thaw lab keepalive"},
-		{"unknown experiment", []string{"lab", "nope"}, 2, "thaw lab context"},
-		{"help", []string{"lab", "--help"}, 0, "thaw lab keepalive"},
-		{"keepalive help", []string{"lab", "keepalive", "--help"}, 0, "--quick"},
-		{"keepalive bad flag", []string{"lab", "keepalive", "--nope"}, 2, "-nope"},
-		{"keepalive stray argument", []string{"lab", "keepalive", "extra"}, 2, `unexpected argument "extra"`},
-		{"context help", []string{"lab", "context", "--help"}, 0, "setInterval"},
+		{"no experiment", []string{"lab"}, 2, []string{"Verbs:\n  keepalive", "\n  context", "thaw lab --help"}},
+		{"unknown experiment", []string{"lab", "nope"}, 2, []string{`unknown verb "nope"`, "\n  keepalive", "\n  context"}},
+		// --help prints every verb's usage and flags.
+		{"help", []string{"lab", "--help"}, 0, []string{"Usage: thaw lab keepalive", "-quick", "-latency duration", "Usage: thaw lab context", "setInterval"}},
+		{"help verb", []string{"lab", "help"}, 0, []string{"Usage: thaw lab keepalive", "Usage: thaw lab context"}},
+		{"keepalive help", []string{"lab", "keepalive", "--help"}, 0, []string{"-quick"}},
+		{"keepalive bad flag", []string{"lab", "keepalive", "--nope"}, 2, []string{"-nope"}},
+		{"keepalive stray argument", []string{"lab", "keepalive", "extra"}, 2, []string{`unexpected argument "extra"`}},
+		{"context help", []string{"lab", "context", "--help"}, 0, []string{"setInterval"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -27,8 +29,10 @@ func TestLabUsage(t *testing.T) {
 			if code := run(tt.args, &stdout, &stderr); code != tt.wantCode {
 				t.Errorf("run(%q) = %d, want %d\nstderr: %s", tt.args, code, tt.wantCode, stderr.String())
 			}
-			if !strings.Contains(stderr.String(), tt.wantErr) {
-				t.Errorf("run(%q) stderr = %q, want it to mention %q", tt.args, stderr.String(), tt.wantErr)
+			for _, want := range tt.wantErr {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("run(%q) stderr = %q, want it to mention %q", tt.args, stderr.String(), want)
+				}
 			}
 		})
 	}

@@ -48,22 +48,22 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 		env        stringList
 		cpuScaling bool
 	)
-	fs.StringVar(&addr, "addr", lambda.DefaultAddr, "Invoke API `host:port` (POST /2015-03-31/functions/NAME/invocations)")
+	fs.StringVar(&addr, "addr", lambda.DefaultAddr, "Invoke API `host:port` (POST /2015-03-31/functions/NAME/invocations); port 0 picks a free one")
 	fs.StringVar(&fn.Name, "function", "", "function `name` callers invoke")
-	fs.StringVar(&fn.Runtime, "runtime", "", "runtime: nodejs (a handler module run by node) or provided (an executable bootstrap)")
-	fs.StringVar(&fn.Code, "code", "", "nodejs: the directory with the handler module; provided: an executable or a directory holding bootstrap")
-	fs.StringVar(&fn.Handler, "handler", "", "handler, e.g. index.handler (nodejs); passed to provided runtimes as _HANDLER")
+	fs.StringVar(&fn.Runtime, "runtime", "", "runtime `kind`: nodejs (a handler module run by node) or provided (an executable bootstrap)")
+	fs.StringVar(&fn.Code, "code", "", "code `path`: for nodejs the directory with the handler module; for provided an executable or a directory holding bootstrap")
+	fs.StringVar(&fn.Handler, "handler", "", "handler `name`, e.g. index.handler (nodejs); passed to provided runtimes as _HANDLER")
 	fs.IntVar(&fn.MemoryMB, "memory", lambda.DefaultMemoryMB, "memory `MB`: caps the environment's memory and, with --cpu-scaling, its CPU share")
-	fs.DurationVar(&fn.Timeout, "timeout", lambda.DefaultTimeout, "longest an invocation may run; past it the environment is killed")
-	fs.IntVar(&fn.Concurrency, "concurrency", lambda.DefaultConcurrency, "most environments at once; more concurrent invocations get 429")
-	fs.DurationVar(&fn.IdleTimeout, "idle-timeout", lambda.DefaultIdleTimeout, "shut down environments unused for this long")
+	fs.DurationVar(&fn.Timeout, "timeout", lambda.DefaultTimeout, "longest an invocation may run, above 0; past it the environment is killed")
+	fs.IntVar(&fn.Concurrency, "concurrency", lambda.DefaultConcurrency, "most environments at once, at least 1; more concurrent invocations get 429")
+	fs.DurationVar(&fn.IdleTimeout, "idle-timeout", lambda.DefaultIdleTimeout, "shut down environments unused for this long, above 0")
 	fs.StringVar(&fn.Extensions, "extensions", "", "`directory` of external extensions (Lambda's /opt/extensions): each executable in it starts beside the runtime at Init")
 	fs.Var(&env, "env", "`K=V` environment variable for the function (repeatable)")
 	fs.BoolVar(&cpuScaling, "cpu-scaling", true, "give CPU in proportion to memory as Lambda does (1769 MB = one vCPU)")
 	fs.StringVar(&configFile, "config", "", "YAML `file` with several functions (addr, log_dir, functions: [{name, runtime, code, handler, memory, timeout, concurrency, idle_timeout, env, extensions, cpu_scaling}])")
-	fs.StringVar(&logDir, "log-dir", filepath.Join(os.TempDir(), "thaw-lambda-logs"), "directory for one log file per function (NAME.log)")
-	fs.StringVar(&freezeMode, "freeze-mode", "auto", "how to freeze environments: auto, cgroup-v1, cgroup-v2 or signal (SIGSTOP/SIGCONT)")
-	fs.StringVar(&logLevel, "log-level", "info", "thaw's own log level: debug (shows every freeze and thaw with its latency), info, warn or error")
+	fs.StringVar(&logDir, "log-dir", filepath.Join(os.TempDir(), "thaw-lambda-logs"), "`directory` for one log file per function (NAME.log)")
+	fs.StringVar(&freezeMode, "freeze-mode", "auto", "how to freeze environments, a `mode`: auto, cgroup-v1, cgroup-v2 or signal (SIGSTOP/SIGCONT)")
+	fs.StringVar(&logLevel, "log-level", "info", "thaw's own log `level`: debug (shows every freeze and thaw with its latency), info, warn or error")
 	fs.StringVar(&readyFile, "ready-file", "", "once listening, write {\"addr\"} as JSON to this `file` (useful with --addr 127.0.0.1:0)")
 	fs.BoolVar(&quiet, "quiet", false, "do not copy function output to the console (the log files still get it)")
 	if code, ok := fs.parse(args); !ok {
@@ -72,6 +72,26 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 	usageError := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "thaw lambda: "+format+"\n", args...)
 		return 2
+	}
+	if configFile != "" {
+		// The YAML file describes every function; a function flag beside it
+		// would be ignored.
+		for _, name := range lambdaFunctionFlags {
+			if flagSet(fs.FlagSet, name) {
+				return usageError("--config and --%s are exclusive: the YAML file describes every function", name)
+			}
+		}
+	}
+	// lambda.Function replaces a zero memory, timeout, concurrency or idle
+	// timeout with its default, so refuse them here rather than run with
+	// 128 MB, 3s, 10 or 10m unannounced. The package checks the upper bounds.
+	if code, ok := fs.check(
+		atLeast("memory", fn.MemoryMB, 1, "a positive number of MB, such as 128"),
+		atLeast("timeout", fn.Timeout, 1, "a positive duration, such as 3s"),
+		atLeast("concurrency", fn.Concurrency, 1, "at least 1"),
+		atLeast("idle-timeout", fn.IdleTimeout, 1, "a positive duration, such as 10m"),
+	); !ok {
+		return code
 	}
 	mode, err := parseFreezeMode(freezeMode)
 	if err != nil {
@@ -87,9 +107,6 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 		cfg.Output = nil
 	}
 	if configFile != "" {
-		if fn.Name != "" {
-			return usageError("--config and --function are exclusive")
-		}
 		file, err := readLambdaConfig(configFile)
 		if err != nil {
 			return usageError("%v", err)
@@ -143,6 +160,11 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 	logger.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
 	return 0
 }
+
+// lambdaFunctionFlags are the flags that describe the one function of a
+// command line without --config.
+var lambdaFunctionFlags = []string{"function", "runtime", "code", "handler", "memory", "timeout",
+	"concurrency", "idle-timeout", "extensions", "env", "cpu-scaling"}
 
 // readLambdaConfig reads a YAML functions file; code paths are relative to it.
 func readLambdaConfig(path string) (lambdaConfigFile, error) {
