@@ -100,19 +100,19 @@ func goBuild(t *testing.T, out, pkg string) {
 	}
 }
 
-// lambdaProcess is a `thaw lambda` process started by a test.
-type lambdaProcess struct {
+// thawProcess is a thaw process (lambda or serve) started by a test.
+type thawProcess struct {
 	cmd    *exec.Cmd
 	stderr bytes.Buffer // read only after exited is closed
 	exited chan struct{}
 	err    error // Wait's result, set before exited is closed
 }
 
-// startLambdaProcess starts the thaw binary with args and stops it at the end
+// startThawProcess starts the thaw binary with args and stops it at the end
 // of the test: SIGTERM, then SIGKILL if it does not exit in time.
-func startLambdaProcess(t *testing.T, bin string, args ...string) *lambdaProcess {
+func startThawProcess(t *testing.T, bin string, args ...string) *thawProcess {
 	t.Helper()
-	p := &lambdaProcess{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
+	p := &thawProcess{cmd: exec.Command(bin, args...), exited: make(chan struct{})}
 	p.cmd.Stdout = io.Discard
 	p.cmd.Stderr = &p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -130,20 +130,21 @@ func startLambdaProcess(t *testing.T, bin string, args ...string) *lambdaProcess
 			select {
 			case <-p.exited:
 			case <-time.After(15 * time.Second):
-				t.Errorf("thaw lambda did not exit 15 s after SIGTERM; killing it")
+				t.Errorf("%s did not exit 15 s after SIGTERM; killing it", strings.Join(p.cmd.Args, " "))
 				p.cmd.Process.Kill()
 				<-p.exited
 			}
 		}
 		if t.Failed() {
-			t.Logf("thaw lambda stderr:\n%s", p.stderr.String())
+			t.Logf("%s stderr:\n%s", strings.Join(p.cmd.Args, " "), p.stderr.String())
 		}
 	})
 	return p
 }
 
-// waitReady waits for the ready file and returns the Invoke API address.
-func (p *lambdaProcess) waitReady(t *testing.T, path string) string {
+// waitReady waits for the ready file and returns the address in it (the
+// Invoke API of thaw lambda, the service of thaw serve).
+func (p *thawProcess) waitReady(t *testing.T, path string) string {
 	t.Helper()
 	deadline := time.After(30 * time.Second)
 	for {
@@ -158,7 +159,7 @@ func (p *lambdaProcess) waitReady(t *testing.T, path string) string {
 		}
 		select {
 		case <-p.exited:
-			t.Fatalf("thaw lambda exited before it was ready (%v):\n%s", p.err, p.stderr.String())
+			t.Fatalf("thaw exited before it was ready (%v):\n%s", p.err, p.stderr.String())
 		case <-deadline:
 			t.Fatalf("no ready file %s after 30 s", path)
 		case <-time.After(20 * time.Millisecond):
@@ -201,7 +202,7 @@ func TestLambdaConfigProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	ready := filepath.Join(dir, "ready.json")
-	p := startLambdaProcess(t, bin, "lambda", "--config", config, "--addr", "127.0.0.1:0",
+	p := startThawProcess(t, bin, "lambda", "--config", config, "--addr", "127.0.0.1:0",
 		"--ready-file", ready, "--log-dir", filepath.Join(dir, "logs"), "--quiet")
 	addr := p.waitReady(t, ready)
 	client := &http.Client{Timeout: 30 * time.Second}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/thaw-dev/thaw/api/cachepb"
+	"github.com/thaw-dev/thaw/internal/apikey"
+	"github.com/thaw-dev/thaw/internal/auth"
+)
+
+// TestServeRefusesInsecureBind: a service port on every interface, in
+// plaintext and without auth, does not start without --insecure-bind, and
+// the message says what would be exposed and how to accept it.
+func TestServeRefusesInsecureBind(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"serve", "--addr", "0.0.0.0:0"}, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("thaw serve --addr 0.0.0.0:0 = exit %d, want 1; stderr %q", code, stderr.String())
+	}
+	for _, want := range []string{"reachable from other hosts", "without TLS", "without auth", "--insecure-bind"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("thaw serve --addr 0.0.0.0:0: stderr %q lacks %q", stderr.String(), want)
+		}
+	}
+}
+
+// TestServeRevokedKeysNeedAuth: a revocation list without auth is a usage error.
+func TestServeRevokedKeysNeedAuth(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"serve", "--addr", "127.0.0.1:0", "--revoked-keys", filepath.Join(t.TempDir(), "r")}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--revoked-keys needs --auth-secret-file") {
+		t.Errorf("thaw serve --revoked-keys without auth = exit %d, stderr %q; want 2 and the reason", code, stderr.String())
+	}
+}
+
+// TestServeReloadsRevokedKeysOnSIGHUP runs the thaw binary with a revocation
+// list, then lists a key in a way the file watcher cannot see (same size,
+// time and inode) and sends SIGHUP: the key is refused from then on.
+func TestServeReloadsRevokedKeysOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "thaw")
+	goBuild(t, bin, ".")
+	secretFile, _ := writeTokenSecret(t)
+	code, stdout, stderr := runTokenCmd(t, "create", "--secret-file", secretFile, "--role", "readonly", "--endpoint", "127.0.0.1:1")
+	if code != 0 {
+		t.Fatalf("thaw token create: exit %d, stderr %q", code, stderr)
+	}
+	_, token, err := apikey.DecodeV1(strings.TrimSpace(stdout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := auth.KeyID(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := filepath.Join(dir, "revoked")
+	placeholder := strings.Repeat("0", len(id))
+	if err := os.WriteFile(list, []byte(placeholder+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ready := filepath.Join(dir, "ready.json")
+	p := startThawProcess(t, bin, "serve", "--addr", "127.0.0.1:0", "--auth-secret-file", secretFile,
+		"--revoked-keys", list, "--create-cache", "c", "--ready-file", ready)
+	addr := p.waitReady(t, ready)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	get := func() codes.Code {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ctx = metadata.AppendToOutgoingContext(ctx, "cache", "c", "authorization", token)
+		_, err := cachepb.NewScsClient(conn).Get(ctx, &cachepb.XGetRequest{CacheKey: []byte("k")})
+		return status.Code(err)
+	}
+	if got := get(); got != codes.OK {
+		t.Fatalf("Get with a fresh key = %v, want OK", got)
+	}
+
+	info, err := os.Stat(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(list, []byte(id+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(list, info.ModTime(), info.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatalf("SIGHUP: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for get() != codes.Unauthenticated {
+		if time.Now().After(deadline) {
+			t.Fatal("key still accepted 10 s after it was listed and SIGHUP sent")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
