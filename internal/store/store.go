@@ -130,8 +130,8 @@ const (
 	TTLMissing
 )
 
-// ItemType is the kind of value a key holds. Only scalars exist today; the
-// other kinds are the protocol's collection types, reserved for later.
+// ItemType is the kind of value a key holds: a scalar or one of the
+// protocol's collection types.
 type ItemType int
 
 // Item types, numbered as in the protocol's ItemGetType response.
@@ -194,6 +194,12 @@ type Store interface {
 	ItemTTL(ctx context.Context, cache string, key []byte) (remaining time.Duration, found bool, err error)
 	// ItemType returns the kind of value stored under key and whether it was found.
 	ItemType(ctx context.Context, cache string, key []byte) (ItemType, bool, error)
+
+	// Collections are the dictionary, set, list and sorted-set operations.
+	// Delete, KeysExist, UpdateTTL, ItemTTL and ItemType work on every kind
+	// of item; Get, SetIf and Increment on a collection fail with
+	// ErrWrongType, and Set replaces whatever the key held.
+	Collections
 
 	// Stats returns current gauges and counters.
 	Stats() Stats

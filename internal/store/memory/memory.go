@@ -213,6 +213,9 @@ func (s *Store) Get(_ context.Context, cacheName string, key []byte) ([]byte, bo
 	if e == nil {
 		return nil, false, nil
 	}
+	if e.coll != nil {
+		return nil, false, wrongType("get", e)
+	}
 	sh.touchLocked(e, now)
 	return e.value, true, nil
 }
@@ -258,6 +261,10 @@ func (s *Store) SetIf(_ context.Context, cacheName string, key, value []byte, tt
 	}
 	var current []byte
 	e := sh.liveLocked(key, now)
+	if e != nil && e.coll != nil {
+		sh.mu.Unlock()
+		return false, wrongType("set if", e)
+	}
 	if e != nil {
 		current = e.value
 	}
@@ -327,6 +334,10 @@ func (s *Store) Increment(_ context.Context, cacheName string, key []byte, amoun
 	}
 	sum := amount
 	if e := sh.liveLocked(key, now); e != nil {
+		if e.coll != nil {
+			sh.mu.Unlock()
+			return 0, wrongType("increment", e)
+		}
 		current, err := strconv.ParseInt(string(e.value), 10, 64)
 		if err != nil {
 			sh.mu.Unlock()
@@ -393,8 +404,7 @@ func (s *Store) ItemTTL(_ context.Context, cacheName string, key []byte) (time.D
 	return time.Duration(e.expires - now), true, nil
 }
 
-// ItemType returns the kind of value stored under key, which is always
-// store.ItemScalar.
+// ItemType returns the kind of value stored under key.
 func (s *Store) ItemType(_ context.Context, cacheName string, key []byte) (store.ItemType, bool, error) {
 	sh, err := s.shard("item type", cacheName, key)
 	if err != nil {
@@ -406,10 +416,11 @@ func (s *Store) ItemType(_ context.Context, cacheName string, key []byte) (store
 	if sh.dead {
 		return 0, false, s.goneErr("item type", cacheName)
 	}
-	if sh.liveLocked(key, now) == nil {
+	e := sh.liveLocked(key, now)
+	if e == nil {
 		return 0, false, nil
 	}
-	return store.ItemScalar, true, nil
+	return e.kind(), true, nil
 }
 
 // Stats returns the store's gauges and counters.
@@ -475,6 +486,11 @@ func (s *Store) goneErr(op, name string) error {
 		return errClosed
 	}
 	return notFound(op, name)
+}
+
+// wrongType is the error for a scalar operation on a collection.
+func wrongType(op string, e *entry) error {
+	return fmt.Errorf("memory: %s: key holds a %s, not a scalar: %w", op, typeName(e.kind()), store.ErrWrongType)
 }
 
 // notFound is the error for a cache that does not exist.

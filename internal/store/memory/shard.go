@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/thaw-dev/thaw/internal/store"
 )
 
 // ItemOverhead is the fixed number of bytes accounted to every item on top of
@@ -26,9 +28,12 @@ type counters struct {
 // under that shard's lock.
 type entry struct {
 	key string
-	// value is never modified after the entry takes it, so Get returns it
-	// without copying; a write replaces the slice instead.
+	// value is a scalar's value; it is never modified after the entry takes
+	// it, so Get returns it without copying; a write replaces the slice.
 	value []byte
+	// coll is a collection's elements; nil for a scalar. Unlike value it is
+	// changed in place, under the shard lock, and never handed out.
+	coll collection
 	// expires is the store clock reading (see Store.now) at which the item
 	// expires; the item is live while now < expires.
 	expires int64
@@ -49,7 +54,19 @@ type entry struct {
 
 // size is the number of bytes accounted to e.
 func (e *entry) size() int64 {
-	return int64(len(e.key)+len(e.value)) + ItemOverhead
+	n := int64(len(e.key)+len(e.value)) + ItemOverhead
+	if e.coll != nil {
+		n += e.coll.footprint()
+	}
+	return n
+}
+
+// kind is the type of item e holds.
+func (e *entry) kind() store.ItemType {
+	if e.coll == nil {
+		return store.ItemScalar
+	}
+	return e.coll.kind()
 }
 
 // shard is an independently locked part of a cache.
@@ -107,6 +124,10 @@ func (sh *shard) liveLocked(key []byte, now int64) *entry {
 func (sh *shard) putLocked(key, value []byte, expires, now int64) int64 {
 	if e := sh.items[string(key)]; e != nil {
 		grew := int64(len(value) - len(e.value))
+		if e.coll != nil { // a scalar replaces a collection
+			grew -= e.coll.footprint()
+			e.coll = nil
+		}
 		e.value = value
 		sh.setExpiresLocked(e, expires)
 		sh.touchLocked(e, now)
@@ -116,7 +137,12 @@ func (sh *shard) putLocked(key, value []byte, expires, now int64) int64 {
 		}
 		return grew
 	}
-	e := &entry{key: string(key), value: value, expires: expires, heapKey: expires, used: now}
+	return sh.insertLocked(&entry{key: string(key), value: value, expires: expires, heapKey: expires, used: now})
+}
+
+// insertLocked adds e, whose key is not in the shard, and returns the bytes
+// accounted to it.
+func (sh *shard) insertLocked(e *entry) int64 {
 	sh.items[e.key] = e
 	sh.peak = max(sh.peak, len(sh.items))
 	sh.expiry.push(e)
@@ -126,6 +152,15 @@ func (sh *shard) putLocked(key, value []byte, expires, now int64) int64 {
 	sh.stats.items.Add(1)
 	sh.stats.bytes.Add(grew)
 	return grew
+}
+
+// resizedLocked accounts for a change of grew bytes in e's size, made in
+// place (a collection that gained or lost elements).
+func (sh *shard) resizedLocked(grew int64) {
+	if grew != 0 {
+		sh.bytes += grew
+		sh.stats.bytes.Add(grew)
+	}
 }
 
 // setExpiresLocked moves the expiry of e. Only an expiry earlier than the

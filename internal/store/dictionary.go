@@ -1,0 +1,5 @@
+package store
+
+// DictionaryStore holds the Dictionary operations of Collections.
+type DictionaryStore interface {
+}

@@ -1,0 +1,5 @@
+package store
+
+// ListStore holds the List operations of Collections.
+type ListStore interface {
+}

@@ -1,0 +1,5 @@
+package store
+
+// SetStore holds the Set operations of Collections.
+type SetStore interface {
+}

@@ -1,0 +1,5 @@
+package store
+
+// SortedSetStore holds the SortedSet operations of Collections.
+type SortedSetStore interface {
+}
