@@ -59,7 +59,7 @@ func TestRuleFor(t *testing.T) {
 		{"/grpc.health.v1.Health/Check", grpcsvc.Rule{Open: true}, true},
 		{"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", grpcsvc.Rule{Open: true}, true},
 		// Unknown methods, even of known services, have no rule: refused.
-		{"/cache_client.Scs/DictionarySet", grpcsvc.Rule{}, false},
+		{"/cache_client.Scs/NoSuchMethod", grpcsvc.Rule{}, false},
 		{"/cache_client.pubsub.Pubsub/Subscribe", grpcsvc.Rule{}, false},
 		{"/grpc.health.v1.Healthz/Check", grpcsvc.Rule{}, false},
 		{"", grpcsvc.Rule{}, false},

@@ -53,11 +53,15 @@ var openServices = map[string]bool{
 // rules is the authorization policy, one entry per method of thaw's own
 // services. A method missing here is refused whenever auth is on; the
 // server's tests enumerate the registered services to prove every method has
-// a rule. Collection, topic and leaderboard methods get theirs as they land.
+// a rule. Data calls that only read need ActionRead; any call that can change
+// an item needs ActionWrite, pops included although they also return what
+// they remove. Topic and leaderboard methods get theirs as they land.
 var rules = map[string]Rule{
 	cachepb.Ping_Ping_FullMethodName: {Open: true},
 
+	// Scalars.
 	cachepb.Scs_Get_FullMethodName:            {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_GetWithHash_FullMethodName:    {Action: auth.ActionRead, Scope: ScopeHeader},
 	cachepb.Scs_GetBatch_FullMethodName:       {Action: auth.ActionRead, Scope: ScopeHeader},
 	cachepb.Scs_KeysExist_FullMethodName:      {Action: auth.ActionRead, Scope: ScopeHeader},
 	cachepb.Scs_ItemGetTtl_FullMethodName:     {Action: auth.ActionRead, Scope: ScopeHeader},
@@ -65,11 +69,55 @@ var rules = map[string]Rule{
 	cachepb.Scs_Set_FullMethodName:            {Action: auth.ActionWrite, Scope: ScopeHeader},
 	cachepb.Scs_SetBatch_FullMethodName:       {Action: auth.ActionWrite, Scope: ScopeHeader},
 	cachepb.Scs_SetIf_FullMethodName:          {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_SetIfHash_FullMethodName:      {Action: auth.ActionWrite, Scope: ScopeHeader},
 	cachepb.Scs_SetIfNotExists_FullMethodName: {Action: auth.ActionWrite, Scope: ScopeHeader},
 	cachepb.Scs_Delete_FullMethodName:         {Action: auth.ActionWrite, Scope: ScopeHeader},
 	cachepb.Scs_Increment_FullMethodName:      {Action: auth.ActionWrite, Scope: ScopeHeader},
 	cachepb.Scs_UpdateTtl_FullMethodName:      {Action: auth.ActionWrite, Scope: ScopeHeader},
 
+	// Dictionaries.
+	cachepb.Scs_DictionaryGet_FullMethodName:       {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_DictionaryFetch_FullMethodName:     {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_DictionaryLength_FullMethodName:    {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_DictionarySet_FullMethodName:       {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_DictionaryIncrement_FullMethodName: {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_DictionaryDelete_FullMethodName:    {Action: auth.ActionWrite, Scope: ScopeHeader},
+
+	// Sets.
+	cachepb.Scs_SetFetch_FullMethodName:      {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_SetSample_FullMethodName:     {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_SetContains_FullMethodName:   {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_SetLength_FullMethodName:     {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_SetUnion_FullMethodName:      {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_SetDifference_FullMethodName: {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_SetPop_FullMethodName:        {Action: auth.ActionWrite, Scope: ScopeHeader},
+
+	// Lists.
+	cachepb.Scs_ListFetch_FullMethodName:            {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_ListLength_FullMethodName:           {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_ListPushFront_FullMethodName:        {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_ListPushBack_FullMethodName:         {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_ListPopFront_FullMethodName:         {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_ListPopBack_FullMethodName:          {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_ListRemove_FullMethodName:           {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_ListConcatenateFront_FullMethodName: {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_ListConcatenateBack_FullMethodName:  {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_ListRetain_FullMethodName:           {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_ListErase_FullMethodName:            {Action: auth.ActionWrite, Scope: ScopeHeader},
+
+	// Sorted sets. SortedSetUnionStore needs only write: its sources are in
+	// the cache it writes to, and it answers nothing but the new length.
+	cachepb.Scs_SortedSetFetch_FullMethodName:         {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_SortedSetGetScore_FullMethodName:      {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_SortedSetGetRank_FullMethodName:       {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_SortedSetLength_FullMethodName:        {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_SortedSetLengthByScore_FullMethodName: {Action: auth.ActionRead, Scope: ScopeHeader},
+	cachepb.Scs_SortedSetPut_FullMethodName:           {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_SortedSetRemove_FullMethodName:        {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_SortedSetIncrement_FullMethodName:     {Action: auth.ActionWrite, Scope: ScopeHeader},
+	cachepb.Scs_SortedSetUnionStore_FullMethodName:    {Action: auth.ActionWrite, Scope: ScopeHeader},
+
+	// Control plane.
 	controlpb.ScsControl_CreateCache_FullMethodName:      {Action: auth.ActionControl, Scope: ScopeBody},
 	controlpb.ScsControl_DeleteCache_FullMethodName:      {Action: auth.ActionControl, Scope: ScopeBody},
 	controlpb.ScsControl_FlushCache_FullMethodName:       {Action: auth.ActionControl, Scope: ScopeBody},
