@@ -28,6 +28,9 @@ var errorMappings = []errorMapping{
 	{store.ErrItemTooLarge, codes.ResourceExhausted, "item_size_limit_exceeded"},
 	{store.ErrNotInteger, codes.FailedPrecondition, ""},
 	{store.ErrOverflow, codes.FailedPrecondition, ""},
+	// A call on a key of another type: FAILED_PRECONDITION, never INTERNAL,
+	// which the SDKs would retry until their deadline.
+	{store.ErrWrongType, codes.FailedPrecondition, ""},
 	{store.ErrInvalidName, codes.InvalidArgument, ""},
 	{store.ErrInvalidKey, codes.InvalidArgument, ""},
 	{store.ErrInvalidTTL, codes.InvalidArgument, ""},
