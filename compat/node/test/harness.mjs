@@ -234,6 +234,26 @@ export function keyClient(server, apiKey, {configuration, defaultTtlSeconds = DE
   });
 }
 
+/**
+ * An SDK Middleware that adds fixed metadata to every request: the way the
+ * SDKs' own tests talk to momento-local's fault injection (request-id,
+ * return-error, error-rpcs, delay-ms, ...). Add it with
+ * laptopConfig().addMiddleware(metadataMiddleware({...})).
+ */
+export function metadataMiddleware(headers) {
+  const handler = {
+    onRequestMetadata(metadata) {
+      for (const [k, v] of Object.entries(headers)) metadata._grpcMetadata.set(k, String(v));
+      return Promise.resolve(metadata);
+    },
+    onRequestBody: request => Promise.resolve(request),
+    onResponseMetadata: metadata => Promise.resolve(metadata),
+    onResponseBody: response => Promise.resolve(response),
+    onResponseStatus: status => Promise.resolve(status),
+  };
+  return {shouldLoadLate: true, onNewRequest: () => handler};
+}
+
 /** Runs the thaw binary with `args` and resolves to its trimmed stdout. */
 export async function runThaw(args) {
   try {
@@ -268,16 +288,42 @@ export async function createToken({secretFile, role, caches = [], expires, endpo
 }
 
 /**
- * Sends an HTTP request to the test-admin listener, e.g. adminRequest(server,
- * '/block'). Tries POST and falls back to GET when POST is not allowed.
+ * The token inside a v1 API key (base64 of {"endpoint","api_key"}): what the
+ * SDK sends as the authorization header, and what the test-admin listener
+ * expects in its Authorization header.
  */
-export async function adminRequest(server, path) {
+export function apiKeyToken(apiKey) {
+  const token = JSON.parse(Buffer.from(apiKey, 'base64').toString('utf8')).api_key;
+  if (typeof token !== 'string' || token === '') throw new Error('not a v1 API key: no api_key member');
+  return token;
+}
+
+/**
+ * Sends an HTTP request to the test-admin listener and resolves to {status,
+ * body}, whatever the status. Tries POST and falls back to GET when POST is
+ * not allowed. authorization, when given, is sent as the Authorization header
+ * (a bare token from apiKeyToken, or "Bearer <token>").
+ */
+export async function adminCall(server, path, {authorization} = {}) {
   if (!server.adminAddr) throw new Error('server has no admin listener (start it with --enable-test-admin)');
   const url = `http://${server.adminAddr}${path}`;
-  let res = await fetch(url, {method: 'POST'});
-  if (res.status === 405) res = await fetch(url, {method: 'GET'});
-  const body = await res.text();
-  if (!res.ok) throw new Error(`${path} on admin ${server.adminAddr}: HTTP ${res.status} ${body}`);
+  const headers = authorization === undefined ? {} : {Authorization: authorization};
+  let res = await fetch(url, {method: 'POST', headers});
+  if (res.status === 405) {
+    await res.text();
+    res = await fetch(url, {method: 'GET', headers});
+  }
+  return {status: res.status, body: await res.text()};
+}
+
+/**
+ * Sends an HTTP request to the test-admin listener, e.g. adminRequest(server,
+ * '/block'), and resolves to the body; a status other than 2xx rejects.
+ * Options as for adminCall.
+ */
+export async function adminRequest(server, path, options = {}) {
+  const {status, body} = await adminCall(server, path, options);
+  if (status < 200 || status > 299) throw new Error(`${path} on admin ${server.adminAddr}: HTTP ${status} ${body}`);
   return body;
 }
 

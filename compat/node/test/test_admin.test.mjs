@@ -15,7 +15,16 @@ import {
   MomentoErrorCode,
 } from '@gomomento/sdk';
 
-import {adminRequest, laptopConfig, localClient, show, startServer, uniqueCacheName, uniqueKey} from './harness.mjs';
+import {
+  adminRequest,
+  laptopConfig,
+  localClient,
+  metadataMiddleware,
+  show,
+  startServer,
+  uniqueCacheName,
+  uniqueKey,
+} from './harness.mjs';
 
 const RECOVERY_BOUND_MS = 30_000;
 
@@ -35,24 +44,6 @@ after(async () => {
   for (const c of clients) c.close();
   await server?.stop();
 });
-
-/**
- * An SDK Middleware that adds fixed metadata to every request: the way the
- * SDKs' own tests talk to momento-local's fault injection.
- */
-function metadataMiddleware(headers) {
-  const handler = {
-    onRequestMetadata(metadata) {
-      for (const [k, v] of Object.entries(headers)) metadata._grpcMetadata.set(k, String(v));
-      return Promise.resolve(metadata);
-    },
-    onRequestBody: request => Promise.resolve(request),
-    onResponseMetadata: metadata => Promise.resolve(metadata),
-    onResponseBody: response => Promise.resolve(response),
-    onResponseStatus: status => Promise.resolve(status),
-  };
-  return {shouldLoadLate: true, onNewRequest: () => handler};
-}
 
 /** A client whose every call carries `headers`; `configure` may adjust the config. */
 async function faultClient(headers, configure = c => c) {
