@@ -28,6 +28,7 @@ import (
 	"github.com/thaw-dev/thaw/api/cachepb"
 	"github.com/thaw-dev/thaw/api/commonpb"
 	"github.com/thaw-dev/thaw/api/controlpb"
+	"github.com/thaw-dev/thaw/internal/apikey"
 	"github.com/thaw-dev/thaw/internal/auth"
 	"github.com/thaw-dev/thaw/internal/certs"
 	"github.com/thaw-dev/thaw/internal/grpcsvc"
@@ -470,6 +471,33 @@ func getMetrics(t *testing.T, srv *server.Server) string {
 	return string(body)
 }
 
+// TestUnknownMethodsNeedAKey: a method the server does not serve, of a
+// known service or not, answers UNAUTHENTICATED without a key (nothing about
+// the server's methods leaks) and UNIMPLEMENTED with one.
+func TestUnknownMethodsNeedAKey(t *testing.T) {
+	s := startSecuredServer(t)
+	for _, method := range []string{"/cache_client.Scs/NoSuchMethod", "/cache_client.pubsub.Pubsub/Publish", "/no.Such/Service"} {
+		for _, tt := range []struct {
+			key  string
+			want codes.Code
+		}{
+			{keyNone, codes.Unauthenticated},
+			{keyGarbage, codes.Unauthenticated},
+			{keyReadOnly, codes.Unimplemented},
+		} {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if token := s.keys[tt.key]; token != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, "authorization", token)
+			}
+			err := s.conn.Invoke(ctx, method, &cachepb.XGetRequest{}, &cachepb.XGetResponse{})
+			cancel()
+			if status.Code(err) != tt.want {
+				t.Errorf("%s with %s = %v, want %v", method, tt.key, err, tt.want)
+			}
+		}
+	}
+}
+
 // TestRefusedCallsAreNotDelayed: a caller without a valid key cannot park a
 // handler with delay-ms; the refusal comes at once, well inside a deadline
 // that a one-day delay would pass.
@@ -593,6 +621,7 @@ func TestAdminNeedsSuperuserKey(t *testing.T) {
 		{"superuser of one cache", s.keys[keyOtherCache], http.StatusForbidden},
 		{"superuser, bare", s.keys[keySuperuser], http.StatusOK},
 		{"superuser, bearer", "Bearer " + s.keys[keySuperuser], http.StatusOK},
+		{"superuser, the v1 key as printed", apikey.EncodeV1("127.0.0.1:8080", s.keys[keySuperuser]), http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

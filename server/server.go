@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -253,6 +255,7 @@ func (s *Server) grpcOptions() ([]grpc.ServerOption, error) {
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
+		grpc.UnknownServiceHandler(grpcsvc.UnknownMethod),
 		grpc.StatsHandler(connectionCounter{gauge: m.connections}),
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
@@ -271,6 +274,13 @@ func (s *Server) grpcOptions() ([]grpc.ServerOption, error) {
 	return opts, nil
 }
 
+// serves reports whether the server registered fullMethod.
+func (s *Server) serves(fullMethod string) bool {
+	service, method, _ := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
+	info, ok := s.grpc.GetServiceInfo()[service]
+	return ok && slices.ContainsFunc(info.Methods, func(m grpc.MethodInfo) bool { return m.Name == method })
+}
+
 // interceptors returns the server's interceptor chains, outermost first.
 // The order is the security model: metrics see every outcome (refusals and
 // recovered panics included); recovery guards everything inside it; auth
@@ -280,8 +290,8 @@ func (s *Server) interceptors(m *metrics) ([]grpc.UnaryServerInterceptor, []grpc
 	unary := []grpc.UnaryServerInterceptor{m.unaryInterceptor(), grpcsvc.RecoveryUnaryInterceptor(s.logger)}
 	stream := []grpc.StreamServerInterceptor{m.streamInterceptor(), grpcsvc.RecoveryStreamInterceptor(s.logger)}
 	if s.keys != nil {
-		unary = append(unary, grpcsvc.AuthUnaryInterceptor(s.keys))
-		stream = append(stream, grpcsvc.AuthStreamInterceptor(s.keys))
+		unary = append(unary, grpcsvc.AuthUnaryInterceptor(s.keys, s.serves))
+		stream = append(stream, grpcsvc.AuthStreamInterceptor(s.keys, s.serves))
 	}
 	if s.cfg.EnableTestAdmin {
 		inj := testadmin.NewInjector(testadmin.WithCaller(grpcsvc.CallerID))

@@ -201,7 +201,7 @@ func (v *Verifier) Verify(token string, now time.Time) (Claims, error) {
 		return c, err
 	}
 	if v.revoked != nil && v.revoked.Contains(c.ID) {
-		return Claims{}, fmt.Errorf("auth: key %s was revoked (listed in %s): %w", c.ID, v.revoked.Path(), ErrRevokedKey)
+		return Claims{}, fmt.Errorf("auth: key %s: %w", c.ID, ErrRevokedKey)
 	}
 	return c, nil
 }

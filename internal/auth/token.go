@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/thaw-dev/thaw/internal/apikey"
 )
 
 // maxTokenLen bounds the work Verify does on hostile input. Real tokens are
@@ -210,4 +212,16 @@ func KeyID(token string) (string, error) {
 		return "", fmt.Errorf("auth: key id: the key has no id (it was made before keys had ids); rotate the secret to refuse it: %w", ErrInvalidKey)
 	}
 	return p.ID, nil
+}
+
+// TokenFromHeader returns the token an authorization header carries: the
+// value without a "Bearer " prefix and surrounding space, unwrapped when it
+// is a whole v1 API key (what `thaw token create` prints) rather than the
+// token inside one (what the SDKs send).
+func TokenFromHeader(value string) string {
+	token := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(value), "Bearer "))
+	if _, inner, err := apikey.DecodeV1(token); err == nil {
+		return inner
+	}
+	return token
 }

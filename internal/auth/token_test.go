@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/thaw-dev/thaw/internal/apikey"
 )
 
 var (
@@ -241,4 +243,23 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("Verify(%q) error = %v, want a sentinel", token, err)
 		}
 	})
+}
+
+func TestTokenFromHeader(t *testing.T) {
+	tests := []struct {
+		header, want string
+	}{
+		{"", ""},
+		{"abc.def.ghi", "abc.def.ghi"},
+		{"Bearer abc.def.ghi", "abc.def.ghi"},
+		{"  Bearer  abc.def.ghi \n", "abc.def.ghi"},
+		{apikey.EncodeV1("h:1", "abc.def.ghi"), "abc.def.ghi"},
+		{"Bearer " + apikey.EncodeV1("h:1", "abc.def.ghi"), "abc.def.ghi"},
+		{"not-a-key", "not-a-key"},
+	}
+	for _, tt := range tests {
+		if got := TokenFromHeader(tt.header); got != tt.want {
+			t.Errorf("TokenFromHeader(%q) = %q, want %q", tt.header, got, tt.want)
+		}
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -82,11 +81,17 @@ func KeyCanSee(ctx context.Context, cache string) bool {
 	return !ok || len(c.claims.Caches) == 0 || slices.Contains(c.claims.Caches, cache)
 }
 
+// Served reports whether the server has a handler for a full method name.
+type Served func(fullMethod string) bool
+
 // authorize applies the policy (see RuleFor) to a call: open methods pass;
 // every other needs a valid key, a rule, the rule's permission and, where the
-// rule names one, the cache found where the rule says. It returns ctx with
-// the caller attached. req is nil for streams, whose cache is in the header.
-func authorize(ctx context.Context, v Verifier, fullMethod string, req any) (context.Context, error) {
+// rule names one, the cache found where the rule says. A method the server
+// does not serve (served says so) passes once the key is valid, to be
+// answered UNIMPLEMENTED: only callers with a key learn what is missing.
+// It returns ctx with the caller attached. req is nil for streams, whose
+// cache is in the header.
+func authorize(ctx context.Context, v Verifier, served Served, fullMethod string, req any) (context.Context, error) {
 	rule, known := RuleFor(fullMethod)
 	if known && rule.Open {
 		return ctx, nil
@@ -94,7 +99,7 @@ func authorize(ctx context.Context, v Verifier, fullMethod string, req any) (con
 	md, _ := metadata.FromIncomingContext(ctx)
 	var token string
 	if vals := md.Get("authorization"); len(vals) > 0 {
-		token = strings.TrimPrefix(vals[0], "Bearer ")
+		token = auth.TokenFromHeader(vals[0])
 	}
 	if token == "" {
 		return ctx, StatusFromError(fmt.Errorf("%s: %w", fullMethod, auth.ErrMissingKey))
@@ -102,6 +107,9 @@ func authorize(ctx context.Context, v Verifier, fullMethod string, req any) (con
 	claims, err := v.Verify(token, time.Now())
 	if err != nil {
 		return ctx, StatusFromError(err)
+	}
+	if !known && served != nil && !served(fullMethod) {
+		return withCaller(ctx, token, claims), nil
 	}
 	if !known {
 		return ctx, StatusFromError(fmt.Errorf("%s: %w", fullMethod, ErrNoAuthRule))
@@ -125,18 +133,25 @@ func authorize(ctx context.Context, v Verifier, fullMethod string, req any) (con
 	if err != nil {
 		return ctx, StatusFromError(err)
 	}
+	return withCaller(ctx, token, claims), nil
+}
+
+// withCaller returns ctx with the authenticated caller attached.
+func withCaller(ctx context.Context, token string, claims auth.Claims) context.Context {
 	id := claims.ID
 	if id == "" {
 		sum := sha256.Sum256([]byte(token))
 		id = "sha256:" + hex.EncodeToString(sum[:8])
 	}
-	return context.WithValue(ctx, callerKey{}, caller{id: id, claims: claims}), nil
+	return context.WithValue(ctx, callerKey{}, caller{id: id, claims: claims})
 }
 
 // AuthUnaryInterceptor rejects unary calls without a valid, sufficient key.
-func AuthUnaryInterceptor(v Verifier) grpc.UnaryServerInterceptor {
+// served tells methods the server does not have (see authorize); nil means
+// it has every method it is asked for.
+func AuthUnaryInterceptor(v Verifier, served Served) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, err := authorize(ctx, v, info.FullMethod, req)
+		ctx, err := authorize(ctx, v, served, info.FullMethod, req)
 		if err != nil {
 			return nil, err
 		}
@@ -145,10 +160,11 @@ func AuthUnaryInterceptor(v Verifier) grpc.UnaryServerInterceptor {
 }
 
 // AuthStreamInterceptor rejects streaming calls without a valid, sufficient
-// key. Streams are data-plane calls whose cache is in the metadata.
-func AuthStreamInterceptor(v Verifier) grpc.StreamServerInterceptor {
+// key. Streams are data-plane calls whose cache is in the metadata. It also
+// guards the server's handler for unknown methods (see UnknownMethod).
+func AuthStreamInterceptor(v Verifier, served Served) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, err := authorize(ss.Context(), v, info.FullMethod, nil)
+		ctx, err := authorize(ss.Context(), v, served, info.FullMethod, nil)
 		if err != nil {
 			return err
 		}
@@ -163,3 +179,12 @@ type contextStream struct {
 }
 
 func (s contextStream) Context() context.Context { return s.ctx }
+
+// UnknownMethod answers a call of a method the server does not serve with
+// UNIMPLEMENTED. Installed with grpc.UnknownServiceHandler, it makes such
+// calls pass through the stream interceptors, so that auth refuses callers
+// without a key before they learn which methods exist.
+func UnknownMethod(_ any, stream grpc.ServerStream) error {
+	method, _ := grpc.MethodFromServerStream(stream)
+	return status.Errorf(codes.Unimplemented, "unknown method %s", method)
+}

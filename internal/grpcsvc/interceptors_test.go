@@ -100,7 +100,7 @@ func TestServiceWithoutRulesIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := &countingTestService{}
-	srv := grpc.NewServer(grpc.UnaryInterceptor(grpcsvc.AuthUnaryInterceptor(signer)))
+	srv := grpc.NewServer(grpc.UnaryInterceptor(grpcsvc.AuthUnaryInterceptor(signer, nil)))
 	testgrpc.RegisterTestServiceServer(srv, svc)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

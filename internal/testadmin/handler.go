@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"path"
-	"strings"
 	"time"
 
 	"github.com/thaw-dev/thaw/internal/auth"
@@ -24,7 +23,8 @@ type KeyVerifier interface {
 //
 // When keys is not nil (the server runs with auth), every route needs a
 // superuser key valid for all caches, since blocking the port affects every
-// caller: in the Authorization header, bare or after "Bearer ". A missing,
+// caller: in the Authorization header, bare or after "Bearer ", as the v1
+// key `thaw token create` prints or the token inside it. A missing,
 // invalid, expired or revoked key gets 401 and a weaker key 403, and nothing
 // is blocked.
 func Handler(b *BlockableListener, keys KeyVerifier) http.Handler {
@@ -66,7 +66,7 @@ func Handler(b *BlockableListener, keys KeyVerifier) http.Handler {
 // authorizeAdmin checks r's key for the admin routes and returns the HTTP
 // status to refuse with.
 func authorizeAdmin(keys KeyVerifier, r *http.Request) (int, error) {
-	token := strings.TrimSpace(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+	token := auth.TokenFromHeader(r.Header.Get("Authorization"))
 	if token == "" {
 		return http.StatusUnauthorized, errors.New("testadmin: the server runs with auth: send a superuser key in the Authorization header")
 	}
