@@ -108,8 +108,9 @@ type Config struct {
 
 	// MaxAttempts is how many times an idempotent call is sent when it fails
 	// with CANCELLED, INTERNAL or UNAVAILABLE; attempts follow each other at
-	// once. Non-idempotent calls (SetIf, SetIfNotExists, Increment, UpdateTTL)
-	// are sent once whatever its value. The short first attempt of a call
+	// once. Non-idempotent calls (conditional writes, increments, pushes,
+	// pops, UpdateTTL, ListRetain, ListErase, SortedSetUnionStore; see
+	// methods.go) are sent once whatever its value. The short first attempt of a call
 	// after a gap is not counted. Must be at least 1 (1 disables retries).
 	// Default 3.
 	MaxAttempts int

@@ -2,8 +2,9 @@
 // protocol (thaw serve, momento-local, Momento itself): a Client with
 // context-first methods for the scalar data operations (Get, GetBatch, Set,
 // SetBatch, SetIf, SetIfNotExists, Delete, KeysExist, Increment, UpdateTTL,
-// ItemTTL, ItemType), the control operations (CreateCache, DeleteCache,
-// FlushCache, ListCaches) and Ping.
+// ItemTTL, ItemType), the hash-conditional scalars (GetWithHash, SetWithHash,
+// SetIfHash), the collections (below), the control operations (CreateCache,
+// DeleteCache, FlushCache, ListCaches) and Ping.
 //
 // Its presets survive the freezes of serverless environments and still
 // notice dead connections: Lambda() sends no keepalive PINGs, which a frozen
@@ -15,6 +16,42 @@
 //	defer c.Close()
 //	if err := c.Set(ctx, "orders", []byte("k"), []byte("v"), time.Minute); err != nil { ... }
 //	v, found, err := c.Get(ctx, "orders", []byte("k"))
+//
+// # Collections
+//
+// Dictionaries, sets, lists and sorted sets live under keys of the same
+// cache as the scalars; a collection's name is its key, so Delete, KeysExist,
+// ItemTTL, ItemType and UpdateTTL work on them too.
+//
+//	Dictionary  DictionaryGetField, DictionaryGetFields, DictionaryFetch,
+//	            DictionarySetFields, DictionaryIncrement,
+//	            DictionaryRemoveFields, DictionaryDelete, DictionaryLength
+//	Set         SetFetch, SetAddElements, SetRemoveElements, SetDelete,
+//	            SetContainsElements, SetLength, SetSample, SetPop
+//	List        ListPushFront, ListPushBack, ListConcatenateFront,
+//	            ListConcatenateBack, ListPopFront, ListPopBack, ListFetch,
+//	            ListLength, ListRemoveValue, ListRetain, ListErase, ListDelete
+//	SortedSet   SortedSetPutElements, SortedSetFetchByRank,
+//	            SortedSetFetchByScore, SortedSetGetScore, SortedSetGetScores,
+//	            SortedSetGetRank, SortedSetRemoveElements, SortedSetDelete,
+//	            SortedSetIncrementScore, SortedSetLength,
+//	            SortedSetLengthByScore, SortedSetUnionStore
+//
+// Reads of a missing collection report found == false rather than an error,
+// like Get. A collection exists only while it has elements: removing, popping
+// or retaining away the last one deletes it. A call on a key that holds
+// another kind of item (a scalar, or another collection type) fails with
+// ErrFailedPrecondition, and a write that would make a collection larger than
+// the server's item size limit with ErrLimitExceeded. Writes that add
+// elements take a CollectionTTL, the Momento SDKs' CollectionTtl: the zero
+// value gives a new collection Config.DefaultTTL and resets an existing
+// one's expiry on every write; CollectionTTLOf(d) uses d instead, and
+// WithNoRefreshTTLOnUpdates keeps the expiry of an existing collection.
+//
+//	n, err := c.ListPushBack(ctx, "orders", []byte("recent"), order,
+//		client.ListPushOptions{TTL: client.CollectionTTLOf(time.Hour), TruncateToSize: 100})
+//	top, found, err := c.SortedSetFetchByRank(ctx, "orders", []byte("scores"),
+//		client.IndexSlice(0, 10), client.Descending)
 //
 // # Configuration
 //
@@ -54,11 +91,21 @@
 // # Retries
 //
 // An idempotent call (Get, GetBatch, Set, SetBatch, Delete, KeysExist,
-// ItemTTL, ItemType, FlushCache, ListCaches, Ping) that fails with
-// CANCELLED, INTERNAL or UNAVAILABLE is sent again at once, up to
+// ItemTTL, ItemType, GetWithHash, SetWithHash, FlushCache, ListCaches, Ping,
+// every collection read, and the collection writes that leave the same
+// collection however often they are applied: DictionarySetFields,
+// DictionaryRemoveFields, DictionaryDelete, SetAddElements,
+// SetRemoveElements, SetDelete, ListRemoveValue, ListDelete,
+// SortedSetPutElements, SortedSetRemoveElements, SortedSetDelete) that fails
+// with CANCELLED, INTERNAL or UNAVAILABLE is sent again at once, up to
 // Config.MaxAttempts attempts, all within Config.Timeout. SetIf,
-// SetIfNotExists, Increment, UpdateTTL, CreateCache and DeleteCache are sent
-// once: after an error their effect is unknown, and the caller decides.
+// SetIfNotExists, SetIfHash, Increment, UpdateTTL, CreateCache, DeleteCache
+// and the collection writes that are not idempotent (DictionaryIncrement,
+// SetPop, ListPushFront, ListPushBack, ListConcatenateFront,
+// ListConcatenateBack, ListPopFront, ListPopBack, ListRetain, ListErase,
+// SortedSetIncrementScore, SortedSetUnionStore) are sent once: after an
+// error their effect is unknown, and the caller decides. After a gap they
+// are preceded by a Ping rather than probed (see below).
 //
 // # Freeze-aware recovery
 //

@@ -24,6 +24,55 @@ const (
 	rpcFlushCache
 	rpcListCaches
 	rpcPing
+
+	rpcGetWithHash
+	rpcSetWithHash
+	rpcSetIfHash
+
+	rpcDictionaryGetField
+	rpcDictionaryGetFields
+	rpcDictionaryFetch
+	rpcDictionarySetFields
+	rpcDictionaryIncrement
+	rpcDictionaryRemoveFields
+	rpcDictionaryDelete
+	rpcDictionaryLength
+
+	rpcSetFetch
+	rpcSetAddElements
+	rpcSetRemoveElements
+	rpcSetDelete
+	rpcSetContainsElements
+	rpcSetLength
+	rpcSetSample
+	rpcSetPop
+
+	rpcListPushFront
+	rpcListPushBack
+	rpcListConcatenateFront
+	rpcListConcatenateBack
+	rpcListPopFront
+	rpcListPopBack
+	rpcListFetch
+	rpcListLength
+	rpcListRemoveValue
+	rpcListRetain
+	rpcListErase
+	rpcListDelete
+
+	rpcSortedSetPutElements
+	rpcSortedSetFetchByRank
+	rpcSortedSetFetchByScore
+	rpcSortedSetGetScore
+	rpcSortedSetGetScores
+	rpcSortedSetGetRank
+	rpcSortedSetRemoveElements
+	rpcSortedSetDelete
+	rpcSortedSetIncrementScore
+	rpcSortedSetLength
+	rpcSortedSetLengthByScore
+	rpcSortedSetUnionStore
+
 	numRPCs
 )
 
@@ -55,6 +104,17 @@ type methodInfo struct {
 // happened), UpdateTTL (increase/decrease answers depend on the previous
 // TTL), CreateCache and DeleteCache (a repeat after a lost reply reports
 // "already exists" or "not found" for a change that succeeded).
+//
+// Collections follow the same rule. Reads are retried, and so are writes
+// that leave the same collection however often they are applied: setting
+// fields, adding or removing members, putting scores, removing every
+// occurrence of a list value, deleting a whole collection. Never retried:
+// SetIfHash (like SetIf), increments (DictionaryIncrement,
+// SortedSetIncrementScore), pushes and concatenations (a repeat adds the
+// values twice), pops (a repeat pops another element and the first is lost),
+// ListRetain and ListErase (their indexes apply to the list as it is, so a
+// repeat cuts again) and SortedSetUnionStore (its destination may be one of
+// its sources).
 var methods = [numRPCs]methodInfo{
 	rpcGet:            {"Get", true, planeData},
 	rpcGetBatch:       {"GetBatch", true, planeData},
@@ -73,6 +133,54 @@ var methods = [numRPCs]methodInfo{
 	rpcFlushCache:     {"FlushCache", true, planeControl},
 	rpcListCaches:     {"ListCaches", true, planeControl},
 	rpcPing:           {"Ping", true, planePing},
+
+	rpcGetWithHash: {"GetWithHash", true, planeData},
+	rpcSetWithHash: {"SetWithHash", true, planeData},
+	rpcSetIfHash:   {"SetIfHash", false, planeData},
+
+	rpcDictionaryGetField:     {"DictionaryGetField", true, planeData},
+	rpcDictionaryGetFields:    {"DictionaryGetFields", true, planeData},
+	rpcDictionaryFetch:        {"DictionaryFetch", true, planeData},
+	rpcDictionarySetFields:    {"DictionarySetFields", true, planeData},
+	rpcDictionaryIncrement:    {"DictionaryIncrement", false, planeData},
+	rpcDictionaryRemoveFields: {"DictionaryRemoveFields", true, planeData},
+	rpcDictionaryDelete:       {"DictionaryDelete", true, planeData},
+	rpcDictionaryLength:       {"DictionaryLength", true, planeData},
+
+	rpcSetFetch:            {"SetFetch", true, planeData},
+	rpcSetAddElements:      {"SetAddElements", true, planeData},
+	rpcSetRemoveElements:   {"SetRemoveElements", true, planeData},
+	rpcSetDelete:           {"SetDelete", true, planeData},
+	rpcSetContainsElements: {"SetContainsElements", true, planeData},
+	rpcSetLength:           {"SetLength", true, planeData},
+	rpcSetSample:           {"SetSample", true, planeData},
+	rpcSetPop:              {"SetPop", false, planeData},
+
+	rpcListPushFront:        {"ListPushFront", false, planeData},
+	rpcListPushBack:         {"ListPushBack", false, planeData},
+	rpcListConcatenateFront: {"ListConcatenateFront", false, planeData},
+	rpcListConcatenateBack:  {"ListConcatenateBack", false, planeData},
+	rpcListPopFront:         {"ListPopFront", false, planeData},
+	rpcListPopBack:          {"ListPopBack", false, planeData},
+	rpcListFetch:            {"ListFetch", true, planeData},
+	rpcListLength:           {"ListLength", true, planeData},
+	rpcListRemoveValue:      {"ListRemoveValue", true, planeData},
+	rpcListRetain:           {"ListRetain", false, planeData},
+	rpcListErase:            {"ListErase", false, planeData},
+	rpcListDelete:           {"ListDelete", true, planeData},
+
+	rpcSortedSetPutElements:    {"SortedSetPutElements", true, planeData},
+	rpcSortedSetFetchByRank:    {"SortedSetFetchByRank", true, planeData},
+	rpcSortedSetFetchByScore:   {"SortedSetFetchByScore", true, planeData},
+	rpcSortedSetGetScore:       {"SortedSetGetScore", true, planeData},
+	rpcSortedSetGetScores:      {"SortedSetGetScores", true, planeData},
+	rpcSortedSetGetRank:        {"SortedSetGetRank", true, planeData},
+	rpcSortedSetRemoveElements: {"SortedSetRemoveElements", true, planeData},
+	rpcSortedSetDelete:         {"SortedSetDelete", true, planeData},
+	rpcSortedSetIncrementScore: {"SortedSetIncrementScore", false, planeData},
+	rpcSortedSetLength:         {"SortedSetLength", true, planeData},
+	rpcSortedSetLengthByScore:  {"SortedSetLengthByScore", true, planeData},
+	rpcSortedSetUnionStore:     {"SortedSetUnionStore", false, planeData},
 }
 
 // retryable reports whether a failure with code may be retried on an

@@ -3,7 +3,8 @@
 // init with client.Auto() (the Lambda preset when it runs in a Lambda
 // environment) and reused by every invocation, with the connection tracer
 // writing JSON lines to stdout, where Lambda (or thaw lambda) collects them.
-// Each invocation sets a key and reads it back.
+// Each invocation sets a key, reads it back and counts the invocations
+// that used the key in a dictionary.
 //
 // Environment:
 //
@@ -44,6 +45,10 @@ type Reply struct {
 	Found     bool   `json:"found"`
 	// Millis is how long the set and get took together.
 	Millis float64 `json:"ms"`
+	// Count is how many invocations have used Key so far, this one
+	// included: a field of the dictionary "invocations", incremented with
+	// DictionaryIncrement.
+	Count int64 `json:"count"`
 	// Recovery says whether the client runs with freeze-aware recovery,
 	// that is whether client.Auto() chose the Lambda preset.
 	Recovery bool `json:"recovery"`
@@ -79,7 +84,10 @@ func (f *function) handle(ctx context.Context, ev Event) (Reply, error) {
 	}
 	r.Millis = float64(time.Since(start).Microseconds()) / 1000
 	r.Value, r.Found = string(got), found
-	f.logger.Info("handled", "request_id", requestID, "key", r.Key, "found", found, "ms", r.Millis)
+	if r.Count, err = f.cache.DictionaryIncrement(ctx, f.name, []byte("invocations"), []byte(r.Key), 1, client.CollectionTTLOf(time.Hour)); err != nil {
+		return r, fmt.Errorf("count invocations of %q: %w", r.Key, err)
+	}
+	f.logger.Info("handled", "request_id", requestID, "key", r.Key, "found", found, "ms", r.Millis, "count", r.Count)
 	return r, nil
 }
 
