@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"slices"
@@ -41,9 +42,14 @@ const (
 	DefaultAddr = "127.0.0.1:8080"
 	// DefaultAdminAddr is where the test-admin port listens (momento-local's port).
 	DefaultAdminAddr = "127.0.0.1:9090"
-	// MaxMessageSize bounds gRPC messages in both directions. It exceeds the
-	// 10,486,000 bytes the Node SDK may send, so an oversize item reaches the
-	// handler and is refused as "item size" rather than by the transport.
+	// MaxMessageSize is the least message size the transport receives. It
+	// exceeds the 10,486,000 bytes the Node SDK may send and, by default, the
+	// request limit (store.Limits.MaxRequestSize), so that an oversize request
+	// reaches thaw and is refused with the service's "request limit" error
+	// rather than by gRPC; with larger limits the transport takes twice the
+	// request limit (see recvLimit). Sends are not bounded: a response holds
+	// what the limits let clients store, and the client's own receive limit
+	// decides.
 	MaxMessageSize = 16 << 20
 	// KeepaliveMinTime is the shortest interval between client pings the server
 	// accepts, with or without active calls. The SDKs' Laptop and InRegion
@@ -257,8 +263,8 @@ func (s *Server) grpcOptions() ([]grpc.ServerOption, error) {
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.UnknownServiceHandler(grpcsvc.UnknownMethod),
 		grpc.StatsHandler(connectionCounter{gauge: m.connections}),
-		grpc.MaxRecvMsgSize(MaxMessageSize),
-		grpc.MaxSendMsgSize(MaxMessageSize),
+		grpc.MaxRecvMsgSize(recvLimit(cfg.Limits)),
+		grpc.MaxSendMsgSize(math.MaxInt32),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),
 	}
 	if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
@@ -281,11 +287,20 @@ func (s *Server) serves(fullMethod string) bool {
 	return ok && slices.ContainsFunc(info.Methods, func(m grpc.MethodInfo) bool { return m.Name == method })
 }
 
+// recvLimit is the largest message the transport receives under limits:
+// MaxMessageSize, or twice the request limit when that is more, up to
+// gRPC's default bound of 2 GiB.
+func recvLimit(limits store.Limits) int {
+	request := min(int64(limits.WithDefaults().MaxRequestSize), math.MaxInt32)
+	return int(min(max(MaxMessageSize, 2*request), math.MaxInt32))
+}
+
 // interceptors returns the server's interceptor chains, outermost first.
 // The order is the security model: metrics see every outcome (refusals and
 // recovered panics included); recovery guards everything inside it; auth
 // refuses a call before test-admin injection can delay or fail it, and names
-// the caller whose request ids the injector counts.
+// the caller whose request ids the injector counts; the request-size check
+// comes after auth, so only callers with a key learn the limit.
 func (s *Server) interceptors(m *metrics) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	unary := []grpc.UnaryServerInterceptor{m.unaryInterceptor(), grpcsvc.RecoveryUnaryInterceptor(s.logger)}
 	stream := []grpc.StreamServerInterceptor{m.streamInterceptor(), grpcsvc.RecoveryStreamInterceptor(s.logger)}
@@ -293,6 +308,8 @@ func (s *Server) interceptors(m *metrics) ([]grpc.UnaryServerInterceptor, []grpc
 		unary = append(unary, grpcsvc.AuthUnaryInterceptor(s.keys, s.serves))
 		stream = append(stream, grpcsvc.AuthStreamInterceptor(s.keys, s.serves))
 	}
+	unary = append(unary, grpcsvc.RequestSizeUnaryInterceptor(s.cfg.Limits))
+	stream = append(stream, grpcsvc.RequestSizeStreamInterceptor(s.cfg.Limits))
 	if s.cfg.EnableTestAdmin {
 		inj := testadmin.NewInjector(testadmin.WithCaller(grpcsvc.CallerID))
 		unary = append(unary, inj.UnaryInterceptor())

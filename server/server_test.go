@@ -278,9 +278,13 @@ func TestBadInputStatuses(t *testing.T) {
 			return err
 		}, codes.InvalidArgument, "ttl"},
 		{"item too large", func() error {
-			_, err := c.cache.Set(inCache(t, "c"), &cachepb.XSetRequest{CacheKey: []byte("k"), CacheBody: make([]byte, 2<<20), TtlMilliseconds: 1000})
+			_, err := c.cache.Set(inCache(t, "c"), &cachepb.XSetRequest{CacheKey: []byte("k"), CacheBody: make([]byte, 1<<20), TtlMilliseconds: 1000})
 			return err
 		}, codes.ResourceExhausted, "item size"},
+		{"request too large", func() error {
+			_, err := c.cache.Set(inCache(t, "c"), &cachepb.XSetRequest{CacheKey: []byte("k"), CacheBody: make([]byte, 2<<20), TtlMilliseconds: 1000})
+			return err
+		}, codes.ResourceExhausted, "request limit"},
 		{"increment of a non-integer", func() error {
 			ctx := inCache(t, "c")
 			if _, err := c.cache.Set(ctx, &cachepb.XSetRequest{CacheKey: []byte("s"), CacheBody: []byte("abc"), TtlMilliseconds: 1000}); err != nil {
@@ -325,9 +329,11 @@ func TestItemSizeTrailer(t *testing.T) {
 	c := dial(t, srv.Addr())
 	createCache(t, c, "c")
 	var trailer metadata.MD
-	_, err := c.cache.Set(inCache(t, "c"), &cachepb.XSetRequest{CacheKey: []byte("k"), CacheBody: make([]byte, 6<<20), TtlMilliseconds: 1000}, grpc.Trailer(&trailer))
+	// One byte over the item size limit, and within the request limit: an
+	// item that is too large, not a request (see TestRequestSizeLimit).
+	_, err := c.cache.Set(inCache(t, "c"), &cachepb.XSetRequest{CacheKey: []byte("k"), CacheBody: make([]byte, store.DefaultMaxItemSize), TtlMilliseconds: 1000}, grpc.Trailer(&trailer))
 	if status.Code(err) != codes.ResourceExhausted {
-		t.Fatalf("Set of 6 MiB = %v, want RESOURCE_EXHAUSTED", err)
+		t.Fatalf("Set of the item size limit plus 1 byte = %v, want RESOURCE_EXHAUSTED", err)
 	}
 	if got := trailer.Get("err"); len(got) != 1 || got[0] != "item_size_limit_exceeded" {
 		t.Errorf("trailer err = %q, want [item_size_limit_exceeded]", got)

@@ -2,7 +2,12 @@ package grpcsvc
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"math"
+	"slices"
+	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/proto"
 
@@ -66,23 +71,100 @@ func (s *ControlService) FlushCache(ctx context.Context, req *controlpb.XFlushCa
 	return &controlpb.XFlushCacheResponse{}, nil
 }
 
-// ListCaches returns, in one page with the server's limits, every cache the
-// call's key may see: all of them, or those a scoped key names.
-func (s *ControlService) ListCaches(ctx context.Context, _ *controlpb.XListCachesRequest) (*controlpb.XListCachesResponse, error) {
-	names, err := s.store.ListCaches(ctx)
+// What ListCaches reports of every cache beyond the limits thaw enforces
+// (item size, TTL): the service's limits for a new cache, as the SDKs'
+// integration tests pin them (client-sdk-javascript
+// common-integration-tests create-delete-list-cache.ts: max_traffic_rate at
+// least 500, max_throughput_kbps at least 10240, and each topic limit exactly
+// 100). thaw reports them and enforces none of them.
+const (
+	reportedMaxTrafficRate          = 500
+	reportedMaxThroughputKbps       = 10240
+	reportedMaxPublishRate          = 100
+	reportedMaxSubscriptionCount    = 100
+	reportedMaxPublishMessageSizeKb = 100
+)
+
+// ListCachesPageSize is the most caches one ListCaches response holds; a
+// response that stops short of the end carries next_token. No Momento SDK
+// follows next_token (they send none and ignore the one returned), so the
+// page is large enough that an SDK sees every cache of any realistic
+// thaw server, and small enough to bound the response.
+const ListCachesPageSize = 1000
+
+// ListCaches returns, sorted by name, a page of the caches the call's key may
+// see (all of them, or those a scoped key names) with the limits of each.
+// The page starts after the cache that next_token names; next_token in the
+// response, set when more caches follow, names the last cache returned.
+func (s *ControlService) ListCaches(ctx context.Context, req *controlpb.XListCachesRequest) (*controlpb.XListCachesResponse, error) {
+	resp, err := s.listCaches(ctx, req.GetNextToken())
 	if err != nil {
 		return nil, toStatus(ctx, err)
 	}
-	limits := &controlpb.XCacheLimits{
-		MaxItemSizeKb: proto.Uint32(uint32(s.limits.MaxItemSize / 1000)),
-		MaxTtlSeconds: proto.Uint64(uint64(s.limits.MaxTTL.Seconds())),
+	return resp, nil
+}
+
+func (s *ControlService) listCaches(ctx context.Context, token string) (*controlpb.XListCachesResponse, error) {
+	after, err := decodeListToken(token)
+	if err != nil {
+		return nil, err
 	}
+	names, err := s.store.ListCaches(ctx)
+	if err != nil {
+		return nil, err
+	}
+	start, found := slices.BinarySearch(names, after)
+	if found {
+		start++
+	}
+	cacheLimits, topicLimits := s.reportedLimits()
 	resp := &controlpb.XListCachesResponse{}
-	for _, name := range names {
+	for _, name := range names[start:] {
 		if !KeyCanSee(ctx, name) {
 			continue
 		}
-		resp.Cache = append(resp.Cache, &controlpb.XCache{CacheName: proto.String(name), CacheLimits: limits, TopicLimits: &controlpb.XTopicLimits{}})
+		if len(resp.Cache) == ListCachesPageSize {
+			resp.NextToken = proto.String(encodeListToken(resp.Cache[len(resp.Cache)-1].GetCacheName()))
+			break
+		}
+		resp.Cache = append(resp.Cache, &controlpb.XCache{CacheName: proto.String(name), CacheLimits: cacheLimits, TopicLimits: topicLimits})
 	}
 	return resp, nil
+}
+
+// reportedLimits are the limits ListCaches reports for every cache: the item
+// size (in KiB, rounded down) and TTL that the server enforces, and the
+// service's rates and topic limits.
+func (s *ControlService) reportedLimits() (*controlpb.XCacheLimits, *controlpb.XTopicLimits) {
+	itemKiB := uint32(min(uint64(s.limits.MaxItemSize/1024), math.MaxUint32))
+	return &controlpb.XCacheLimits{
+			MaxTrafficRate:    proto.Uint32(reportedMaxTrafficRate),
+			MaxThroughputKbps: proto.Uint32(reportedMaxThroughputKbps),
+			MaxItemSizeKb:     proto.Uint32(itemKiB),
+			MaxTtlSeconds:     proto.Uint64(uint64(s.limits.MaxTTL / time.Second)),
+		}, &controlpb.XTopicLimits{
+			MaxPublishRate:          proto.Uint32(reportedMaxPublishRate),
+			MaxSubscriptionCount:    proto.Uint32(reportedMaxSubscriptionCount),
+			MaxPublishMessageSizeKb: proto.Uint32(reportedMaxPublishMessageSizeKb),
+		}
+}
+
+// encodeListToken makes the next_token that resumes a listing after the
+// cache named last. Clients must treat it as opaque.
+func encodeListToken(last string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(last))
+}
+
+// decodeListToken returns the cache name a next_token resumes after; the
+// empty token starts from the beginning. A token this server cannot have
+// issued is an invalid argument.
+func decodeListToken(token string) (string, error) {
+	if token == "" {
+		return "", nil
+	}
+	name, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(name) == 0 || !utf8.Valid(name) {
+		return "", fmt.Errorf("%w: next_token %q is not a token ListCaches returned", errInvalidRequest, token)
+	}
+	return string(name), nil
 }

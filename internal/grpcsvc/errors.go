@@ -26,11 +26,13 @@ var errorMappings = []errorMapping{
 	{store.ErrCacheNotFound, codes.NotFound, ""},
 	{store.ErrCacheExists, codes.AlreadyExists, ""},
 	{store.ErrItemTooLarge, codes.ResourceExhausted, "item_size_limit_exceeded"},
+	{store.ErrRequestTooLarge, codes.ResourceExhausted, "request_size_limit_exceeded"},
 	{store.ErrNotInteger, codes.FailedPrecondition, ""},
 	{store.ErrOverflow, codes.FailedPrecondition, ""},
 	// A call on a key of another type: FAILED_PRECONDITION, never INTERNAL,
 	// which the SDKs would retry until their deadline.
 	{store.ErrWrongType, codes.FailedPrecondition, ""},
+	{store.ErrInvalidScore, codes.InvalidArgument, ""},
 	{store.ErrInvalidName, codes.InvalidArgument, ""},
 	{store.ErrInvalidKey, codes.InvalidArgument, ""},
 	{store.ErrInvalidTTL, codes.InvalidArgument, ""},

@@ -10,7 +10,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"time"
 )
@@ -28,6 +31,10 @@ var (
 	ErrOverflow = errors.New("store: increment would overflow")
 	// ErrItemTooLarge means an item exceeds the configured maximum item size.
 	ErrItemTooLarge = errors.New("store: item size exceeds the limit")
+	// ErrRequestTooLarge means a whole request message exceeds the
+	// configured maximum request size. Its text holds "request limit", the
+	// words the Node SDK looks for to tell it from other limits.
+	ErrRequestTooLarge = errors.New("store: request limit exceeded")
 	// ErrInvalidName means a cache name is blank, too long or not UTF-8.
 	ErrInvalidName = errors.New("store: invalid cache name")
 	// ErrInvalidKey means a key is empty or too long.
@@ -55,6 +62,18 @@ const (
 	AbsentOrEqual
 	// NotEqual writes when the key is missing or holds a value other than Condition.Value.
 	NotEqual
+
+	// The hash conditions of SetIfHash compare Condition.Value with Hash of
+	// the current value instead of with the value itself.
+
+	// PresentAndHashEqual writes when the key holds a value whose Hash is Condition.Value.
+	PresentAndHashEqual
+	// PresentAndNotHashEqual writes when the key holds a value whose Hash is not Condition.Value.
+	PresentAndNotHashEqual
+	// AbsentOrHashEqual writes when the key is missing or its value's Hash is Condition.Value.
+	AbsentOrHashEqual
+	// AbsentOrNotHashEqual writes when the key is missing or its value's Hash is not Condition.Value.
+	AbsentOrNotHashEqual
 )
 
 // String names the condition as the protocol does.
@@ -72,12 +91,21 @@ func (k ConditionKind) String() string {
 		return "absent_or_equal"
 	case NotEqual:
 		return "not_equal"
+	case PresentAndHashEqual:
+		return "present_and_hash_equal"
+	case PresentAndNotHashEqual:
+		return "present_and_not_hash_equal"
+	case AbsentOrHashEqual:
+		return "absent_or_hash_equal"
+	case AbsentOrNotHashEqual:
+		return "absent_or_not_hash_equal"
 	}
 	return "unknown"
 }
 
 // Condition is the guard of a SetIf. Value is the comparand of the *Equal kinds
-// and ignored by Present and Absent.
+// (a value, or for the hash kinds a hash as Hash returns it) and ignored by
+// Present and Absent.
 type Condition struct {
 	Kind  ConditionKind
 	Value []byte
@@ -100,8 +128,39 @@ func (c Condition) Holds(current []byte, exists bool) bool {
 		return !exists || string(current) == string(c.Value)
 	case NotEqual:
 		return !exists || string(current) != string(c.Value)
+	case PresentAndHashEqual:
+		return exists && c.hashMatches(current)
+	case PresentAndNotHashEqual:
+		return exists && !c.hashMatches(current)
+	case AbsentOrHashEqual:
+		return !exists || c.hashMatches(current)
+	case AbsentOrNotHashEqual:
+		return !exists || !c.hashMatches(current)
 	}
 	return false
+}
+
+// hashMatches reports whether the hash of current is the condition's Value.
+func (c Condition) hashMatches(current []byte) bool {
+	return bytes.Equal(Hash(current), c.Value)
+}
+
+// HashSize is the length of every hash Hash returns.
+const HashSize = 2 * sha256.Size
+
+// Hash is the hash of a scalar value that GetWithHash and SetIfHash return
+// and the hash conditions compare: the SHA-256 digest of the value's bytes
+// (the key is not part of it), written as 64 lower-case hex digits.
+//
+// Momento does not publish the algorithm of its service, so clients must
+// treat a hash as opaque bytes that they only compare with another. It is
+// ASCII so that the SDKs' hashString(), which decodes the bytes as UTF-8,
+// loses nothing when a client sends the string back. Computing it from the
+// stored value, rather than remembering the hash of the last SetIfHash,
+// keeps it right after plain Set, Increment and SetIf writes too.
+func Hash(value []byte) []byte {
+	sum := sha256.Sum256(value)
+	return hex.AppendEncode(make([]byte, 0, HashSize), sum[:])
 }
 
 // TTLUpdateKind selects how UpdateTTL treats the item's current TTL.
@@ -177,7 +236,10 @@ type Store interface {
 	// Set stores value under key with the given TTL, replacing any value.
 	Set(ctx context.Context, cache string, key, value []byte, ttl time.Duration) error
 	// SetIf stores value under key with the given TTL when cond holds, as one
-	// atomic step, and reports whether it stored.
+	// atomic step, and reports whether it stored. The hash kinds compare with
+	// Hash of the current value; a backend that cannot hash in its atomic
+	// step (Redis scripts offer SHA-1 only) keeps each scalar's Hash beside
+	// it, written with the value.
 	SetIf(ctx context.Context, cache string, key, value []byte, ttl time.Duration, cond Condition) (stored bool, err error)
 	// Delete removes key; deleting a missing key is not an error.
 	Delete(ctx context.Context, cache string, key []byte) error

@@ -243,7 +243,9 @@ func (s *Store) Set(_ context.Context, cacheName string, key, value []byte, ttl 
 }
 
 // SetIf stores a copy of value under key for ttl if cond holds for the
-// current value, and reports whether it stored.
+// current value, and reports whether it stored. The condition, hash kinds
+// included, is evaluated under the shard's lock, so that the comparison and
+// the write are one step.
 func (s *Store) SetIf(_ context.Context, cacheName string, key, value []byte, ttl time.Duration, cond store.Condition) (bool, error) {
 	sh, err := s.shard("set if", cacheName, key)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 // testSetIf runs every SetIf condition against a missing key, a key holding
 // the comparand, a key holding another value and an expired key that held
-// the comparand.
+// the comparand; the hash conditions are in testSetIfHash.
 func (h harness) testSetIf(t *testing.T) {
 	const condTTL = time.Minute // shorter than longTTL, to tell which write set the TTL
 	comparand := []byte("cmp")
@@ -86,5 +86,10 @@ func (h harness) testSetIf(t *testing.T) {
 			t.Errorf("SetIf(\"\", equal \"\") = %v, %v; want true, nil", stored, err)
 		}
 		checkValue(t, s, testCache, key, []byte("new"))
+	})
+
+	t.Run("Hash", func(t *testing.T) {
+		t.Parallel()
+		h.testSetIfHash(t)
 	})
 }
