@@ -27,9 +27,13 @@ func (s *CacheService) collectionFor(ctx context.Context, name []byte) (collecti
 
 // collectionWrite turns a write's ttl_milliseconds and refresh_ttl into the
 // store's CollectionWrite, with the item size limit bounding the whole
-// collection.
-func (s *CacheService) collectionWrite(ttlMillis uint64, refresh bool) (store.CollectionWrite, error) {
+// collection, after checking each element the write adds against the
+// element size limit.
+func (s *CacheService) collectionWrite(ttlMillis uint64, refresh bool, elements ...[]byte) (store.CollectionWrite, error) {
 	if err := s.limits.CheckTTL(ttlMillis); err != nil {
+		return store.CollectionWrite{}, err
+	}
+	if err := s.limits.CheckElements(elements...); err != nil {
 		return store.CollectionWrite{}, err
 	}
 	return store.CollectionWrite{TTL: millis(ttlMillis), RefreshTTL: refresh, MaxSize: s.limits.MaxItemSize}, nil

@@ -95,13 +95,15 @@ func (s *CacheService) dictionarySet(ctx context.Context, req *cachepb.XDictiona
 	if err != nil {
 		return err
 	}
-	w, err := s.collectionWrite(req.GetTtlMilliseconds(), req.GetRefreshTtl())
-	if err != nil {
-		return err
-	}
 	fields := make([]store.DictionaryField, len(req.GetItems()))
+	elements := make([][]byte, 0, 2*len(req.GetItems()))
 	for i, item := range req.GetItems() {
 		fields[i] = store.DictionaryField{Field: item.GetField(), Value: item.GetValue()}
+		elements = append(elements, item.GetField(), item.GetValue())
+	}
+	w, err := s.collectionWrite(req.GetTtlMilliseconds(), req.GetRefreshTtl(), elements...)
+	if err != nil {
+		return err
 	}
 	return s.store.DictionarySet(ctx, call.cache, call.key, fields, w)
 }
@@ -124,7 +126,7 @@ func (s *CacheService) dictionaryIncrement(ctx context.Context, req *cachepb.XDi
 	if err != nil {
 		return 0, err
 	}
-	w, err := s.collectionWrite(req.GetTtlMilliseconds(), req.GetRefreshTtl())
+	w, err := s.collectionWrite(req.GetTtlMilliseconds(), req.GetRefreshTtl(), req.GetField())
 	if err != nil {
 		return 0, err
 	}

@@ -27,6 +27,7 @@ var errorMappings = []errorMapping{
 	{store.ErrCacheExists, codes.AlreadyExists, ""},
 	{store.ErrItemTooLarge, codes.ResourceExhausted, "item_size_limit_exceeded"},
 	{store.ErrRequestTooLarge, codes.ResourceExhausted, "request_size_limit_exceeded"},
+	{store.ErrElementTooLarge, codes.ResourceExhausted, "element_size_limit_exceeded"},
 	{store.ErrNotInteger, codes.FailedPrecondition, ""},
 	{store.ErrOverflow, codes.FailedPrecondition, ""},
 	// A call on a key of another type: FAILED_PRECONDITION, never INTERNAL,

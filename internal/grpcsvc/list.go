@@ -59,7 +59,7 @@ func (s *CacheService) listPush(ctx context.Context, name []byte, end store.List
 	if err != nil {
 		return 0, err
 	}
-	w, err := s.collectionWrite(ttlMillis, refresh)
+	w, err := s.collectionWrite(ttlMillis, refresh, values...)
 	if err != nil {
 		return 0, err
 	}

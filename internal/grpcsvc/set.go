@@ -83,7 +83,7 @@ func (s *CacheService) setUnion(ctx context.Context, req *cachepb.XSetUnionReque
 	if err != nil {
 		return err
 	}
-	w, err := s.collectionWrite(req.GetTtlMilliseconds(), req.GetRefreshTtl())
+	w, err := s.collectionWrite(req.GetTtlMilliseconds(), req.GetRefreshTtl(), req.GetElements()...)
 	if err != nil {
 		return err
 	}

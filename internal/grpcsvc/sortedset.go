@@ -28,7 +28,11 @@ func (s *CacheService) sortedSetPut(ctx context.Context, req *cachepb.XSortedSet
 	if err != nil {
 		return err
 	}
-	w, err := s.collectionWrite(req.GetTtlMilliseconds(), req.GetRefreshTtl())
+	values := make([][]byte, len(req.GetElements()))
+	for i, e := range req.GetElements() {
+		values[i] = e.GetValue()
+	}
+	w, err := s.collectionWrite(req.GetTtlMilliseconds(), req.GetRefreshTtl(), values...)
 	if err != nil {
 		return err
 	}
@@ -217,7 +221,7 @@ func (s *CacheService) sortedSetIncrement(ctx context.Context, req *cachepb.XSor
 	if err != nil {
 		return 0, err
 	}
-	w, err := s.collectionWrite(req.GetTtlMilliseconds(), req.GetRefreshTtl())
+	w, err := s.collectionWrite(req.GetTtlMilliseconds(), req.GetRefreshTtl(), req.GetValue())
 	if err != nil {
 		return 0, err
 	}

@@ -21,6 +21,11 @@ const (
 	// around the largest item (a Set of a full-size item adds about 20
 	// bytes). See Limits.MaxRequestSize.
 	RequestOverhead = 1024
+	// DefaultMaxElementSize bounds one element of a collection (a dictionary
+	// field or value, a set member, a list value, a sorted-set value), in
+	// bytes: the "128 KB" of the service's published limits, read as KiB
+	// like its item size. No SDK test pins it.
+	DefaultMaxElementSize = 128 * 1024
 	// DefaultMaxTTL is the longest item TTL accepted.
 	DefaultMaxTTL = 24 * time.Hour
 	// DefaultMaxKeySize is the longest key accepted, in bytes.
@@ -37,6 +42,9 @@ type Limits struct {
 	MaxItemSize int
 	// MaxTTL bounds every TTL. Default 24 h.
 	MaxTTL time.Duration
+	// MaxElementSize bounds each element a collection write adds, in bytes.
+	// Default DefaultMaxElementSize (128 KiB).
+	MaxElementSize int
 	// MaxKeySize bounds a key, in bytes. Default 64 KiB.
 	MaxKeySize int
 	// MaxCacheNameLength bounds a cache name, in bytes. Default 255.
@@ -59,6 +67,9 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxTTL <= 0 {
 		l.MaxTTL = DefaultMaxTTL
+	}
+	if l.MaxElementSize <= 0 {
+		l.MaxElementSize = DefaultMaxElementSize
 	}
 	if l.MaxKeySize <= 0 {
 		l.MaxKeySize = DefaultMaxKeySize
@@ -129,6 +140,18 @@ func (l Limits) CheckRequestSize(size int) error {
 	l = l.WithDefaults()
 	if size > l.MaxRequestSize {
 		return fmt.Errorf("%w: the request is %d bytes, the limit is %d bytes", ErrRequestTooLarge, size, l.MaxRequestSize)
+	}
+	return nil
+}
+
+// CheckElements returns ErrElementTooLarge, wrapped with the size, for the
+// first element larger than MaxElementSize.
+func (l Limits) CheckElements(elements ...[]byte) error {
+	l = l.WithDefaults()
+	for _, e := range elements {
+		if len(e) > l.MaxElementSize {
+			return fmt.Errorf("%w: element size %d bytes exceeds the limit of %d bytes", ErrElementTooLarge, len(e), l.MaxElementSize)
+		}
 	}
 	return nil
 }

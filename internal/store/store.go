@@ -31,6 +31,9 @@ var (
 	ErrOverflow = errors.New("store: increment would overflow")
 	// ErrItemTooLarge means an item exceeds the configured maximum item size.
 	ErrItemTooLarge = errors.New("store: item size exceeds the limit")
+	// ErrElementTooLarge means one element of a collection write exceeds
+	// the configured maximum element size.
+	ErrElementTooLarge = errors.New("store: element size exceeds the limit")
 	// ErrRequestTooLarge means a whole request message exceeds the
 	// configured maximum request size. Its text holds "request limit", the
 	// words the Node SDK looks for to tell it from other limits.

@@ -480,13 +480,15 @@ describe('errors', () => {
   });
 
   test('a dictionary may not grow past the item size limit', async () => {
+    // Elements stay under the 128 KiB element limit: 30 fields of 100 KB
+    // are 3 MB, and another 30 would pass the 4883 KiB item limit.
     const dict = uniqueKey('dict');
-    const big = 'x'.repeat(3_000_000);
-    expect(await client.dictionarySetField(cache, dict, 'a', big), CacheDictionarySetField.Success, 'dictionarySetField(3 MB)');
-    const resp = await client.dictionarySetField(cache, dict, 'b', big);
-    expectError(resp, CacheDictionarySetField, MomentoErrorCode.LIMIT_EXCEEDED_ERROR, 'dictionarySetField(another 3 MB)');
+    const fields = prefix => new Map(Array.from({length: 30}, (_, i) => [`${prefix}${i}`, 'x'.repeat(100_000)]));
+    expect(await client.dictionarySetFields(cache, dict, fields('a')), CacheDictionarySetFields.Success, 'dictionarySetFields(3 MB)');
+    const resp = await client.dictionarySetFields(cache, dict, fields('b'));
+    expectError(resp, CacheDictionarySetFields, MomentoErrorCode.LIMIT_EXCEEDED_ERROR, 'dictionarySetFields(another 3 MB)');
     assert.match(resp.message(), /Item size limit exceeded/, show(resp));
-    await expectLength(dict, 1);
-    expect(await client.dictionaryGetField(cache, dict, 'b'), CacheDictionaryGetField.Miss, 'dictionaryGetField(b) after the refused write');
+    await expectLength(dict, 30);
+    expect(await client.dictionaryGetField(cache, dict, 'b0'), CacheDictionaryGetField.Miss, 'dictionaryGetField(b0) after the refused write');
   });
 });

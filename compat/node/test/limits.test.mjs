@@ -10,6 +10,8 @@ import assert from 'node:assert/strict';
 import {randomUUID} from 'node:crypto';
 
 import {
+  CacheDictionaryFetch,
+  CacheDictionarySetField,
   CacheDictionarySetFields,
   CacheGet,
   CacheItemGetTtl,
@@ -43,6 +45,7 @@ function expectLimit(resp, Cls, wrapper, what) {
 
 const REQUEST_SIZE = 'Request size limit exceeded for this account';
 const ITEM_SIZE = 'Item size limit exceeded for this account';
+const ELEMENT_SIZE = 'Element size limit exceeded for this account';
 
 describe('size limits', () => {
   test('a 5,000,000-byte value is stored and read back (large-messages "should send and receive 5mb messages")', async () => {
@@ -85,6 +88,14 @@ describe('size limits', () => {
     const fields = new Map(Array.from({length: 6}, (_, i) => [`f${i}`, 'a'.repeat(1_000_000)]));
     const resp = await client.dictionarySetFields(cache, uniqueKey('dict'), fields);
     expectLimit(resp, CacheDictionarySetFields.Error, REQUEST_SIZE, 'dictionarySetFields(6 x 1,000,000 bytes)');
+  });
+
+  test('a collection element over 128 KiB is "Element size limit exceeded", one at the limit is stored', async () => {
+    const name = uniqueKey('dict');
+    const resp = await client.dictionarySetField(cache, name, 'f', 'a'.repeat(128 * 1024 + 1));
+    expectLimit(resp, CacheDictionarySetField.Error, ELEMENT_SIZE, 'dictionarySetField(128 KiB + 1 byte)');
+    expect(await client.dictionaryFetch(cache, name), CacheDictionaryFetch.Miss, `dictionaryFetch(${name}) after the refused write`);
+    expect(await client.dictionarySetField(cache, name, 'f', 'a'.repeat(128 * 1024)), CacheDictionarySetField.Success, 'dictionarySetField(128 KiB)');
   });
 
   test('the server still serves after refusing oversize requests', async () => {

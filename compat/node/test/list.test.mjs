@@ -428,21 +428,22 @@ describe('item type and errors', () => {
   });
 
   test('a list growing past the item size limit is refused and unchanged', async () => {
+    // Values stay under the 128 KiB element limit: blocks of 20 × 100 KB.
     const list = uniqueKey('list');
-    const big = new Uint8Array(2_000_000).fill(7);
+    const block = Array.from({length: 20}, () => new Uint8Array(100_000).fill(7));
     for (let i = 0; i < 2; i++) {
-      expect(await client.listPushBack(cache, list, big), CacheListPushBack.Success, `listPushBack(2 MB) #${i}`);
+      expect(await client.listConcatenateBack(cache, list, block), CacheListConcatenateBack.Success, `listConcatenateBack(2 MB) #${i}`);
     }
-    const over = await client.listPushBack(cache, list, big);
-    expectError(over, CacheListPushBack.Error, MomentoErrorCode.LIMIT_EXCEEDED_ERROR, 'listPushBack(third 2 MB)');
+    const over = await client.listConcatenateBack(cache, list, block);
+    expectError(over, CacheListConcatenateBack.Error, MomentoErrorCode.LIMIT_EXCEEDED_ERROR, 'listConcatenateBack(third 2 MB)');
     assert.match(over.message(), /Item size limit exceeded/, show(over));
     const length = await client.listLength(cache, list);
     expect(length, CacheListLength.Hit, 'listLength');
-    assert.equal(length.length(), 2);
-    // Truncation makes room: the same push dropping the front fits.
-    const rolled = await client.listPushBack(cache, list, big, {truncateFrontToSize: 2});
-    expect(rolled, CacheListPushBack.Success, 'listPushBack(2 MB, truncate 2)');
-    assert.equal(rolled.listLength(), 2);
+    assert.equal(length.length(), 40);
+    // Truncation makes room: the same block dropping the front fits.
+    const rolled = await client.listConcatenateBack(cache, list, block, {truncateFrontToSize: 40});
+    expect(rolled, CacheListConcatenateBack.Success, 'listConcatenateBack(2 MB, truncate 40)');
+    assert.equal(rolled.listLength(), 40);
   });
 });
 

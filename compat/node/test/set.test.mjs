@@ -424,15 +424,16 @@ describe('errors', () => {
   });
 
   test('growing a set past the item size limit is LIMIT_EXCEEDED and changes nothing', async () => {
+    // Members stay under the 128 KiB element limit: blocks of 20 × 100 KB.
     const name = uniqueKey('set');
-    const chunk = n => 'x'.repeat(2_000_000 - 1) + String(n);
-    await add(name, [chunk(0)]);
-    await add(name, [chunk(1)]);
-    const resp = await client.setAddElement(cache, name, chunk(2));
-    expectError(resp, CacheSetAddElement.Error, MomentoErrorCode.LIMIT_EXCEEDED_ERROR, `setAddElement(${name}, 2 MB more)`);
-    assert.match(resp.message(), /item size/i, `setAddElement(${name}) message`);
+    const block = b => Array.from({length: 20}, (_, i) => 'x'.repeat(100_000 - 8) + String(b * 100 + i).padStart(8, '0'));
+    await add(name, block(0));
+    await add(name, block(1));
+    const resp = await client.setAddElements(cache, name, block(2));
+    expectError(resp, CacheSetAddElements.Error, MomentoErrorCode.LIMIT_EXCEEDED_ERROR, `setAddElements(${name}, 2 MB more)`);
+    assert.match(resp.message(), /item size/i, `setAddElements(${name}) message`);
     const length = await client.setLength(cache, name);
     expect(length, CacheSetLength.Hit, `setLength(${name})`);
-    assert.equal(length.length(), 2);
+    assert.equal(length.length(), 40);
   });
 });
