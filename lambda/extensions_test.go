@@ -66,6 +66,8 @@ func extensionEvents(t *testing.T, path string) []map[string]any {
 	return events
 }
 
+// processGone reports whether pid has exited: it no longer exists, or it is a
+// zombie waiting for its parent (init, for an orphan) to reap it.
 func processGone(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	if errors.Is(err, syscall.ESRCH) {
@@ -342,6 +344,14 @@ func TestRuntimeCrashSendsShutdownFailure(t *testing.T) {
 	}))
 	pid := h.invokeOK("fn", `{}`)["pid"]
 	extPid = int(extensionEvents(t, events)[0]["pid"].(float64))
+	// The environment is reusable only once its extension has asked for its
+	// next event after INVOKE; until then the crash would cold-start a second
+	// environment (see TestExtensionKeepsEnvironmentBusy), whose extension is
+	// not the one watched here. The freeze says the extension is done.
+	waitFor(t, "the environment to freeze after the extension's next", func() bool {
+		live := h.live()
+		return len(live) == 1 && live[0].State == lambda.StateFrozen
+	})
 
 	r := h.invoke("fn", `{"action":"crash"}`)
 	if r.Header.Get("X-Amz-Function-Error") != "Unhandled" || replyOf(t, r)["errorType"] != "Runtime.ExitError" || !strings.Contains(string(r.Body), "exit status 3") {

@@ -80,12 +80,13 @@ type harness struct {
 	t      *testing.T
 	emu    *lambda.Emulator
 	logDir string
-	pids   map[int]bool // every runtime pid seen, checked dead at the end
+	pids   map[int]bool    // every runtime pid seen, checked dead at the end
+	envs   map[string]bool // every environment's sandbox name, its cgroups checked removed at the end
 }
 
 func startEmulator(t *testing.T, mode sandbox.Mode, fns ...lambda.Function) *harness {
 	t.Helper()
-	h := &harness{t: t, logDir: t.TempDir(), pids: map[int]bool{}}
+	h := &harness{t: t, logDir: t.TempDir(), pids: map[int]bool{}, envs: map[string]bool{}}
 	emu, err := lambda.Start(t.Context(), lambda.Config{Addr: "127.0.0.1:0", Functions: fns, LogDir: h.logDir, FreezeMode: mode})
 	if err != nil {
 		t.Fatalf("lambda.Start: %v", err)
@@ -94,6 +95,7 @@ func startEmulator(t *testing.T, mode sandbox.Mode, fns ...lambda.Function) *har
 	t.Cleanup(func() {
 		for _, env := range emu.Environments() {
 			h.pids[env.Pid] = true
+			h.envs[env.Function+"-"+env.ID] = true
 		}
 		emu.Close()
 		h.assertNoLeftovers()
@@ -101,11 +103,23 @@ func startEmulator(t *testing.T, mode sandbox.Mode, fns ...lambda.Function) *har
 	return h
 }
 
-// assertNoLeftovers checks that no runtime process of the test survives Close.
+// assertNoLeftovers checks that no runtime process of the test survives Close
+// and that every environment's cgroups are removed. A zombie counts as gone,
+// as in lambda/sandbox's own tests: a process of the tree whose parent was
+// killed with it is reparented to init, dead and out of its cgroup, and only
+// init can reap it, when it gets to it (on some machines every few seconds).
 func (h *harness) assertNoLeftovers() {
 	for pid := range h.pids {
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
-			h.t.Errorf("runtime process %d still exists after Close", pid)
+		if !processGone(pid) {
+			h.t.Errorf("runtime process %d still alive after Close", pid)
+		}
+	}
+	for name := range h.envs {
+		// v1 hierarchies, a hybrid machine's unified one, and a v2-only machine's.
+		for _, pattern := range []string{"/sys/fs/cgroup/*/thaw/" + name + "@*", "/sys/fs/cgroup/thaw/" + name + "@*"} {
+			if dirs, _ := filepath.Glob(pattern); len(dirs) > 0 {
+				h.t.Errorf("cgroups of environment %s left after Close: %v", name, dirs)
+			}
 		}
 	}
 }
