@@ -3,8 +3,9 @@
 // context-first methods for the scalar data operations (Get, GetBatch, Set,
 // SetBatch, SetIf, SetIfNotExists, Delete, KeysExist, Increment, UpdateTTL,
 // ItemTTL, ItemType), the hash-conditional scalars (GetWithHash, SetWithHash,
-// SetIfHash), the collections (below), the control operations (CreateCache,
-// DeleteCache, FlushCache, ListCaches) and Ping.
+// SetIfHash), the collections (below), topics (Publish, PublishText,
+// Subscribe; below), the control operations (CreateCache, DeleteCache,
+// FlushCache, ListCaches) and Ping.
 //
 // Its presets survive the freezes of serverless environments and still
 // notice dead connections: Lambda() sends no keepalive PINGs, which a frozen
@@ -52,6 +53,86 @@
 //		client.ListPushOptions{TTL: client.CollectionTTLOf(time.Hour), TruncateToSize: 100})
 //	top, found, err := c.SortedSetFetchByRank(ctx, "orders", []byte("scores"),
 //		client.IndexSlice(0, 10), client.Descending)
+//
+// # Topics
+//
+// Publish and PublishText append a value to a topic of a cache; every
+// subscriber gets it with the topic's next sequence number (within a
+// sequence page, which changes when the topic is reset by a flush).
+// Subscribe returns a Subscription whose Next reads items, and
+// discontinuities where the server no longer had items the subscriber
+// should have had:
+//
+//	sub, err := c.Subscribe(ctx, "orders", "new", client.SubscribeOptions{})
+//	defer sub.Close()
+//	for {
+//		ev, err := sub.Next(ctx)
+//		if err != nil { ... } // ctx ended, or the subscription did (cache deleted, Close)
+//		switch ev.Kind {
+//		case client.TopicEventItem:          // ev.Item.Value, .Text, .Position, .PublisherID
+//		case client.TopicEventDiscontinuity: // items up to ev.Discontinuity.NewSequence were lost
+//		}
+//	}
+//
+// Next, rather than an iterator or a channel, because every read takes its
+// own context: a Lambda function reads within its invocation's deadline,
+// and the subscription outlives the invocation. An ended context leaves the
+// subscription untouched and loses no event.
+//
+// A subscription resubscribes by itself whenever its stream ends (the
+// server stops, the connection drops, the cache is flushed), asking for the
+// item after the last one it received, in that item's sequence page: the
+// caller sees every item the server still retains exactly once and in
+// order, and a discontinuity for the rest. Items that come again are
+// dropped. Until the first item arrives there is no position to resume at,
+// and a resubscription starts at the topic's latest item. Resubscribing is
+// immediate after a stream that worked, then backs off
+// (SubscribeOptions.ResubscribeBackoff, doubling to MaxResubscribeBackoff)
+// while new streams fail before their first message. Errors that another
+// attempt cannot cure (NOT_FOUND: the cache was deleted, PERMISSION_DENIED,
+// UNAUTHENTICATED, INVALID_ARGUMENT, ...) end the subscription, and Next
+// returns them.
+//
+// A stream can also die without ending: a NAT or a proxy forgets the flow
+// and nothing more arrives, not even the server's heartbeats, which it
+// sends whenever a subscription has been idle for a second. A subscription
+// watches for that, freeze-aware:
+//
+//   - Heartbeat timeout, for a running process. While the subscription
+//     waits for a message, a watchdog ticks every HeartbeatTimeout/4 (default
+//     3 s / 4) and counts the silence. After HeartbeatTimeout of it the
+//     stream is given up: a Ping with Config.ProbeTimeout decides whether
+//     its connection is dead too (no answer: the connection is replaced) or
+//     only the stream, and the subscription resubscribes on the client's
+//     current connection.
+//   - Gaps, which a freeze causes. The silence counts only time the process
+//     ran: a tick that comes more than half a period late was held up by a
+//     freeze (Go's monotonic clock, which the ticks and the package's Clock
+//     read, keeps running while the cgroup freezer or SIGSTOP holds the
+//     process), and it adds one period, not the freeze. So a healthy stream
+//     is never given up for a freeze, however long; without this, every
+//     thaw would "detect" a dead stream, the keepalive bug one layer up.
+//   - Yet a stream may really die during a freeze. So a gap is the signal
+//     for the same check that calls make after a gap (see Freeze-aware
+//     recovery): when a tick comes late, or when the subscription reads a
+//     message, or starts a read, more than Config.RecoveryIdleThreshold
+//     (default 2 s) after the previous message, the connection gets a Ping
+//     with Config.ProbeTimeout (default 250 ms). Messages read after a gap
+//     may have waited in a socket buffer since before it, so only the Ping
+//     tells: answered, the stream is kept (and calls that follow need no
+//     probe); unanswered, the connection is replaced at once, and the
+//     subscription resubscribes after its last item. A dead stream is thus
+//     replaced on the first read after the thaw, within about ProbeTimeout,
+//     and nothing the server still retains is lost. One check covers a gap,
+//     whichever of its signs comes first.
+//
+// The idle threshold must exceed the server's heartbeat interval (2 s
+// against 1 s by default), so that a gap is never just the time between
+// two heartbeats, and HeartbeatTimeout should be three heartbeat intervals
+// or more, since up to 3/8 of it may be a freeze's share. These settings
+// apply whether or not Config.Recovery is on. Subscription.Stats counts
+// heartbeats, resubscribes, silent streams and connection checks; the
+// tracer reports each (below).
 //
 // # Configuration
 //
@@ -186,6 +267,11 @@
 //	reconnect          channel, new_channel, reason, gap               (Warn)
 //	call               op, took, attempts, channel                     (Debug)
 //	call failed        op, took, attempts, channel, code, err          (Warn)
+//	subscribe          cache, topic, resume_at, page, channel, reason  (every stream a subscription opens)
+//	stream ended       topic, channel, reason, err, messages           (Warn)
+//	stream gap         topic, channel, why, gap                        (a connection check after a gap)
+//	stream silent      topic, channel, silence, connection_alive       (Warn; heartbeat timeout)
+//	subscription ended cache, topic, err                               (Warn; an error resubscribing cannot cure)
 //
 // grpc-go's flow-control (bdp) PINGs follow ordinary replies; their events
 // are at Debug. A keepalive timeout is inferred: grpc-go closes the

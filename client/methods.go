@@ -73,6 +73,9 @@ const (
 	rpcSortedSetLengthByScore
 	rpcSortedSetUnionStore
 
+	rpcPublish
+	rpcPublishText
+
 	numRPCs
 )
 
@@ -84,6 +87,10 @@ const (
 	planeData    plane = iota // cache_client.Scs: Config.Timeout, "cache" header, authorization
 	planeControl              // control_client.ScsControl: Config.ControlTimeout, authorization
 	planePing                 // cache_client.Ping: Config.Timeout, no headers
+	// planeTopic is cache_client.pubsub.Pubsub: Config.Timeout; the cache
+	// name travels in the body, and the topic calls add the authorization
+	// header themselves (topic.go).
+	planeTopic
 )
 
 // methodInfo describes one RPC.
@@ -114,7 +121,9 @@ type methodInfo struct {
 // values twice), pops (a repeat pops another element and the first is lost),
 // ListRetain and ListErase (their indexes apply to the list as it is, so a
 // repeat cuts again) and SortedSetUnionStore (its destination may be one of
-// its sources).
+// its sources). Publish and PublishText are never retried either: a repeat
+// after a lost reply delivers the value to every subscriber twice, under two
+// sequence numbers.
 var methods = [numRPCs]methodInfo{
 	rpcGet:            {"Get", true, planeData},
 	rpcGetBatch:       {"GetBatch", true, planeData},
@@ -181,6 +190,9 @@ var methods = [numRPCs]methodInfo{
 	rpcSortedSetLength:         {"SortedSetLength", true, planeData},
 	rpcSortedSetLengthByScore:  {"SortedSetLengthByScore", true, planeData},
 	rpcSortedSetUnionStore:     {"SortedSetUnionStore", false, planeData},
+
+	rpcPublish:     {"Publish", false, planeTopic},
+	rpcPublishText: {"PublishText", false, planeTopic},
 }
 
 // retryable reports whether a failure with code may be retried on an

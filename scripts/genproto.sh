@@ -16,4 +16,5 @@ GOBIN="$bin" go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
 PATH="$bin:$PATH" protoc -I . \
 	--go_out=. --go_opt=paths=source_relative \
 	--go-grpc_out=. --go-grpc_opt=paths=source_relative \
-	api/commonpb/common.proto api/cachepb/cache.proto api/controlpb/control.proto
+	api/commonpb/common.proto api/cachepb/cache.proto api/controlpb/control.proto \
+	api/pubsubpb/pubsub.proto

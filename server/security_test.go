@@ -28,10 +28,12 @@ import (
 	"github.com/thaw-dev/thaw/api/cachepb"
 	"github.com/thaw-dev/thaw/api/commonpb"
 	"github.com/thaw-dev/thaw/api/controlpb"
+	"github.com/thaw-dev/thaw/api/pubsubpb"
 	"github.com/thaw-dev/thaw/internal/apikey"
 	"github.com/thaw-dev/thaw/internal/auth"
 	"github.com/thaw-dev/thaw/internal/certs"
 	"github.com/thaw-dev/thaw/internal/grpcsvc"
+	"github.com/thaw-dev/thaw/internal/store"
 	"github.com/thaw-dev/thaw/internal/testadmin"
 	"github.com/thaw-dev/thaw/server"
 )
@@ -46,6 +48,8 @@ type securedServer struct {
 	revokedFile string
 	// keys by case name; "" is no key at all.
 	keys map[string]string
+	// probes counts the items state published to seedTopic in each cache.
+	probes map[string]uint64
 }
 
 // Names of the keys in securedServer.keys.
@@ -63,10 +67,11 @@ const (
 )
 
 // The caches of the security tests: every call targets securedCache; the
-// scoped key is only valid for otherCache.
+// scoped key is only valid for otherCache. Topic calls use seedTopic.
 const (
 	securedCache = "a"
 	otherCache   = "b"
+	seedTopic    = "seed"
 )
 
 func startSecuredServer(t *testing.T) *securedServer {
@@ -92,7 +97,7 @@ func startSecuredServer(t *testing.T) *securedServer {
 	if _, err := auth.AppendRevocation(revokedFile, "revoked-id", "test"); err != nil {
 		t.Fatal(err)
 	}
-	s := &securedServer{signer: signer, revokedFile: revokedFile, keys: map[string]string{
+	s := &securedServer{signer: signer, revokedFile: revokedFile, probes: map[string]uint64{}, keys: map[string]string{
 		keySuperuser:   sign(signer, auth.Claims{ID: "su", Role: auth.RoleSuperuser}),
 		keyNone:        "",
 		keyGarbage:     "not-a-token",
@@ -125,10 +130,11 @@ func (s *securedServer) seed(t *testing.T) {
 
 // storeState is what a refused call must leave as it was.
 type storeState struct {
-	Caches []string
-	Items  int64
-	Bytes  int64
-	Seeds  map[string]string // cache → seed value and whether its TTL is intact
+	Caches    []string
+	Items     int64
+	Bytes     int64
+	Seeds     map[string]string // cache → seed value and whether its TTL is intact
+	Published map[string]uint64 // cache → items published to seedTopic but by state
 }
 
 func (s *securedServer) state(t *testing.T) storeState {
@@ -140,11 +146,19 @@ func (s *securedServer) state(t *testing.T) storeState {
 		t.Fatalf("Store().ListCaches: %v", err)
 	}
 	stats := st.Stats()
-	out := storeState{Caches: caches, Items: stats.Items, Bytes: stats.Bytes, Seeds: map[string]string{}}
+	out := storeState{Caches: caches, Items: stats.Items, Bytes: stats.Bytes, Seeds: map[string]string{}, Published: map[string]uint64{}}
 	for _, cache := range caches {
 		v, found, _ := st.Get(ctx, cache, []byte("seed"))
 		ttl, _, _ := st.ItemTTL(ctx, cache, []byte("seed"))
 		out.Seeds[cache] = fmt.Sprintf("%q found=%v ttl>30m=%v", v, found, ttl > 30*time.Minute)
+		// A probe's sequence number counts the items before it: all but
+		// the earlier probes were published by someone else.
+		pos, err := st.Publish(ctx, cache, seedTopic, store.TopicMessage{Text: true, Data: []byte("probe")})
+		if err != nil {
+			t.Fatalf("Store().Publish(%s, %s): %v", cache, seedTopic, err)
+		}
+		s.probes[cache]++
+		out.Published[cache] = pos.Sequence - s.probes[cache]
 	}
 	return out
 }
@@ -175,6 +189,13 @@ var wellFormedRequests = map[string]func(cache string) proto.Message{
 	},
 	cachepb.Scs_UpdateTtl_FullMethodName: func(string) proto.Message {
 		return &cachepb.XUpdateTtlRequest{CacheKey: []byte("seed"), UpdateTtl: &cachepb.XUpdateTtlRequest_OverwriteToMilliseconds{OverwriteToMilliseconds: 1_000}}
+	},
+	pubsubpb.Pubsub_Publish_FullMethodName: func(cache string) proto.Message {
+		return &pubsubpb.XPublishRequest{CacheName: proto.String(cache), Topic: proto.String(seedTopic),
+			Value: &pubsubpb.XTopicValue{Kind: &pubsubpb.XTopicValue_Text{Text: "v"}}}
+	},
+	pubsubpb.Pubsub_Subscribe_FullMethodName: func(cache string) proto.Message {
+		return &pubsubpb.XSubscriptionRequest{CacheName: proto.String(cache), Topic: proto.String(seedTopic)}
 	},
 	controlpb.ScsControl_CreateCache_FullMethodName: func(string) proto.Message {
 		// Authorized against the cache it names, so it names the scoped key's
@@ -218,7 +239,8 @@ func requestFor(t *testing.T, fullMethod, cache string) proto.Message {
 
 // call makes one call of fullMethod (unary or server stream) with key and
 // extra metadata, naming cache in the "cache" header, and returns its status
-// and, for unary calls, the response.
+// and, for unary calls, the response. A stream that delivers a message was
+// not refused: call returns then, as a topic subscription never ends.
 func call(t *testing.T, conn *grpc.ClientConn, fullMethod string, stream bool, key, cache string, md ...string) (proto.Message, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -241,15 +263,11 @@ func call(t *testing.T, conn *grpc.ClientConn, fullMethod string, stream bool, k
 		return nil, err
 	}
 	cs.CloseSend()
-	for {
-		resp := responseFor(t, fullMethod)
-		if err := cs.RecvMsg(resp); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil, nil
-			}
-			return nil, err
-		}
+	resp := responseFor(t, fullMethod)
+	if err := cs.RecvMsg(resp); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
 	}
+	return nil, nil
 }
 
 // responseFor returns an empty response message of fullMethod.
@@ -454,6 +472,11 @@ func stateDiff(a, b storeState) string {
 			diffs = append(diffs, fmt.Sprintf("seed of %s: %s → %s", cache, seed, b.Seeds[cache]))
 		}
 	}
+	for cache, n := range a.Published {
+		if b.Published[cache] != n {
+			diffs = append(diffs, fmt.Sprintf("items published to %s in %s: %d → %d", seedTopic, cache, n, b.Published[cache]))
+		}
+	}
 	return strings.Join(diffs, "; ")
 }
 
@@ -476,7 +499,7 @@ func getMetrics(t *testing.T, srv *server.Server) string {
 // the server's methods leaks) and UNIMPLEMENTED with one.
 func TestUnknownMethodsNeedAKey(t *testing.T) {
 	s := startSecuredServer(t)
-	for _, method := range []string{"/cache_client.Scs/NoSuchMethod", "/cache_client.pubsub.Pubsub/Publish", "/no.Such/Service"} {
+	for _, method := range []string{"/cache_client.Scs/NoSuchMethod", "/cache_client.pubsub.Pubsub/NoSuchMethod", "/no.Such/Service"} {
 		for _, tt := range []struct {
 			key  string
 			want codes.Code

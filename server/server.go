@@ -29,6 +29,7 @@ import (
 
 	"github.com/thaw-dev/thaw/api/cachepb"
 	"github.com/thaw-dev/thaw/api/controlpb"
+	"github.com/thaw-dev/thaw/api/pubsubpb"
 	"github.com/thaw-dev/thaw/internal/auth"
 	"github.com/thaw-dev/thaw/internal/grpcsvc"
 	"github.com/thaw-dev/thaw/internal/store"
@@ -102,11 +103,23 @@ type Config struct {
 	// with ErrInsecureBind; with it, the server logs a warning saying what is
 	// exposed.
 	InsecureBind bool
-	// Limits are the request limits; zero fields take the defaults.
+	// Limits are the request limits, topic limits included; zero fields
+	// take the defaults.
 	Limits store.Limits
 	// MaxMemory caps the default in-memory store, in bytes, by evicting items.
 	// Zero means no cap. Ignored when Store is set.
 	MaxMemory int64
+	// TopicRetention is how many of its latest items each topic of the
+	// default in-memory store keeps for subscribers that resume or fall
+	// behind (see memory.Config.TopicRetention). Default
+	// memory.DefaultTopicRetention (1024). Ignored when Store is set.
+	TopicRetention int
+	// TopicHeartbeatInterval is how long a topic subscription may be idle
+	// before the server sends it a heartbeat; every subscription also gets
+	// one at once. Default grpcsvc.DefaultHeartbeatInterval (1 s), the
+	// service's cadence; at least grpcsvc.MinHeartbeatInterval. Tests
+	// shorten it.
+	TopicHeartbeatInterval time.Duration
 	// CreateCaches are created at start-up (existing ones are kept).
 	CreateCaches []string
 	// Store is the backend. Nil means a new in-memory store that the server
@@ -124,6 +137,7 @@ type Server struct {
 	ownsStore bool
 	grpc      *grpc.Server
 	health    *health.Server
+	pubsub    *grpcsvc.PubsubService
 	listener  net.Listener
 	blockable *testadmin.BlockableListener
 	admin     *http.Server
@@ -166,7 +180,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 	s.store = cfg.Store
 	if s.store == nil {
-		s.store = memory.New(memory.Config{MaxMemory: cfg.MaxMemory})
+		s.store = memory.New(memory.Config{MaxMemory: cfg.MaxMemory, TopicRetention: cfg.TopicRetention})
 		s.ownsStore = true
 	}
 	if err := s.start(ctx); err != nil {
@@ -198,6 +212,8 @@ func (s *Server) start(ctx context.Context) error {
 	cachepb.RegisterScsServer(s.grpc, grpcsvc.NewCacheService(s.store, cfg.Limits))
 	cachepb.RegisterPingServer(s.grpc, grpcsvc.PingService{})
 	controlpb.RegisterScsControlServer(s.grpc, grpcsvc.NewControlService(s.store, cfg.Limits))
+	s.pubsub = grpcsvc.NewPubsubService(s.store, cfg.Limits, grpcsvc.WithHeartbeatInterval(cfg.TopicHeartbeatInterval))
+	pubsubpb.RegisterPubsubServer(s.grpc, s.pubsub)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -249,7 +265,9 @@ func (s *Server) start(ctx context.Context) error {
 	s.logger.Info("serving",
 		"addr", s.Addr(), "tls", cfg.TLSCertFile != "", "auth", len(cfg.AuthSecret) > 0, "revoked_keys", s.revokedCount(), "max_memory", cfg.MaxMemory,
 		"admin_addr", s.AdminAddr(), "metrics_addr", s.MetricsAddr(),
-		"max_item_size", cfg.Limits.MaxItemSize, "max_ttl", cfg.Limits.MaxTTL)
+		"max_item_size", cfg.Limits.MaxItemSize, "max_ttl", cfg.Limits.MaxTTL,
+		"topic_heartbeat_interval", s.pubsub.HeartbeatInterval(), "topic_max_subscriptions", cfg.Limits.MaxTopicSubscriptions,
+		"topic_publish_rate", cfg.Limits.MaxTopicPublishRate, "topic_max_message_size", cfg.Limits.MaxTopicMessageSize)
 	return nil
 }
 
@@ -351,9 +369,12 @@ func (s *Server) Store() store.Store { return s.store }
 
 // Shutdown stops accepting calls, lets in-flight calls finish and then
 // releases everything. When ctx ends first, remaining calls are cancelled.
+// Topic subscriptions, which never finish by themselves, end at once with
+// UNAVAILABLE, which the SDKs answer by subscribing again.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.health.Shutdown()
+		s.pubsub.Stop()
 		done := make(chan struct{})
 		go func() {
 			s.grpc.GracefulStop()

@@ -71,18 +71,16 @@ func (s *ControlService) FlushCache(ctx context.Context, req *controlpb.XFlushCa
 	return &controlpb.XFlushCacheResponse{}, nil
 }
 
-// What ListCaches reports of every cache beyond the limits thaw enforces
-// (item size, TTL): the service's limits for a new cache, as the SDKs'
-// integration tests pin them (client-sdk-javascript
-// common-integration-tests create-delete-list-cache.ts: max_traffic_rate at
-// least 500, max_throughput_kbps at least 10240, and each topic limit exactly
-// 100). thaw reports them and enforces none of them.
+// What ListCaches reports of every cache beyond the limits thaw enforces:
+// the service's rates for a new cache, as the SDKs' integration tests pin
+// them (client-sdk-javascript common-integration-tests
+// create-delete-list-cache.ts: max_traffic_rate at least 500 and
+// max_throughput_kbps at least 10240). thaw reports them and enforces
+// neither. The topic limits it reports are the ones it enforces
+// (store.Limits; 100 each by default, as the same test pins them).
 const (
-	reportedMaxTrafficRate          = 500
-	reportedMaxThroughputKbps       = 10240
-	reportedMaxPublishRate          = 100
-	reportedMaxSubscriptionCount    = 100
-	reportedMaxPublishMessageSizeKb = 100
+	reportedMaxTrafficRate    = 500
+	reportedMaxThroughputKbps = 10240
 )
 
 // ListCachesPageSize is the most caches one ListCaches response holds; a
@@ -133,20 +131,26 @@ func (s *ControlService) listCaches(ctx context.Context, token string) (*control
 }
 
 // reportedLimits are the limits ListCaches reports for every cache: the item
-// size (in KiB, rounded down) and TTL that the server enforces, and the
-// service's rates and topic limits.
+// size (in KiB, rounded down), TTL and topic limits that the server
+// enforces, and the service's rates.
 func (s *ControlService) reportedLimits() (*controlpb.XCacheLimits, *controlpb.XTopicLimits) {
-	itemKiB := uint32(min(uint64(s.limits.MaxItemSize/1024), math.MaxUint32))
+	itemKiB := clampUint32(s.limits.MaxItemSize / 1024)
 	return &controlpb.XCacheLimits{
 			MaxTrafficRate:    proto.Uint32(reportedMaxTrafficRate),
 			MaxThroughputKbps: proto.Uint32(reportedMaxThroughputKbps),
 			MaxItemSizeKb:     proto.Uint32(itemKiB),
 			MaxTtlSeconds:     proto.Uint64(uint64(s.limits.MaxTTL / time.Second)),
 		}, &controlpb.XTopicLimits{
-			MaxPublishRate:          proto.Uint32(reportedMaxPublishRate),
-			MaxSubscriptionCount:    proto.Uint32(reportedMaxSubscriptionCount),
-			MaxPublishMessageSizeKb: proto.Uint32(reportedMaxPublishMessageSizeKb),
+			MaxPublishRate:          proto.Uint32(clampUint32(s.limits.MaxTopicPublishRate)),
+			MaxSubscriptionCount:    proto.Uint32(clampUint32(s.limits.MaxTopicSubscriptions)),
+			MaxPublishMessageSizeKb: proto.Uint32(clampUint32(s.limits.MaxTopicMessageSize / 1024)),
 		}
+}
+
+// clampUint32 converts a non-negative limit to the protocol's uint32,
+// saturating.
+func clampUint32(n int) uint32 {
+	return uint32(min(uint64(max(n, 0)), math.MaxUint32))
 }
 
 // encodeListToken makes the next_token that resumes a listing after the

@@ -26,6 +26,7 @@ import (
 	"github.com/thaw-dev/thaw/api/cachepb"
 	"github.com/thaw-dev/thaw/api/commonpb"
 	"github.com/thaw-dev/thaw/api/controlpb"
+	"github.com/thaw-dev/thaw/api/pubsubpb"
 	"github.com/thaw-dev/thaw/internal/grpcsvc"
 	"github.com/thaw-dev/thaw/internal/store"
 	"github.com/thaw-dev/thaw/internal/store/memory"
@@ -43,6 +44,7 @@ var fuzzedServices = []struct {
 	{&cachepb.Scs_ServiceDesc, func(st store.Store, l store.Limits) any { return grpcsvc.NewCacheService(st, l) }},
 	{&cachepb.Ping_ServiceDesc, func(store.Store, store.Limits) any { return grpcsvc.PingService{} }},
 	{&controlpb.ScsControl_ServiceDesc, func(st store.Store, l store.Limits) any { return grpcsvc.NewControlService(st, l) }},
+	{&pubsubpb.Pubsub_ServiceDesc, func(st store.Store, l store.Limits) any { return grpcsvc.NewPubsubService(st, l) }},
 }
 
 // unfuzzedServices are the services the server registers from grpc-go
@@ -240,6 +242,19 @@ var handWrittenSeeds = map[string][]proto.Message{
 		&controlpb.XCreateCacheRequest{CacheName: proto.String(" ")},
 	},
 	controlpb.ScsControl_DeleteCache_FullMethodName: {&controlpb.XDeleteCacheRequest{CacheName: proto.String("nope")}},
+	pubsubpb.Pubsub_Publish_FullMethodName: {
+		&pubsubpb.XPublishRequest{CacheName: proto.String("c"), Topic: proto.String("t"), Value: &pubsubpb.XTopicValue{Kind: &pubsubpb.XTopicValue_Text{Text: "hi"}}},
+		&pubsubpb.XPublishRequest{CacheName: proto.String("c"), Topic: proto.String("t"), Value: &pubsubpb.XTopicValue{Kind: &pubsubpb.XTopicValue_Text{Text: "bad\xff"}}},
+		&pubsubpb.XPublishRequest{CacheName: proto.String("c"), Topic: proto.String("t"), Value: &pubsubpb.XTopicValue{}},
+		&pubsubpb.XPublishRequest{CacheName: proto.String("c"), Topic: proto.String(" "), Value: &pubsubpb.XTopicValue{Kind: &pubsubpb.XTopicValue_Binary{Binary: make([]byte, 200<<10)}}},
+		&pubsubpb.XPublishRequest{CacheName: proto.String("c"), Topic: proto.String("t"), Value: &pubsubpb.XTopicValue{Kind: &pubsubpb.XTopicValue_Binary{Binary: make([]byte, 200<<10)}}},
+	},
+	pubsubpb.Pubsub_Subscribe_FullMethodName: {
+		&pubsubpb.XSubscriptionRequest{CacheName: proto.String("c"), Topic: proto.String("t")},
+		&pubsubpb.XSubscriptionRequest{CacheName: proto.String("c"), Topic: proto.String("t"), ResumeAtTopicSequenceNumber: proto.Uint64(1), SequencePage: proto.Uint64(math.MaxUint64)},
+		&pubsubpb.XSubscriptionRequest{CacheName: proto.String("nope"), Topic: proto.String("t")},
+		&pubsubpb.XSubscriptionRequest{CacheName: proto.String("c"), Topic: proto.String("bad\xff")},
+	},
 }
 
 // FuzzHandlers decodes arbitrary bytes as the request of any RPC of

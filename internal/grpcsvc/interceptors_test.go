@@ -3,6 +3,7 @@ package grpcsvc_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -16,7 +17,9 @@ import (
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/thaw-dev/thaw/api/pubsubpb"
 	"github.com/thaw-dev/thaw/internal/auth"
 	"github.com/thaw-dev/thaw/internal/grpcsvc"
 )
@@ -55,12 +58,14 @@ func TestRuleFor(t *testing.T) {
 		{"/control_client.ScsControl/CreateCache", grpcsvc.Rule{Action: auth.ActionControl, Scope: grpcsvc.ScopeBody}, true},
 		{"/control_client.ScsControl/ListCaches", grpcsvc.Rule{Action: auth.ActionControl, Scope: grpcsvc.ScopeFiltered}, true},
 		{"/control_client.ScsControl/ListSigningKeys", grpcsvc.Rule{Action: auth.ActionControl, Scope: grpcsvc.ScopeAccount}, true},
+		{"/cache_client.pubsub.Pubsub/Publish", grpcsvc.Rule{Action: auth.ActionWrite, Scope: grpcsvc.ScopeBody}, true},
+		{"/cache_client.pubsub.Pubsub/Subscribe", grpcsvc.Rule{Action: auth.ActionRead, Scope: grpcsvc.ScopeBody}, true},
 		{"/cache_client.Ping/Ping", grpcsvc.Rule{Open: true}, true},
 		{"/grpc.health.v1.Health/Check", grpcsvc.Rule{Open: true}, true},
 		{"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", grpcsvc.Rule{Open: true}, true},
 		// Unknown methods, even of known services, have no rule: refused.
 		{"/cache_client.Scs/NoSuchMethod", grpcsvc.Rule{}, false},
-		{"/cache_client.pubsub.Pubsub/Subscribe", grpcsvc.Rule{}, false},
+		{"/cache_client.pubsub.Pubsub/NoSuchMethod", grpcsvc.Rule{}, false},
 		{"/grpc.health.v1.Healthz/Check", grpcsvc.Rule{}, false},
 		{"", grpcsvc.Rule{}, false},
 	}
@@ -138,5 +143,63 @@ func TestServiceWithoutRulesIsRefused(t *testing.T) {
 	}
 	if n := svc.calls.Load(); n != 0 {
 		t.Errorf("the handler ran %d times, want never", n)
+	}
+}
+
+// fakeStream is a server stream without a transport: RecvMsg hands out reqs
+// in order, then io.EOF.
+type fakeStream struct {
+	grpc.ServerStream
+	ctx  context.Context
+	reqs []proto.Message
+}
+
+func (s *fakeStream) Context() context.Context { return s.ctx }
+
+func (s *fakeStream) RecvMsg(m any) error {
+	if len(s.reqs) == 0 {
+		return io.EOF
+	}
+	proto.Merge(m.(proto.Message), s.reqs[0])
+	s.reqs = s.reqs[1:]
+	return nil
+}
+
+// TestBodyScopedClientStreamChecksEveryRequest: on a stream whose rule reads
+// the cache from the body and whose client may send many requests, every
+// request is authorized before the handler gets it.
+func TestBodyScopedClientStreamChecksEveryRequest(t *testing.T) {
+	signer, err := auth.NewSigner(bytes.Repeat([]byte("s"), 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := signer.Sign(auth.Claims{Role: auth.RoleReadOnly, Caches: []string{"c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(cache string) proto.Message {
+		return &pubsubpb.XSubscriptionRequest{CacheName: proto.String(cache), Topic: proto.String("t")}
+	}
+	ss := &fakeStream{
+		ctx:  metadata.NewIncomingContext(t.Context(), metadata.Pairs("authorization", key)),
+		reqs: []proto.Message{req("c"), req("other")},
+	}
+	info := &grpc.StreamServerInfo{FullMethod: pubsubpb.Pubsub_Subscribe_FullMethodName, IsClientStream: true, IsServerStream: true}
+	var got []string
+	handler := func(_ any, stream grpc.ServerStream) error {
+		for {
+			var m pubsubpb.XSubscriptionRequest
+			if err := stream.RecvMsg(&m); err != nil {
+				return err
+			}
+			got = append(got, m.GetCacheName())
+		}
+	}
+	err = grpcsvc.AuthStreamInterceptor(signer, nil)(nil, ss, info, handler)
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("stream with a request for another cache = %v, want PERMISSION_DENIED", err)
+	}
+	if len(got) != 1 || got[0] != "c" {
+		t.Errorf("the handler got requests for %q, want only the one for \"c\"", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/thaw-dev/thaw/api/cachepb"
 	"github.com/thaw-dev/thaw/api/controlpb"
+	"github.com/thaw-dev/thaw/api/pubsubpb"
 	"github.com/thaw-dev/thaw/internal/auth"
 )
 
@@ -22,7 +23,9 @@ const (
 	// ScopeHeader: the cache is in the "cache" metadata header, read with
 	// CacheName, the same function the data handlers use.
 	ScopeHeader Scope = iota + 1
-	// ScopeBody: the cache is the request's cache_name field.
+	// ScopeBody: the cache is the request's cache_name field. For a server
+	// stream the auth interceptor receives the request itself and hands it
+	// to the handler only once it is authorized.
 	ScopeBody
 	// ScopeFiltered: the call spans caches but shows only those the key may
 	// see (ListCaches); the handler filters with KeyCanSee.
@@ -55,7 +58,9 @@ var openServices = map[string]bool{
 // server's tests enumerate the registered services to prove every method has
 // a rule. Data calls that only read need ActionRead; any call that can change
 // an item needs ActionWrite, pops included although they also return what
-// they remove. Topic and leaderboard methods get theirs as they land.
+// they remove. Publishing to a topic needs ActionWrite, subscribing
+// ActionRead; both name their cache in the body. Leaderboard methods get
+// theirs as they land.
 var rules = map[string]Rule{
 	cachepb.Ping_Ping_FullMethodName: {Open: true},
 
@@ -116,6 +121,10 @@ var rules = map[string]Rule{
 	cachepb.Scs_SortedSetRemove_FullMethodName:        {Action: auth.ActionWrite, Scope: ScopeHeader},
 	cachepb.Scs_SortedSetIncrement_FullMethodName:     {Action: auth.ActionWrite, Scope: ScopeHeader},
 	cachepb.Scs_SortedSetUnionStore_FullMethodName:    {Action: auth.ActionWrite, Scope: ScopeHeader},
+
+	// Topics. Keys are scoped by cache only: they name no topics.
+	pubsubpb.Pubsub_Publish_FullMethodName:   {Action: auth.ActionWrite, Scope: ScopeBody},
+	pubsubpb.Pubsub_Subscribe_FullMethodName: {Action: auth.ActionRead, Scope: ScopeBody},
 
 	// Control plane.
 	controlpb.ScsControl_CreateCache_FullMethodName:      {Action: auth.ActionControl, Scope: ScopeBody},

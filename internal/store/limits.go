@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -32,6 +33,37 @@ const (
 	DefaultMaxKeySize = 64 * 1024
 	// DefaultMaxCacheNameLength is the longest cache name accepted, in bytes.
 	DefaultMaxCacheNameLength = 255
+
+	// The topic limits are the values the service's ListCaches reports for
+	// a new cache, which the SDKs' integration tests pin
+	// (client-sdk-javascript common-integration-tests
+	// create-delete-list-cache.ts: each topic limit is 100).
+
+	// DefaultMaxTopicSubscriptions is how many subscriptions one cache's
+	// topics may have at once.
+	DefaultMaxTopicSubscriptions = 100
+	// DefaultMaxTopicPublishRate is how many publishes per second one
+	// cache's topics accept, sustained; a burst of as many is allowed.
+	DefaultMaxTopicPublishRate = 100
+	// DefaultMaxTopicMessageSize is the largest published value, in bytes:
+	// the 100 KiB of max_publish_message_size_kb.
+	DefaultMaxTopicMessageSize = 100 * 1024
+	// DefaultMaxTopicNameLength is the longest topic name accepted, in bytes.
+	DefaultMaxTopicNameLength = 255
+)
+
+// Sentinel errors of the topic limits.
+var (
+	// ErrInvalidTopicName means a topic name is blank, too long or not UTF-8.
+	ErrInvalidTopicName = errors.New("store: invalid topic name")
+	// ErrTooManySubscriptions means a cache's topics have as many
+	// subscriptions as Limits.MaxTopicSubscriptions allows. Its text holds
+	// "subscribers", the word the Node SDK looks for.
+	ErrTooManySubscriptions = errors.New("store: topic subscribers limit exceeded")
+	// ErrRateExceeded means a cache's topics were published to faster than
+	// Limits.MaxTopicPublishRate allows. Its text holds "operations", the
+	// word the Node SDK looks for.
+	ErrRateExceeded = errors.New("store: too many operations: publish rate limit exceeded")
 )
 
 // Limits are the request limits a server enforces before calling a Store. A
@@ -58,6 +90,21 @@ type Limits struct {
 	// MaxItemSize. The server's transport accepts messages above it (see
 	// server.MaxMessageSize), so that thaw, not gRPC, refuses them.
 	MaxRequestSize int
+
+	// MaxTopicSubscriptions bounds the subscriptions open at once on the
+	// topics of one cache; one more is refused with
+	// ErrTooManySubscriptions. Default DefaultMaxTopicSubscriptions (100).
+	MaxTopicSubscriptions int
+	// MaxTopicPublishRate bounds the publishes per second to the topics of
+	// one cache, with a burst of as many; more are refused with
+	// ErrRateExceeded. Default DefaultMaxTopicPublishRate (100).
+	MaxTopicPublishRate int
+	// MaxTopicMessageSize bounds a published value, in bytes; a larger one
+	// is refused with ErrItemTooLarge. Default DefaultMaxTopicMessageSize
+	// (100 KiB).
+	MaxTopicMessageSize int
+	// MaxTopicNameLength bounds a topic name, in bytes. Default 255.
+	MaxTopicNameLength int
 }
 
 // WithDefaults returns l with every zero field set to its default.
@@ -80,6 +127,18 @@ func (l Limits) WithDefaults() Limits {
 	if l.MaxRequestSize <= 0 {
 		l.MaxRequestSize = l.MaxItemSize + min(RequestOverhead, math.MaxInt-l.MaxItemSize)
 	}
+	if l.MaxTopicSubscriptions <= 0 {
+		l.MaxTopicSubscriptions = DefaultMaxTopicSubscriptions
+	}
+	if l.MaxTopicPublishRate <= 0 {
+		l.MaxTopicPublishRate = DefaultMaxTopicPublishRate
+	}
+	if l.MaxTopicMessageSize <= 0 {
+		l.MaxTopicMessageSize = DefaultMaxTopicMessageSize
+	}
+	if l.MaxTopicNameLength <= 0 {
+		l.MaxTopicNameLength = DefaultMaxTopicNameLength
+	}
 	return l
 }
 
@@ -94,6 +153,31 @@ func (l Limits) CheckCacheName(name string) error {
 		return fmt.Errorf("%w: cache name is %d bytes, the limit is %d", ErrInvalidName, len(name), l.MaxCacheNameLength)
 	case !utf8.ValidString(name):
 		return fmt.Errorf("%w: cache name must be valid UTF-8", ErrInvalidName)
+	}
+	return nil
+}
+
+// CheckTopicName returns ErrInvalidTopicName, wrapped with the reason, for a
+// blank, over-long or non-UTF-8 topic name.
+func (l Limits) CheckTopicName(name string) error {
+	l = l.WithDefaults()
+	switch {
+	case strings.TrimSpace(name) == "":
+		return fmt.Errorf("%w: topic name must not be blank", ErrInvalidTopicName)
+	case len(name) > l.MaxTopicNameLength:
+		return fmt.Errorf("%w: topic name is %d bytes, the limit is %d", ErrInvalidTopicName, len(name), l.MaxTopicNameLength)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("%w: topic name must be valid UTF-8", ErrInvalidTopicName)
+	}
+	return nil
+}
+
+// CheckTopicMessageSize returns ErrItemTooLarge, wrapped with the sizes,
+// when a published value of size bytes exceeds MaxTopicMessageSize.
+func (l Limits) CheckTopicMessageSize(size int) error {
+	l = l.WithDefaults()
+	if size > l.MaxTopicMessageSize {
+		return fmt.Errorf("%w: topic message of %d bytes exceeds the limit of %d bytes", ErrItemTooLarge, size, l.MaxTopicMessageSize)
 	}
 	return nil
 }

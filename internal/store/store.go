@@ -266,6 +266,12 @@ type Store interface {
 	// ErrWrongType, and Set replaces whatever the key held.
 	Collections
 
+	// TopicStore is publish and subscribe on the topics of each cache.
+	// Deleting a cache ends its topics' subscriptions with
+	// ErrCacheNotFound; flushing one ends them with ErrTopicReset and drops
+	// what the topics retained.
+	TopicStore
+
 	// Stats returns current gauges and counters.
 	Stats() Stats
 	// Close releases the store's resources; later calls return ErrClosed.

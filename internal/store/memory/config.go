@@ -13,6 +13,21 @@ const (
 	DefaultJanitorInterval = 100 * time.Millisecond
 	// MinJanitorInterval is the shortest janitor interval accepted.
 	MinJanitorInterval = time.Millisecond
+
+	// DefaultTopicRetention is how many items a topic keeps when
+	// Config.TopicRetention is zero: ten seconds of the service's default
+	// publish rate (100 per second), enough for a subscriber that
+	// reconnects after the SDKs' 500 ms resubscribe delay, or after a
+	// short freeze, to miss nothing.
+	DefaultTopicRetention = 1024
+	// MaxTopicRetention is the largest Config.TopicRetention accepted.
+	MaxTopicRetention = 1 << 20
+	// DefaultTopicRetentionBytes bounds the bytes a topic keeps when
+	// Config.TopicRetentionBytes is zero.
+	DefaultTopicRetentionBytes = 1 << 20
+	// DefaultTopicIdleTTL is how long a topic without subscribers lives
+	// after its last use when Config.TopicIdleTTL is zero.
+	DefaultTopicIdleTTL = 10 * time.Minute
 )
 
 // Config configures a Store. The zero value is valid: every zero field takes
@@ -36,6 +51,28 @@ type Config struct {
 	// its value; it bounds how long expired items hold memory. Default
 	// DefaultJanitorInterval (100 ms); minimum MinJanitorInterval (1 ms).
 	JanitorInterval time.Duration
+
+	// TopicRetention is how many of its most recent items each topic keeps,
+	// so that a subscriber that resumes, or reads more slowly than the topic
+	// is published to, gets what it missed; beyond it the subscriber gets a
+	// discontinuity. Subscribers read the retained items in place: a topic's
+	// memory is its retained items and a slot per retained item (8 bytes,
+	// allocated as the topic grows), whatever its number of subscribers.
+	// Default DefaultTopicRetention (1024); at most MaxTopicRetention.
+	TopicRetention int
+	// TopicRetentionBytes bounds the bytes of the items a topic keeps: their
+	// payloads plus TopicItemOverhead each. The newest item is kept whatever
+	// its size, so that live subscribers get it. Default
+	// DefaultTopicRetentionBytes (1 MiB). With TopicRetention it bounds a
+	// topic's memory; the publish size limit (100 KiB by default) bounds
+	// each item.
+	TopicRetentionBytes int64
+	// TopicIdleTTL is how long a topic with no subscribers keeps its items
+	// and its sequence page after it was last published to or subscribed
+	// to; then it is dropped, and its next use starts a new page. It bounds
+	// the memory of topics nobody uses any more. Default
+	// DefaultTopicIdleTTL (10 minutes); checked by the janitor.
+	TopicIdleTTL time.Duration
 }
 
 // withDefaults returns c with every zero field set to its default and every
@@ -60,6 +97,18 @@ func (c Config) withDefaults() Config {
 		c.JanitorInterval = DefaultJanitorInterval
 	case c.JanitorInterval < MinJanitorInterval:
 		c.JanitorInterval = MinJanitorInterval
+	}
+	switch {
+	case c.TopicRetention <= 0:
+		c.TopicRetention = DefaultTopicRetention
+	case c.TopicRetention > MaxTopicRetention:
+		c.TopicRetention = MaxTopicRetention
+	}
+	if c.TopicRetentionBytes <= 0 {
+		c.TopicRetentionBytes = DefaultTopicRetentionBytes
+	}
+	if c.TopicIdleTTL <= 0 {
+		c.TopicIdleTTL = DefaultTopicIdleTTL
 	}
 	return c
 }

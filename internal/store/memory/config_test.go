@@ -6,19 +6,37 @@ import (
 )
 
 func TestConfigWithDefaults(t *testing.T) {
+	// defaults returns the zero Config's defaults, changed by edit.
+	defaults := func(edit func(*Config)) Config {
+		c := Config{
+			Shards:              DefaultShards,
+			JanitorInterval:     DefaultJanitorInterval,
+			TopicRetention:      DefaultTopicRetention,
+			TopicRetentionBytes: DefaultTopicRetentionBytes,
+			TopicIdleTTL:        DefaultTopicIdleTTL,
+		}
+		if edit != nil {
+			edit(&c)
+		}
+		return c
+	}
 	tests := []struct {
 		name string
 		in   Config
 		want Config
 	}{
-		{"Zero", Config{}, Config{Shards: DefaultShards, JanitorInterval: DefaultJanitorInterval}},
-		{"Kept", Config{MaxMemory: 1 << 20, Shards: 16, JanitorInterval: time.Second}, Config{MaxMemory: 1 << 20, Shards: 16, JanitorInterval: time.Second}},
-		{"NegativeMemoryIsUnlimited", Config{MaxMemory: -1}, Config{Shards: DefaultShards, JanitorInterval: DefaultJanitorInterval}},
-		{"ShardsRoundedUp", Config{Shards: 100}, Config{Shards: 128, JanitorInterval: DefaultJanitorInterval}},
-		{"OneShard", Config{Shards: 1}, Config{Shards: 1, JanitorInterval: DefaultJanitorInterval}},
-		{"ShardsCapped", Config{Shards: 1 << 20}, Config{Shards: MaxShards, JanitorInterval: DefaultJanitorInterval}},
-		{"IntervalRaisedToMinimum", Config{JanitorInterval: time.Nanosecond}, Config{Shards: DefaultShards, JanitorInterval: MinJanitorInterval}},
-		{"NegativeInterval", Config{JanitorInterval: -time.Second}, Config{Shards: DefaultShards, JanitorInterval: MinJanitorInterval}},
+		{"Zero", Config{}, defaults(nil)},
+		{"Kept",
+			Config{MaxMemory: 1 << 20, Shards: 16, JanitorInterval: time.Second, TopicRetention: 8, TopicRetentionBytes: 4096, TopicIdleTTL: time.Minute},
+			Config{MaxMemory: 1 << 20, Shards: 16, JanitorInterval: time.Second, TopicRetention: 8, TopicRetentionBytes: 4096, TopicIdleTTL: time.Minute}},
+		{"NegativeMemoryIsUnlimited", Config{MaxMemory: -1}, defaults(nil)},
+		{"ShardsRoundedUp", Config{Shards: 100}, defaults(func(c *Config) { c.Shards = 128 })},
+		{"OneShard", Config{Shards: 1}, defaults(func(c *Config) { c.Shards = 1 })},
+		{"ShardsCapped", Config{Shards: 1 << 20}, defaults(func(c *Config) { c.Shards = MaxShards })},
+		{"IntervalRaisedToMinimum", Config{JanitorInterval: time.Nanosecond}, defaults(func(c *Config) { c.JanitorInterval = MinJanitorInterval })},
+		{"NegativeInterval", Config{JanitorInterval: -time.Second}, defaults(func(c *Config) { c.JanitorInterval = MinJanitorInterval })},
+		{"RetentionCapped", Config{TopicRetention: MaxTopicRetention + 1}, defaults(func(c *Config) { c.TopicRetention = MaxTopicRetention })},
+		{"NegativeTopicFields", Config{TopicRetention: -1, TopicRetentionBytes: -1, TopicIdleTTL: -time.Second}, defaults(nil)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -49,6 +49,8 @@ type Store struct {
 
 	caches atomic.Pointer[registry] // the current caches; replaced, never modified
 	closed atomic.Bool
+	// lastPage is the last topic sequence page given out (see newTopicPage).
+	lastPage atomic.Uint64
 
 	mu sync.Mutex // guards writes to caches and closed
 
@@ -71,6 +73,7 @@ type cache struct {
 	name   string
 	shards []shard
 	mask   uint64 // len(shards)-1; len(shards) is a power of two
+	topics topicSet
 }
 
 // New returns a running store configured by cfg; see Config for the defaults.
@@ -148,8 +151,10 @@ func (s *Store) DeleteCache(_ context.Context, name string) error {
 	s.mu.Unlock()
 
 	// Requests that found c before the swap may still hold it; marking
-	// every shard dead makes them fail as if they had come after.
+	// every shard dead makes them fail as if they had come after. The
+	// cache's subscriptions end as the service ends them: cache not found.
 	c.kill()
+	c.topics.end(notFound("subscribe", name))
 	return nil
 }
 
@@ -164,12 +169,15 @@ func (c *cache) kill() {
 	}
 }
 
-// FlushCache removes every item of the cache named name.
+// FlushCache removes every item of the cache named name, and resets its
+// topics: what they retained is dropped, their subscriptions end with
+// store.ErrTopicReset, and their next use starts a new sequence page.
 func (s *Store) FlushCache(_ context.Context, name string) error {
 	c, err := s.cache("flush cache", name)
 	if err != nil {
 		return err
 	}
+	c.topics.reset(fmt.Errorf("memory: cache %q flushed: %w", name, store.ErrTopicReset))
 	for i := range c.shards {
 		sh := &c.shards[i]
 		sh.mu.Lock()
@@ -451,6 +459,7 @@ func (s *Store) Close() error {
 	<-s.done
 	for _, c := range old.sorted {
 		c.kill()
+		c.topics.end(errClosed)
 	}
 	return nil
 }
@@ -610,16 +619,27 @@ func (s *Store) runJanitor() {
 	defer close(s.done)
 	ticker := time.NewTicker(s.cfg.JanitorInterval)
 	defer ticker.Stop()
+	topicSweep := time.Now()
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-ticker.C:
+		case now := <-ticker.C:
 			if stopped := s.sweep(); stopped {
 				return
 			}
+			if now.Sub(topicSweep) >= s.topicSweepInterval() {
+				topicSweep = now
+				s.sweepTopics()
+			}
 		}
 	}
+}
+
+// topicSweepInterval is how often the janitor looks for idle topics: a
+// tenth of Config.TopicIdleTTL, within [JanitorInterval, 10 s].
+func (s *Store) topicSweepInterval() time.Duration {
+	return min(max(s.cfg.TopicIdleTTL/10, s.cfg.JanitorInterval), 10*time.Second)
 }
 
 // sweep removes every expired item, a batch per lock hold, and shrinks the

@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Set", h.testSet},
 		{"List", h.testList},
 		{"SortedSet", h.testSortedSet},
+		{"Topics", h.testTopics},
 		{"Concurrency", h.testConcurrency},
 		{"Stats", h.testStats},
 		{"Close", h.testClose},
