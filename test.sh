@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of thaw on a fresh machine: formatting and vet, the Go tests
 # (with the race detector, fuzz seed corpora included), and the compatibility
-# suite that drives the official Momento Node.js SDK against `thaw serve`.
+# suite that drives the official Momento Node.js SDK against `thaw serve`, once
+# on the memory store and once on a Redis Cluster. The cluster (3 masters, 3
+# replicas on loopback ports, scripts/redis-cluster.sh) runs for the Go tests
+# (THAW_REDIS_CLUSTER) and the second Node run, and is stopped on exit, also
+# after a failure or Ctrl-C.
 # It installs what it needs, quietly and idempotently. Usage: ./test.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -27,6 +31,18 @@ if [[ -n "$unformatted" ]]; then
 fi
 go vet ./...
 
+step "starting a local Redis Cluster (scripts/redis-cluster.sh)"
+if scripts/redis-cluster.sh status >/dev/null 2>&1; then
+	echo "using the cluster of this checkout that is already running (and leaving it running)"
+else
+	trap 'scripts/redis-cluster.sh stop' EXIT
+fi
+trap 'exit 130' INT
+trap 'exit 143' TERM
+THAW_REDIS_CLUSTER=$(scripts/redis-cluster.sh start)
+export THAW_REDIS_CLUSTER
+echo "seeds: $THAW_REDIS_CLUSTER"
+
 step "go test -race ./..."
 go test -race -count=1 -timeout 15m ./...
 
@@ -39,4 +55,11 @@ step "Node SDK compatibility suite (@gomomento/sdk, compat/node)"
 	cd compat/node
 	npm ci --silent --no-audit --no-fund >/dev/null
 	THAW_BIN="$PWD/../../.bin/thaw" npm test --silent
+)
+
+step "Node SDK compatibility suite again, on the Redis Cluster (thaw serve --store redis://...)"
+(
+	cd compat/node
+	# {server}: each server its own namespace, as each memory store is its own.
+	THAW_BIN="$PWD/../../.bin/thaw" THAW_SERVE_ARGS="--store redis://$THAW_REDIS_CLUSTER --store-namespace compat-{server}" npm test --silent
 )

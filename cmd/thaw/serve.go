@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -13,7 +14,10 @@ import (
 	"time"
 
 	"github.com/thaw-dev/thaw/internal/auth"
+	"github.com/thaw-dev/thaw/internal/grpcsvc"
 	"github.com/thaw-dev/thaw/internal/store"
+	"github.com/thaw-dev/thaw/internal/store/memory"
+	"github.com/thaw-dev/thaw/internal/store/redis"
 	"github.com/thaw-dev/thaw/server"
 )
 
@@ -34,6 +38,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 		cfg             server.Config
 		maxMemory       = byteSize(1 << 30)
 		maxItemSize     = byteSize(store.DefaultMaxItemSize)
+		topicMsgSize    = byteSize(store.DefaultMaxTopicMessageSize)
 		createCaches    stringList
 		authSecretFile  string
 		readyFile       string
@@ -41,13 +46,22 @@ func runServe(args []string, _, stderr io.Writer) int {
 		logFormat       string
 		shutdownTimeout time.Duration
 	)
+	var storeURL, storePasswordFile, storeNamespace string
 	fs.StringVar(&cfg.Addr, "addr", envAddr("MOMENTO_PORT", server.DefaultAddr), "service `host:port`; port 0 picks a free one (default from $MOMENTO_PORT as 127.0.0.1:$MOMENTO_PORT when set)")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve TLS with this PEM certificate `file` (needs --tls-key)")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`host:port`/metrics (off when empty)")
 	fs.Var(&maxMemory, "max-memory", "memory for items, a `size` such as 512MiB or 2GB; beyond it the least recently used items are evicted (0 = no limit)")
+	fs.StringVar(&storeURL, "store", "memory", "where items live: memory (in this process, the default) or the `url` of a Redis Cluster (or Valkey cluster) that several thaw serve processes can share, redis://HOST:PORT[,HOST:PORT...] with any nodes as seeds (rediss:// for TLS); with Redis, its maxmemory applies instead of --max-memory")
+	fs.StringVar(&storePasswordFile, "store-password-file", "", "read the Redis password from this `file` (for --store redis://; a user name goes in the URL as redis://USER@HOST:PORT)")
+	fs.StringVar(&storeNamespace, "store-namespace", redis.DefaultNamespace, "first part of every Redis key (ASCII letters, digits, '.', '_', '-'), so that several thaw deployments can share one cluster: the thaw serve processes of one `namespace` serve the same caches (for --store redis://)")
 	fs.Var(&maxItemSize, "max-item-size", "largest key plus value accepted, a `size` above 0; larger writes fail with RESOURCE_EXHAUSTED")
 	fs.DurationVar(&cfg.Limits.MaxTTL, "max-ttl", store.DefaultMaxTTL, "longest item TTL accepted, at least 1ms; longer ones fail with INVALID_ARGUMENT")
+	fs.DurationVar(&cfg.TopicHeartbeatInterval, "topic-heartbeat-interval", grpcsvc.DefaultHeartbeatInterval, "send a heartbeat on a topic subscription idle this long, at least 1ms (every subscription also gets one at once); the service's cadence is 1s, tests shorten it")
+	fs.IntVar(&cfg.TopicRetention, "topic-retention", memory.DefaultTopicRetention, fmt.Sprintf("latest items each topic keeps for subscribers that resume or fall behind, 1 to %d (also at most 1MiB of them); older ones are reported as a discontinuity", memory.MaxTopicRetention))
+	fs.IntVar(&cfg.Limits.MaxTopicSubscriptions, "topic-max-subscriptions", store.DefaultMaxTopicSubscriptions, "subscriptions the topics of one cache may have at once, at least 1; more fail with RESOURCE_EXHAUSTED")
+	fs.IntVar(&cfg.Limits.MaxTopicPublishRate, "topic-publish-rate", store.DefaultMaxTopicPublishRate, "publishes per second to the topics of one cache (bursts of as many), at least 1; more fail with RESOURCE_EXHAUSTED")
+	fs.Var(&topicMsgSize, "topic-max-message-size", "largest published topic value, a `size` above 0; larger ones fail with RESOURCE_EXHAUSTED")
 	fs.StringVar(&authSecretFile, "auth-secret-file", "", "require API keys signed with the secret in this `file` (make one with 'thaw token secret'); off when empty")
 	fs.StringVar(&cfg.RevokedKeysFile, "revoked-keys", "", "refuse the API keys whose ids this `file` lists, one per line ('thaw token revoke' appends to it); re-read when it changes and on SIGHUP; needs --auth-secret-file")
 	fs.BoolVar(&cfg.InsecureBind, "insecure-bind", false, "allow --addr or --admin-addr on an address other hosts can reach without TLS or without auth (refused otherwise); logs a warning saying what is exposed")
@@ -67,6 +81,13 @@ func runServe(args []string, _, stderr io.Writer) int {
 		atLeast("max-ttl", cfg.Limits.MaxTTL, time.Millisecond, "a duration of at least 1ms, such as 1h (TTLs are whole milliseconds)"),
 		atLeast("max-item-size", maxItemSize, 1, "a size above 0, such as 5MB"),
 		atLeast("shutdown-timeout", shutdownTimeout, 0, "0 (cancel in-flight calls at once) or a positive duration, such as 30s"),
+		atLeast("topic-heartbeat-interval", cfg.TopicHeartbeatInterval, grpcsvc.MinHeartbeatInterval, "a duration of at least 1ms, such as 1s"),
+		atLeast("topic-retention", cfg.TopicRetention, 1, "at least 1 item"),
+		atMost("topic-retention", cfg.TopicRetention, memory.MaxTopicRetention, fmt.Sprintf("at most %d items", memory.MaxTopicRetention)),
+		atLeast("topic-max-subscriptions", cfg.Limits.MaxTopicSubscriptions, 1, "at least 1"),
+		atLeast("topic-publish-rate", cfg.Limits.MaxTopicPublishRate, 1, "at least 1 per second"),
+		atLeast("topic-max-message-size", topicMsgSize, 1, "a size above 0, such as 100KiB"),
+		atMost("topic-max-message-size", topicMsgSize, math.MaxInt32, "a size below 2GiB"),
 	); !ok {
 		return code
 	}
@@ -78,7 +99,25 @@ func runServe(args []string, _, stderr io.Writer) int {
 	cfg.Logger = logger
 	cfg.MaxMemory = int64(maxMemory)
 	cfg.Limits.MaxItemSize = int(maxItemSize)
+	cfg.Limits.MaxTopicMessageSize = int(topicMsgSize)
 	cfg.CreateCaches = createCaches
+	var redisCfg *redis.Config
+	if storeURL != "memory" {
+		rc, err := redis.ParseURL(storeURL)
+		if err != nil {
+			fmt.Fprintf(stderr, "thaw serve: --store: %v\n", err)
+			return 2
+		}
+		if err := redis.CheckNamespace(storeNamespace); err != nil {
+			fmt.Fprintf(stderr, "thaw serve: --store-namespace: %v\n", err)
+			return 2
+		}
+		rc.Namespace = storeNamespace
+		redisCfg = &rc
+	} else if storePasswordFile != "" {
+		fmt.Fprintln(stderr, "thaw serve: --store-password-file needs --store redis://...")
+		return 2
+	}
 	if authSecretFile != "" {
 		if cfg.AuthSecret, err = auth.LoadSecret(authSecretFile); err != nil {
 			fmt.Fprintf(stderr, "thaw serve: %v\n", err)
@@ -93,6 +132,16 @@ func runServe(args []string, _, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if redisCfg != nil {
+		st, err := openRedisStore(ctx, *redisCfg, storePasswordFile, cfg.TopicRetention, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "thaw serve: %v\n", err)
+			return 1
+		}
+		defer st.Close() // after the server's shutdown: the server leaves a given store open
+		cfg.Store = st
+		logger.Info("store: Redis Cluster", "seeds", strings.Join(redisCfg.Addrs, ","), "namespace", redisCfg.Namespace, "tls", redisCfg.TLS != nil)
+	}
 	srv, err := server.Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "thaw serve: %v\n", err)
@@ -127,6 +176,24 @@ func runServe(args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// openRedisStore connects to the Redis Cluster of --store, within a start-up
+// deadline, so that an unreachable or non-cluster address fails at once.
+func openRedisStore(ctx context.Context, cfg redis.Config, passwordFile string, topicRetention int, logger *slog.Logger) (*redis.Store, error) {
+	if passwordFile != "" {
+		password, err := os.ReadFile(passwordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--store-password-file: %w", err)
+		}
+		cfg.Password = strings.TrimRight(string(password), "\r\n")
+	}
+	cfg.TopicRetention = topicRetention
+	cfg.StatsMaxAge = 10 * time.Second // one SCAN of the cluster serves a metrics scrape's gauges
+	cfg.Logger = logger
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return redis.New(ctx, cfg)
 }
 
 // envAddr returns 127.0.0.1:$name when the variable is set, else def.

@@ -1,6 +1,6 @@
 // Shared helpers for the compat suite: start a real `thaw serve` process on a
 // free loopback port, mint API keys with `thaw token`, and build Momento SDK
-// clients that point at the server.
+// clients (cache and topic) that point at the server.
 
 import assert from 'node:assert/strict';
 import {spawn, execFile} from 'node:child_process';
@@ -20,6 +20,8 @@ import {
   CredentialProvider,
   DefaultMomentoLoggerFactory,
   DefaultMomentoLoggerLevel,
+  TopicClient,
+  TopicConfigurations,
 } from '@gomomento/sdk';
 
 const execFileAsync = promisify(execFile);
@@ -32,6 +34,14 @@ export const THAW_BIN =
 
 /** Default item TTL, in seconds, of the clients built here. */
 export const DEFAULT_TTL_SECONDS = 60;
+
+/**
+ * Arguments added to every `thaw serve` this harness starts, from $THAW_SERVE_ARGS
+ * (split on white space), with {server} replaced by an id of the server, so
+ * that servers sharing one backend stay apart: ./test.sh runs the suite a
+ * second time with '--store redis://... --store-namespace compat-{server}'.
+ */
+const EXTRA_SERVE_ARGS = (process.env.THAW_SERVE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
 const READY_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
@@ -109,6 +119,8 @@ export async function startServer(args = []) {
   const dir = await makeTempDir('thaw-serve-');
   const readyFile = join(dir, 'ready.json');
   const fullArgs = ['serve', '--addr', '127.0.0.1:0', '--ready-file', readyFile, ...args];
+  const serverId = randomUUID();
+  fullArgs.push(...EXTRA_SERVE_ARGS.map(a => a.replaceAll('{server}', serverId)));
   if (args.includes('--enable-test-admin') && !args.includes('--admin-addr')) {
     fullArgs.push('--admin-addr', '127.0.0.1:0');
   }
@@ -232,6 +244,40 @@ export function keyClient(server, apiKey, {configuration, defaultTtlSeconds = DE
     credentialProvider: keyCredentials(server, apiKey),
     defaultTtlSeconds,
   });
+}
+
+/** The topic configuration the suite uses unless a test says otherwise: Default.latest(). */
+export function topicConfig() {
+  return TopicConfigurations.Default.latest(quietLoggerFactory());
+}
+
+/**
+ * A TopicClient for `server`: through CredentialProvider.forMomentoLocal
+ * (plaintext, empty authorization), or with `apiKey` (from createToken) when
+ * given. middlewares are added to the configuration (see metadataMiddleware).
+ */
+export function topicClient(server, {apiKey, configuration, middlewares = []} = {}) {
+  let config = configuration ?? topicConfig();
+  for (const m of middlewares) config = config.addMiddleware(m);
+  return new TopicClient({
+    configuration: config,
+    credentialProvider: apiKey
+      ? keyCredentials(server, apiKey)
+      : CredentialProvider.forMomentoLocal({hostname: server.host, port: server.port}),
+  });
+}
+
+/**
+ * Resolves once cond() (which may be async) is true, polling every few
+ * milliseconds; rejects with `what` after timeoutMs. For waiting on
+ * subscription callbacks.
+ */
+export async function waitFor(what, cond, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
 }
 
 /**
