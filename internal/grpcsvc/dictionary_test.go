@@ -15,26 +15,15 @@ import (
 	"github.com/thaw-dev/thaw/api/cachepb"
 	"github.com/thaw-dev/thaw/internal/grpcsvc"
 	"github.com/thaw-dev/thaw/internal/store"
-	"github.com/thaw-dev/thaw/internal/store/memory"
 )
 
 // dictTTL is the ttl_milliseconds of the writes in these tests.
 const dictTTL = 60_000
 
-// newDictService returns a service over a fresh memory store holding cache
-// "c" with the scalar "scalar", enforcing limits, and a context naming "c".
+// newDictService returns newCollectionService's service and context.
 func newDictService(t *testing.T, limits store.Limits) (*grpcsvc.CacheService, context.Context) {
 	t.Helper()
-	st := memory.New(memory.Config{})
-	t.Cleanup(func() { st.Close() })
-	if err := st.CreateCache(t.Context(), "c"); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Set(t.Context(), "c", []byte("scalar"), []byte("text"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	ctx := metadata.NewIncomingContext(t.Context(), metadata.Pairs(grpcsvc.CacheHeader, "c"))
-	return grpcsvc.NewCacheService(st, limits), ctx
+	return newCollectionService(t, limits)
 }
 
 // dictSetRequest builds a DictionarySet of alternating field names and values.

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -16,7 +15,6 @@ import (
 	"github.com/thaw-dev/thaw/api/commonpb"
 	"github.com/thaw-dev/thaw/internal/grpcsvc"
 	"github.com/thaw-dev/thaw/internal/store"
-	"github.com/thaw-dev/thaw/internal/store/memory"
 )
 
 // listTTL is the ttl_milliseconds of the list writes in these tests.
@@ -26,35 +24,17 @@ const listTTL = 60_000
 // the size tests need no large values.
 const listMaxItemSize = 64
 
-// newListService returns a service over a fresh memory store holding cache
-// "c" with the scalar "scalar", and a context naming "c".
+// newListService returns newCollectionService's service and context, with
+// the item size limit listMaxItemSize.
 func newListService(t *testing.T) (*grpcsvc.CacheService, context.Context) {
 	t.Helper()
-	st := memory.New(memory.Config{})
-	t.Cleanup(func() { st.Close() })
-	if err := st.CreateCache(t.Context(), "c"); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Set(t.Context(), "c", []byte("scalar"), []byte("text"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	ctx := metadata.NewIncomingContext(t.Context(), metadata.Pairs(grpcsvc.CacheHeader, "c"))
-	return grpcsvc.NewCacheService(st, store.Limits{MaxItemSize: listMaxItemSize}), ctx
-}
-
-// listBytes converts strings to the wire's repeated bytes.
-func listBytes(values ...string) [][]byte {
-	out := make([][]byte, len(values))
-	for i, v := range values {
-		out[i] = []byte(v)
-	}
-	return out
+	return newCollectionService(t, store.Limits{MaxItemSize: listMaxItemSize})
 }
 
 // listMustConcat appends values to the back of the list name.
 func listMustConcat(t *testing.T, svc *grpcsvc.CacheService, ctx context.Context, name string, values ...string) {
 	t.Helper()
-	req := &cachepb.XListConcatenateBackRequest{ListName: []byte(name), Values: listBytes(values...), TtlMilliseconds: listTTL, RefreshTtl: true}
+	req := &cachepb.XListConcatenateBackRequest{ListName: []byte(name), Values: byteSlices(values...), TtlMilliseconds: listTTL, RefreshTtl: true}
 	if _, err := svc.ListConcatenateBack(ctx, req); err != nil {
 		t.Fatalf("ListConcatenateBack(%q, %q) = %v, want nil", name, values, err)
 	}
@@ -109,11 +89,11 @@ func TestListPushes(t *testing.T) {
 			return r.GetListLength(), err
 		}, 2},
 		{"ListConcatenateBack(c, d, e)", func() (uint32, error) {
-			r, err := svc.ListConcatenateBack(ctx, &cachepb.XListConcatenateBackRequest{ListName: name, Values: listBytes("c", "d", "e"), TtlMilliseconds: listTTL})
+			r, err := svc.ListConcatenateBack(ctx, &cachepb.XListConcatenateBackRequest{ListName: name, Values: byteSlices("c", "d", "e"), TtlMilliseconds: listTTL})
 			return r.GetListLength(), err
 		}, 5},
 		{"ListConcatenateFront(y, z)", func() (uint32, error) {
-			r, err := svc.ListConcatenateFront(ctx, &cachepb.XListConcatenateFrontRequest{ListName: name, Values: listBytes("y", "z"), TtlMilliseconds: listTTL})
+			r, err := svc.ListConcatenateFront(ctx, &cachepb.XListConcatenateFrontRequest{ListName: name, Values: byteSlices("y", "z"), TtlMilliseconds: listTTL})
 			return r.GetListLength(), err
 		}, 7},
 		{"ListConcatenateFront(none)", func() (uint32, error) {
@@ -129,11 +109,11 @@ func TestListPushes(t *testing.T) {
 			return r.GetListLength(), err
 		}, 5},
 		{"ListConcatenateBack(g, h, truncate front to 4)", func() (uint32, error) {
-			r, err := svc.ListConcatenateBack(ctx, &cachepb.XListConcatenateBackRequest{ListName: name, Values: listBytes("g", "h"), TtlMilliseconds: listTTL, TruncateFrontToSize: 4})
+			r, err := svc.ListConcatenateBack(ctx, &cachepb.XListConcatenateBackRequest{ListName: name, Values: byteSlices("g", "h"), TtlMilliseconds: listTTL, TruncateFrontToSize: 4})
 			return r.GetListLength(), err
 		}, 4},
 		{"ListConcatenateFront(v, w, truncate back to 3)", func() (uint32, error) {
-			r, err := svc.ListConcatenateFront(ctx, &cachepb.XListConcatenateFrontRequest{ListName: name, Values: listBytes("v", "w"), TtlMilliseconds: listTTL, TruncateBackToSize: 3})
+			r, err := svc.ListConcatenateFront(ctx, &cachepb.XListConcatenateFrontRequest{ListName: name, Values: byteSlices("v", "w"), TtlMilliseconds: listTTL, TruncateBackToSize: 3})
 			return r.GetListLength(), err
 		}, 3},
 	}
@@ -342,7 +322,7 @@ func TestListErrors(t *testing.T) {
 			return err
 		}, codes.ResourceExhausted, "item size"},
 		{"ConcatTooLarge", func() error {
-			_, err := svc.ListConcatenateFront(ctx, &cachepb.XListConcatenateFrontRequest{ListName: []byte("new"), Values: listBytes(tooBig[:40], tooBig[:40]), TtlMilliseconds: listTTL})
+			_, err := svc.ListConcatenateFront(ctx, &cachepb.XListConcatenateFrontRequest{ListName: []byte("new"), Values: byteSlices(tooBig[:40], tooBig[:40]), TtlMilliseconds: listTTL})
 			return err
 		}, codes.ResourceExhausted, "item size"},
 	}

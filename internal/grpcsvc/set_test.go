@@ -25,29 +25,11 @@ const setTTL = 60_000
 // size tests need no large members.
 const setMaxItemSize = 64
 
-// newSetService returns a service over a fresh memory store holding cache
-// "c" with the scalar "scalar", and a context naming "c".
+// newSetService returns newCollectionService's service and context, with
+// the item size limit setMaxItemSize.
 func newSetService(t *testing.T) (*grpcsvc.CacheService, context.Context) {
 	t.Helper()
-	st := memory.New(memory.Config{})
-	t.Cleanup(func() { st.Close() })
-	if err := st.CreateCache(t.Context(), "c"); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Set(t.Context(), "c", []byte("scalar"), []byte("text"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	ctx := metadata.NewIncomingContext(t.Context(), metadata.Pairs(grpcsvc.CacheHeader, "c"))
-	return grpcsvc.NewCacheService(st, store.Limits{MaxItemSize: setMaxItemSize}), ctx
-}
-
-// setBytes converts strings to the wire's repeated bytes.
-func setBytes(members ...string) [][]byte {
-	out := make([][]byte, len(members))
-	for i, m := range members {
-		out[i] = []byte(m)
-	}
-	return out
+	return newCollectionService(t, store.Limits{MaxItemSize: setMaxItemSize})
 }
 
 // setSorted converts the wire's members to sorted strings.
@@ -63,7 +45,7 @@ func setSorted(members [][]byte) []string {
 // setMustUnion adds members to the set name with setTTL and refresh.
 func setMustUnion(t *testing.T, svc *grpcsvc.CacheService, ctx context.Context, name string, members ...string) {
 	t.Helper()
-	req := &cachepb.XSetUnionRequest{SetName: []byte(name), Elements: setBytes(members...), TtlMilliseconds: setTTL, RefreshTtl: true}
+	req := &cachepb.XSetUnionRequest{SetName: []byte(name), Elements: byteSlices(members...), TtlMilliseconds: setTTL, RefreshTtl: true}
 	if _, err := svc.SetUnion(ctx, req); err != nil {
 		t.Fatalf("SetUnion(%q, %q) = %v, want nil", name, members, err)
 	}
@@ -198,7 +180,7 @@ func TestSetCollectionPop(t *testing.T) {
 			if len(rest) != tc.rest || (tc.rest == 0) != (rest == nil) {
 				t.Errorf("SetFetch(%s) after SetPop(%d) = %q, want %d members", tc.name, tc.count, rest, tc.rest)
 			}
-			if all := append(slices.Clone(popped), rest...); !slices.Equal(setSorted(setBytes(all...)), members) {
+			if all := append(slices.Clone(popped), rest...); !slices.Equal(setSorted(byteSlices(all...)), members) {
 				t.Errorf("SetPop(%s, %d) popped %q and left %q, want them to make up %q", tc.name, tc.count, popped, rest, members)
 			}
 		})
@@ -213,14 +195,14 @@ func TestSetCollectionDifference(t *testing.T) {
 	svc, ctx := newSetService(t)
 	subtrahend := func(members ...string) *cachepb.XSetDifferenceRequest_Subtrahend {
 		return &cachepb.XSetDifferenceRequest_Subtrahend{Subtrahend: &cachepb.XSetDifferenceRequest_XSubtrahend{
-			SubtrahendSet: &cachepb.XSetDifferenceRequest_XSubtrahend_Set{Set: &cachepb.XSetDifferenceRequest_XSubtrahend_XSet{Elements: setBytes(members...)}},
+			SubtrahendSet: &cachepb.XSetDifferenceRequest_XSubtrahend_Set{Set: &cachepb.XSetDifferenceRequest_XSubtrahend_XSet{Elements: byteSlices(members...)}},
 		}}
 	}
 	identity := &cachepb.XSetDifferenceRequest_Subtrahend{Subtrahend: &cachepb.XSetDifferenceRequest_XSubtrahend{
 		SubtrahendSet: &cachepb.XSetDifferenceRequest_XSubtrahend_Identity{Identity: &cachepb.XSetDifferenceRequest_XSubtrahend_XIdentity{}},
 	}}
 	minuend := func(members ...string) *cachepb.XSetDifferenceRequest_Minuend {
-		return &cachepb.XSetDifferenceRequest_Minuend{Minuend: &cachepb.XSetDifferenceRequest_XMinuend{Elements: setBytes(members...)}}
+		return &cachepb.XSetDifferenceRequest_Minuend{Minuend: &cachepb.XSetDifferenceRequest_XMinuend{Elements: byteSlices(members...)}}
 	}
 	tests := []struct {
 		name      string
@@ -278,7 +260,7 @@ func TestSetCollectionContainsAndLength(t *testing.T) {
 		{[]string{"c", "z", "a", "a"}, []bool{true, false, true, true}},
 		{nil, nil},
 	} {
-		resp, err := svc.SetContains(ctx, &cachepb.XSetContainsRequest{SetName: []byte("abc"), Elements: setBytes(tc.elements...)})
+		resp, err := svc.SetContains(ctx, &cachepb.XSetContainsRequest{SetName: []byte("abc"), Elements: byteSlices(tc.elements...)})
 		if err != nil {
 			t.Fatalf("SetContains(abc, %q) = %v, want nil", tc.elements, err)
 		}
@@ -287,7 +269,7 @@ func TestSetCollectionContainsAndLength(t *testing.T) {
 			t.Errorf("SetContains(abc, %q) = %v, want found %v", tc.elements, resp, tc.want)
 		}
 	}
-	resp, err := svc.SetContains(ctx, &cachepb.XSetContainsRequest{SetName: []byte("none"), Elements: setBytes("a")})
+	resp, err := svc.SetContains(ctx, &cachepb.XSetContainsRequest{SetName: []byte("none"), Elements: byteSlices("a")})
 	if err != nil || resp.GetMissing() == nil {
 		t.Errorf("SetContains(none) = %v, %v; want missing", resp, err)
 	}
@@ -320,7 +302,7 @@ func TestSetCollectionTTL(t *testing.T) {
 	}
 	union := func(name string, ttlMillis uint64, refresh bool, members ...string) {
 		t.Helper()
-		req := &cachepb.XSetUnionRequest{SetName: []byte(name), Elements: setBytes(members...), TtlMilliseconds: ttlMillis, RefreshTtl: refresh}
+		req := &cachepb.XSetUnionRequest{SetName: []byte(name), Elements: byteSlices(members...), TtlMilliseconds: ttlMillis, RefreshTtl: refresh}
 		if _, err := svc.SetUnion(ctx, req); err != nil {
 			t.Fatalf("SetUnion(%s, ttl %d, refresh %v) = %v, want nil", name, ttlMillis, refresh, err)
 		}
@@ -368,11 +350,11 @@ func TestSetCollectionErrors(t *testing.T) {
 			return err
 		}, codes.InvalidArgument, ""},
 		{"ZeroTTL", func() error {
-			_, err := svc.SetUnion(ctx, &cachepb.XSetUnionRequest{SetName: []byte("s"), Elements: setBytes("b")})
+			_, err := svc.SetUnion(ctx, &cachepb.XSetUnionRequest{SetName: []byte("s"), Elements: byteSlices("b")})
 			return err
 		}, codes.InvalidArgument, ""},
 		{"TTLAboveMax", func() error {
-			_, err := svc.SetUnion(ctx, &cachepb.XSetUnionRequest{SetName: []byte("s"), Elements: setBytes("b"), TtlMilliseconds: uint64(store.DefaultMaxTTL/time.Millisecond) + 1})
+			_, err := svc.SetUnion(ctx, &cachepb.XSetUnionRequest{SetName: []byte("s"), Elements: byteSlices("b"), TtlMilliseconds: uint64(store.DefaultMaxTTL/time.Millisecond) + 1})
 			return err
 		}, codes.InvalidArgument, ""},
 		{"DifferenceWithoutKind", func() error {
@@ -384,7 +366,7 @@ func TestSetCollectionErrors(t *testing.T) {
 			return err
 		}, codes.InvalidArgument, ""},
 		{"UnionOnScalar", func() error {
-			_, err := svc.SetUnion(ctx, &cachepb.XSetUnionRequest{SetName: onScalar, Elements: setBytes("b"), TtlMilliseconds: setTTL})
+			_, err := svc.SetUnion(ctx, &cachepb.XSetUnionRequest{SetName: onScalar, Elements: byteSlices("b"), TtlMilliseconds: setTTL})
 			return err
 		}, codes.FailedPrecondition, ""},
 		{"FetchOnScalar", func() error {
@@ -402,7 +384,7 @@ func TestSetCollectionErrors(t *testing.T) {
 			return err
 		}, codes.FailedPrecondition, ""},
 		{"ContainsOnScalar", func() error {
-			_, err := svc.SetContains(ctx, &cachepb.XSetContainsRequest{SetName: onScalar, Elements: setBytes("a")})
+			_, err := svc.SetContains(ctx, &cachepb.XSetContainsRequest{SetName: onScalar, Elements: byteSlices("a")})
 			return err
 		}, codes.FailedPrecondition, ""},
 		{"LengthOnScalar", func() error {
@@ -414,15 +396,15 @@ func TestSetCollectionErrors(t *testing.T) {
 			return err
 		}, codes.FailedPrecondition, ""},
 		{"UnionTooLarge", func() error {
-			_, err := svc.SetUnion(ctx, &cachepb.XSetUnionRequest{SetName: []byte("s"), Elements: setBytes(tooBig), TtlMilliseconds: setTTL})
+			_, err := svc.SetUnion(ctx, &cachepb.XSetUnionRequest{SetName: []byte("s"), Elements: byteSlices(tooBig), TtlMilliseconds: setTTL})
 			return err
 		}, codes.ResourceExhausted, "item size"},
 		{"NewSetTooLarge", func() error {
-			_, err := svc.SetUnion(ctx, &cachepb.XSetUnionRequest{SetName: []byte("new"), Elements: setBytes(tooBig[:40], tooBig[:39]+"y"), TtlMilliseconds: setTTL})
+			_, err := svc.SetUnion(ctx, &cachepb.XSetUnionRequest{SetName: []byte("new"), Elements: byteSlices(tooBig[:40], tooBig[:39]+"y"), TtlMilliseconds: setTTL})
 			return err
 		}, codes.ResourceExhausted, "item size"},
 		{"MinuendTooLarge", func() error {
-			_, err := svc.SetDifference(ctx, &cachepb.XSetDifferenceRequest{SetName: []byte("s"), Difference: &cachepb.XSetDifferenceRequest_Minuend{Minuend: &cachepb.XSetDifferenceRequest_XMinuend{Elements: setBytes("a", tooBig)}}})
+			_, err := svc.SetDifference(ctx, &cachepb.XSetDifferenceRequest{SetName: []byte("s"), Difference: &cachepb.XSetDifferenceRequest_Minuend{Minuend: &cachepb.XSetDifferenceRequest_XMinuend{Elements: byteSlices("a", tooBig)}}})
 			return err
 		}, codes.ResourceExhausted, "item size"},
 	}

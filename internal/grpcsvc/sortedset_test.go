@@ -6,7 +6,6 @@ import (
 	"math"
 	"strconv"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -17,7 +16,6 @@ import (
 	"github.com/thaw-dev/thaw/api/commonpb"
 	"github.com/thaw-dev/thaw/internal/grpcsvc"
 	"github.com/thaw-dev/thaw/internal/store"
-	"github.com/thaw-dev/thaw/internal/store/memory"
 )
 
 // zsetTTL is the ttl_milliseconds of the writes in these tests.
@@ -28,16 +26,7 @@ const zsetTTL = 60_000
 // enforcing limits, and a context naming "c".
 func newZSetService(t *testing.T, limits store.Limits) (*grpcsvc.CacheService, context.Context) {
 	t.Helper()
-	st := memory.New(memory.Config{})
-	t.Cleanup(func() { st.Close() })
-	if err := st.CreateCache(t.Context(), "c"); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Set(t.Context(), "c", []byte("scalar"), []byte("text"), time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	ctx := metadata.NewIncomingContext(t.Context(), metadata.Pairs(grpcsvc.CacheHeader, "c"))
-	svc := grpcsvc.NewCacheService(st, limits)
+	svc, ctx := newCollectionService(t, limits)
 	if _, err := svc.SortedSetPut(ctx, zsetPut("z", "a", 1, "b", 2, "c", 3)); err != nil {
 		t.Fatalf("SortedSetPut(z) = %v, want nil", err)
 	}
