@@ -5,7 +5,8 @@
 # on the memory store and once on a Redis Cluster. The cluster (3 masters, 3
 # replicas on loopback ports, scripts/redis-cluster.sh) runs for the Go tests
 # (THAW_REDIS_CLUSTER) and the second Node run, and is stopped on exit, also
-# after a failure or Ctrl-C.
+# after a failure or Ctrl-C; the fault tests start and stop clusters of their
+# own (THAW_REDIS_FAULTS=1).
 # It installs what it needs, quietly and idempotently. Usage: ./test.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -44,7 +45,9 @@ export THAW_REDIS_CLUSTER
 echo "seeds: $THAW_REDIS_CLUSTER"
 
 step "go test -race ./..."
-go test -race -count=1 -timeout 15m ./...
+# The fault tests (server/store_health_test.go) start three more clusters of
+# their own, one at a time, kill, pause and restart their nodes: about a minute.
+THAW_REDIS_FAULTS=1 go test -race -count=1 -timeout 15m ./...
 
 step "building thaw for the Node SDK suite"
 mkdir -p .bin

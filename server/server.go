@@ -154,6 +154,10 @@ type Server struct {
 	stopWatch context.CancelFunc
 	// watchDone is closed when the watcher has returned.
 	watchDone chan struct{}
+	// stopHealth ends the store health watcher; nil without one.
+	stopHealth context.CancelFunc
+	// healthDone is closed when the health watcher has returned.
+	healthDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error // guarded by closeOnce
@@ -262,6 +266,9 @@ func (s *Server) start(ctx context.Context) error {
 		s.watchRevokedKeys()
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	if p, ok := s.store.(store.Pinger); ok {
+		s.watchStoreHealth(p)
+	}
 	s.logger.Info("serving",
 		"addr", s.Addr(), "tls", cfg.TLSCertFile != "", "auth", len(cfg.AuthSecret) > 0, "revoked_keys", s.revokedCount(), "max_memory", cfg.MaxMemory,
 		"admin_addr", s.AdminAddr(), "metrics_addr", s.MetricsAddr(),
@@ -373,6 +380,7 @@ func (s *Server) Store() store.Store { return s.store }
 // UNAVAILABLE, which the SDKs answer by subscribing again.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
+		s.stopStoreHealthWatch()
 		s.health.Shutdown()
 		s.pubsub.Stop()
 		done := make(chan struct{})
@@ -430,5 +438,56 @@ func (s *Server) abort() {
 	}
 	if s.ownsStore && s.store != nil {
 		s.store.Close()
+	}
+}
+
+// healthPollInterval is how often the health watcher pings a store that
+// can become unreachable; each ping has this long to answer.
+const healthPollInterval = time.Second
+
+// watchStoreHealth polls p every healthPollInterval and sets the health
+// check's overall status: NOT_SERVING while the store does not answer,
+// SERVING again once it does, so that a load balancer routes around a node
+// whose backend is down without the process restarting.
+func (s *Server) watchStoreHealth(p store.Pinger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopHealth, s.healthDone = cancel, make(chan struct{})
+	go func() {
+		defer close(s.healthDone)
+		t := time.NewTicker(healthPollInterval)
+		defer t.Stop()
+		serving := true
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			pctx, pcancel := context.WithTimeout(ctx, healthPollInterval)
+			err := p.Ping(pctx)
+			pcancel()
+			if ctx.Err() != nil {
+				return
+			}
+			switch {
+			case err != nil && serving:
+				serving = false
+				s.logger.Warn("store unreachable; health check reports NOT_SERVING", "err", err)
+				s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+			case err == nil && !serving:
+				serving = true
+				s.logger.Info("store reachable again; health check reports SERVING")
+				s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+			}
+		}
+	}()
+}
+
+// stopStoreHealthWatch stops the health watcher, if any, and waits for it.
+func (s *Server) stopStoreHealthWatch() {
+	if s.stopHealth != nil {
+		s.stopHealth()
+		<-s.healthDone
+		s.stopHealth = nil
 	}
 }

@@ -45,6 +45,9 @@ var errorMappings = []errorMapping{
 	{store.ErrInvalidTTL, codes.InvalidArgument, ""},
 	{errInvalidRequest, codes.InvalidArgument, ""},
 	{store.ErrClosed, codes.Unavailable, ""},
+	// The backend is unreachable for now (a Redis Cluster in failover or
+	// down): UNAVAILABLE, which the SDKs retry.
+	{store.ErrUnavailable, codes.Unavailable, ""},
 	{auth.ErrMissingKey, codes.Unauthenticated, ""},
 	{auth.ErrInvalidKey, codes.Unauthenticated, ""},
 	{auth.ErrExpiredKey, codes.Unauthenticated, ""},

@@ -34,6 +34,7 @@ func TestCode(t *testing.T) {
 		{"publish rate", store.ErrRateExceeded, codes.ResourceExhausted},
 		{"topic reset", fmt.Errorf("memory: cache flushed: %w", store.ErrTopicReset), codes.Aborted},
 		{"closed store", store.ErrClosed, codes.Unavailable},
+		{"unreachable store", fmt.Errorf("redis: get: %w: dial tcp 127.0.0.1:1: connect: connection refused", store.ErrUnavailable), codes.Unavailable},
 		{"missing key", auth.ErrMissingKey, codes.Unauthenticated},
 		{"invalid key", auth.ErrInvalidKey, codes.Unauthenticated},
 		{"expired key", auth.ErrExpiredKey, codes.Unauthenticated},

@@ -46,7 +46,18 @@ var (
 	ErrInvalidTTL = errors.New("store: invalid ttl")
 	// ErrClosed means the store has been closed.
 	ErrClosed = errors.New("store: closed")
+	// ErrUnavailable means the store's backend cannot be reached for now
+	// (a refused or broken connection, a cluster without a master for a
+	// slot): the call may succeed when retried later.
+	ErrUnavailable = errors.New("store: unavailable")
 )
+
+// Pinger is implemented by a Store whose backend can become unreachable,
+// such as a Redis Cluster: Ping reports, within ctx, whether the backend
+// answers. The server polls it for its health check.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
 
 // ConditionKind selects when SetIf writes.
 type ConditionKind int

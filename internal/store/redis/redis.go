@@ -35,13 +35,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -261,8 +264,12 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// A Store is a store.Pinger: the server's health check polls it.
+var _ store.Pinger = (*Store)(nil)
+
 // Ping checks that every master of the cluster answers within ctx: the
-// probe for a health check.
+// probe for a health check. An unreachable node's error wraps
+// store.ErrUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
 		return errClosed
@@ -273,7 +280,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	for addr, node := range masters {
 		if err := node.Do(ctx, node.B().Ping().Build()).Error(); err != nil {
-			return fmt.Errorf("redis: ping %s: %w", addr, err)
+			return s.wrap("ping "+addr, err)
 		}
 	}
 	return nil
@@ -294,7 +301,7 @@ func (s *Store) masters(ctx context.Context) (map[string]rueidis.Client, error) 
 		}
 	}
 	if len(out) == 0 {
-		return nil, errors.New("redis: the cluster has no reachable master")
+		return nil, fmt.Errorf("redis: the cluster has no reachable master: %w", store.ErrUnavailable)
 	}
 	return out, nil
 }
@@ -377,6 +384,9 @@ func (s *Store) wrap(op string, err error) error {
 			return fmt.Errorf("redis: %s: %s: %w", op, msg, sentinel)
 		}
 	}
+	if unavailable(err) {
+		return fmt.Errorf("redis: %s: %w: %w", op, store.ErrUnavailable, err)
+	}
 	return fmt.Errorf("redis: %s: %w", op, err)
 }
 
@@ -427,4 +437,28 @@ func CheckNamespace(ns string) error {
 		return fmt.Errorf("redis: namespace %q: use ASCII letters, digits, '.', '_' and '-'", ns)
 	}
 	return nil
+}
+
+// The error codes of Redis replies that mean the cluster cannot serve the
+// slot for now: it is down, a failover or resharding is under way, or the
+// node is still loading its data.
+var unavailableCodes = []string{"CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "LOADING"}
+
+// unavailable reports whether err means the cluster cannot be reached or
+// cannot serve for now, so that a later retry may succeed: a refused, reset
+// or timed-out connection, a client with no live connection, or a
+// cluster-down reply. A ctx that ended is not one: it keeps its own status.
+func unavailable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if re, ok := rueidis.IsRedisErr(err); ok {
+		code, _, _ := strings.Cut(re.Error(), " ")
+		return slices.Contains(unavailableCodes, code)
+	}
+	var ne net.Error
+	return errors.As(err, &ne) ||
+		errors.Is(err, rueidis.ErrClosing) || errors.Is(err, rueidis.ErrNoSlot) || errors.Is(err, rueidis.ErrNoAddr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
