@@ -15,6 +15,11 @@
 // invocations' replies, and reports metrics (JSON, a terminal table) and a
 // timeline per run (HTML with inline SVG).
 //
+// RunTopics is the same setting for a topic subscription (thaw lab topics):
+// a subscriber function per client and scenario, a publisher outside the
+// functions publishing steadily, and the items each invocation returned
+// compared with what the server acknowledged and retained.
+//
 // Context runs the seed's first experiment, a setInterval counter against the
 // wall clock across invocations.
 package lab

@@ -22,6 +22,7 @@ func labVerbs() []subcommand {
 	return []subcommand{
 		{"keepalive", "reproduce the seed's keepalive failure and compare presets", runLabKeepalive},
 		{"context", "the seed's setInterval counter against the wall clock", runLabContext},
+		{"topics", "a topic subscriber frozen between invocations: items lost, duplicates, resubscribes", runLabTopics},
 	}
 }
 
@@ -146,6 +147,86 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 	if htmlPath != "" {
 		if err := report.WriteHTMLFile(htmlPath); err != nil {
 			fmt.Fprintf(stderr, "thaw lab keepalive: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "HTML: %s\n", htmlPath)
+	}
+	return 0
+}
+
+func runLabTopics(args []string, stdout, stderr io.Writer) int {
+	fs := newCommandFlags("thaw lab topics", stderr,
+		"Usage: thaw lab topics [flags]",
+		"",
+		"Runs a topic subscriber (the official Node.js SDK's TopicClient and thaw's Go client) in",
+		"thaw lambda functions, frozen between invocations on the keepalive lab's schedule, while a",
+		"publisher outside publishes steadily into an embedded thaw serve behind a delaying proxy;",
+		"reports items lost, duplicates, spurious resubscribes and first-item-after-thaw latency.")
+	var (
+		opts      lab.TopicsOptions
+		quick     bool
+		jsonPath  string
+		htmlPath  string
+		seed      uint64
+		clients   string
+		scenarios string
+	)
+	fs.BoolVar(&quick, "quick", false, fmt.Sprintf("%d invocations per run instead of %d (what CI runs)", lab.QuickInvocations, lab.DefaultInvocations))
+	fs.StringVar(&jsonPath, "json", "", "write the runs' metrics as JSON to this `file`")
+	fs.StringVar(&htmlPath, "html", "", "write a self-contained page with a timeline per run to this `file`")
+	fs.IntVar(&opts.Invocations, "invocations", 0, fmt.Sprintf("invocations per run before the drain, at most %d; overrides --quick (0 = %d, or %d with --quick)", maxLabInvocations, lab.DefaultInvocations, lab.QuickInvocations))
+	fs.Uint64Var(&seed, "seed", 1, "seed of the schedule and the proxy's jitter, at least 1")
+	fs.DurationVar(&opts.PublishInterval, "publish-every", lab.DefaultPublishInterval, "publisher's period, above 0")
+	fs.StringVar(&opts.LogDir, "logs", "", "keep the functions' logs (NAME.log) in this `dir`")
+	fs.StringVar(&clients, "clients", "node-sdk,go-sdk", "clients to run, a comma-separated `list`: node-sdk, go-sdk")
+	fs.StringVar(&scenarios, "scenarios", "healthy,blackhole", "scenarios to run, a comma-separated `list`: healthy, blackhole")
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if code, ok := fs.check(
+		atLeast("invocations", opts.Invocations, 0, fmt.Sprintf("0 (%d, or %d with --quick) or a positive count", lab.DefaultInvocations, lab.QuickInvocations)),
+		atMost("invocations", opts.Invocations, maxLabInvocations, fmt.Sprintf("at most %d", maxLabInvocations)),
+		atLeast("seed", seed, 1, "a seed of at least 1"),
+		atLeast("publish-every", opts.PublishInterval, 1, "a positive duration, such as 200ms"),
+	); !ok {
+		return code
+	}
+	opts.Seed = seed
+	if opts.Invocations == 0 && quick {
+		opts.Invocations = lab.QuickInvocations
+	}
+	for _, c := range strings.Split(clients, ",") {
+		opts.Clients = append(opts.Clients, strings.TrimSpace(c))
+	}
+	for _, s := range strings.Split(scenarios, ",") {
+		opts.Scenarios = append(opts.Scenarios, strings.TrimSpace(s))
+	}
+	opts.Progress = lab.NewProgress(stderr, isTerminal(stderr))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	report, err := lab.RunTopics(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "thaw lab topics: %v\n", err)
+		return 1
+	}
+	report.Command = "go run ./cmd/thaw lab topics " + strings.Join(args, " ")
+	fmt.Fprintf(stdout, "\n%s\n\n", report.Settings())
+	if err := report.WriteTable(stdout); err != nil {
+		fmt.Fprintf(stderr, "thaw lab topics: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "\nReproduce with: %s\n", strings.TrimSpace(report.Command))
+	if jsonPath != "" {
+		if err := report.WriteJSONFile(jsonPath); err != nil {
+			fmt.Fprintf(stderr, "thaw lab topics: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "JSON: %s\n", jsonPath)
+	}
+	if htmlPath != "" {
+		if err := report.WriteHTMLFile(htmlPath); err != nil {
+			fmt.Fprintf(stderr, "thaw lab topics: %v\n", err)
 			return 1
 		}
 		fmt.Fprintf(stdout, "HTML: %s\n", htmlPath)

@@ -22,6 +22,10 @@ func TestLabUsage(t *testing.T) {
 		{"keepalive bad flag", []string{"lab", "keepalive", "--nope"}, 2, []string{"-nope"}},
 		{"keepalive stray argument", []string{"lab", "keepalive", "extra"}, 2, []string{`unexpected argument "extra"`}},
 		{"context help", []string{"lab", "context", "--help"}, 0, []string{"setInterval"}},
+		{"topics listed", []string{"lab"}, 2, []string{"\n  topics"}},
+		{"topics help", []string{"lab", "topics", "--help"}, 0, []string{"Usage: thaw lab topics", "-quick", "-json", "-html", "-seed", "-logs"}},
+		{"topics bad seed", []string{"lab", "topics", "--seed", "0"}, 2, []string{"seed"}},
+		{"topics stray argument", []string{"lab", "topics", "extra"}, 2, []string{`unexpected argument "extra"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
