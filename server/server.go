@@ -240,7 +240,7 @@ func (s *Server) start(ctx context.Context) error {
 		if err := s.checkExposure("test-admin", s.adminLis, s.adminExposure()); err != nil {
 			return err
 		}
-		var keys testadmin.KeyVerifier
+		var keys auth.KeyVerifier // nil, not a nil *auth.Verifier, when auth is off
 		if s.keys != nil {
 			keys = s.keys
 		}

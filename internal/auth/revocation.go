@@ -180,6 +180,13 @@ func inodeOf(fi fs.FileInfo) uint64 {
 	return 0
 }
 
+// KeyVerifier checks an API key and returns its claims; the gRPC
+// interceptors and the test-admin routes take one. *Verifier and *Signer are
+// two.
+type KeyVerifier interface {
+	Verify(token string, now time.Time) (Claims, error)
+}
+
 // Verifier checks API keys as a server must: the signature and expiry with a
 // Signer, then the revocation list. It is safe for concurrent use.
 type Verifier struct {

@@ -52,12 +52,6 @@ func recovered(logger *slog.Logger, method string, r any) error {
 	return status.Errorf(codes.Internal, "internal error in %s", method)
 }
 
-// Verifier checks an API key and returns its claims; *auth.Verifier and
-// *auth.Signer are two.
-type Verifier interface {
-	Verify(token string, now time.Time) (auth.Claims, error)
-}
-
 // callerKey is the context key of the authenticated caller.
 type callerKey struct{}
 
@@ -95,7 +89,7 @@ type Served func(fullMethod string) bool
 // answered UNIMPLEMENTED: only callers with a key learn what is missing.
 // It returns ctx with the caller attached. req is the request, for rules
 // that read the cache from the body.
-func authorize(ctx context.Context, v Verifier, served Served, fullMethod string, req any) (context.Context, error) {
+func authorize(ctx context.Context, v auth.KeyVerifier, served Served, fullMethod string, req any) (context.Context, error) {
 	ctx, check, err := authenticate(ctx, v, served, fullMethod)
 	if err != nil || check == nil {
 		return ctx, err
@@ -107,7 +101,7 @@ func authorize(ctx context.Context, v Verifier, served Served, fullMethod string
 // and returns ctx with the caller attached and the check of the rule's
 // permission and scope against a request, or a nil check when the call
 // needs none (open methods, and methods the server does not serve).
-func authenticate(ctx context.Context, v Verifier, served Served, fullMethod string) (context.Context, func(req any) error, error) {
+func authenticate(ctx context.Context, v auth.KeyVerifier, served Served, fullMethod string) (context.Context, func(req any) error, error) {
 	rule, known := RuleFor(fullMethod)
 	if known && rule.Open {
 		return ctx, nil, nil
@@ -170,7 +164,7 @@ func withCaller(ctx context.Context, token string, claims auth.Claims) context.C
 // AuthUnaryInterceptor rejects unary calls without a valid, sufficient key.
 // served tells methods the server does not have (see authorize); nil means
 // it has every method it is asked for.
-func AuthUnaryInterceptor(v Verifier, served Served) grpc.UnaryServerInterceptor {
+func AuthUnaryInterceptor(v auth.KeyVerifier, served Served) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, err := authorize(ctx, v, served, info.FullMethod, req)
 		if err != nil {
@@ -191,7 +185,7 @@ func AuthUnaryInterceptor(v Verifier, served Served) grpc.UnaryServerInterceptor
 // handler, nor the interceptors after this one (fault injection). A client
 // stream has every request it receives authorized before the handler sees
 // it.
-func AuthStreamInterceptor(v Verifier, served Served) grpc.StreamServerInterceptor {
+func AuthStreamInterceptor(v auth.KeyVerifier, served Served) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, check, err := authenticate(ss.Context(), v, served, info.FullMethod)
 		if err != nil {

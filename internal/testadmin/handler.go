@@ -10,11 +10,6 @@ import (
 	"github.com/thaw-dev/thaw/internal/auth"
 )
 
-// KeyVerifier checks an API key and returns its claims; *auth.Verifier is one.
-type KeyVerifier interface {
-	Verify(token string, now time.Time) (auth.Claims, error)
-}
-
 // Handler serves the admin HTTP routes for b: /block cuts the service port
 // and /unblock restores it, each answering 200 with a one-line text body.
 // GET (what the SDK test helpers send) and POST are accepted; other methods
@@ -27,7 +22,7 @@ type KeyVerifier interface {
 // key `thaw token create` prints or the token inside it. A missing,
 // invalid, expired or revoked key gets 401 and a weaker key 403, and nothing
 // is blocked.
-func Handler(b *BlockableListener, keys KeyVerifier) http.Handler {
+func Handler(b *BlockableListener, keys auth.KeyVerifier) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var action func()
 		var reply string
@@ -65,7 +60,7 @@ func Handler(b *BlockableListener, keys KeyVerifier) http.Handler {
 
 // authorizeAdmin checks r's key for the admin routes and returns the HTTP
 // status to refuse with.
-func authorizeAdmin(keys KeyVerifier, r *http.Request) (int, error) {
+func authorizeAdmin(keys auth.KeyVerifier, r *http.Request) (int, error) {
 	token := auth.TokenFromHeader(r.Header.Get("Authorization"))
 	if token == "" {
 		return http.StatusUnauthorized, errors.New("testadmin: the server runs with auth: send a superuser key in the Authorization header")

@@ -613,55 +613,8 @@ func (h harness) testDictionaryTTL(t *testing.T) {
 	for _, op := range dictionaryWrites {
 		t.Run(op.name, func(t *testing.T) {
 			t.Parallel()
-			write := func(t *testing.T, key string, w store.CollectionWrite) {
-				t.Helper()
-				if err := op.write(t.Context(), s, []byte(key), w); err != nil {
-					t.Fatalf("%s(%q, %+v) = %v, want nil", op.name, key, w, err)
-				}
-			}
-			gone := func(t *testing.T, key string) func() bool {
-				return func() bool { return dictionaryContents(t, s, key) == nil }
-			}
-			t.Run("CreateWithoutRefresh", func(t *testing.T) {
-				t.Parallel()
-				key := op.name + "-create"
-				write(t, key, store.CollectionWrite{TTL: shortTTL})
-				eventually(t, "a dictionary created without refresh to expire", gone(t, key))
-			})
-			t.Run("CreateWithRefresh", func(t *testing.T) {
-				t.Parallel()
-				key := op.name + "-create-refresh"
-				write(t, key, store.CollectionWrite{TTL: medium, RefreshTTL: true})
-				checkRemaining(t, s, testCache, []byte(key), 0, medium)
-			})
-			t.Run("RefreshExtends", func(t *testing.T) {
-				t.Parallel()
-				key := op.name + "-extends"
-				write(t, key, store.CollectionWrite{TTL: medium})
-				write(t, key, store.CollectionWrite{TTL: longTTL, RefreshTTL: true})
-				checkRemaining(t, s, testCache, []byte(key), longTTL/2, longTTL)
-			})
-			t.Run("RefreshShortens", func(t *testing.T) {
-				t.Parallel()
-				key := op.name + "-shortens"
-				write(t, key, dictLong)
-				write(t, key, store.CollectionWrite{TTL: shortTTL, RefreshTTL: true})
-				eventually(t, "a refreshed dictionary to expire", gone(t, key))
-			})
-			t.Run("NoRefreshKeepsLonger", func(t *testing.T) {
-				t.Parallel()
-				key := op.name + "-keeps-longer"
-				write(t, key, dictLong)
-				write(t, key, store.CollectionWrite{TTL: shortTTL})
-				checkRemaining(t, s, testCache, []byte(key), longTTL/2, longTTL)
-			})
-			t.Run("NoRefreshKeepsShorter", func(t *testing.T) {
-				t.Parallel()
-				key := op.name + "-keeps-shorter"
-				write(t, key, store.CollectionWrite{TTL: medium})
-				write(t, key, store.CollectionWrite{TTL: longTTL})
-				checkRemaining(t, s, testCache, []byte(key), 0, medium)
-			})
+			checkCollectionTTLRules(t, s, op.name, "dictionary", dictLong, func(ctx context.Context, key []byte, w store.CollectionWrite) error { return op.write(ctx, s, key, w) },
+				func(t *testing.T, key string) bool { return dictionaryContents(t, s, key) == nil })
 		})
 	}
 	t.Run("NoFieldsRefreshes", func(t *testing.T) {
