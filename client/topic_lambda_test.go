@@ -122,20 +122,16 @@ func TestTopicSubscriberUnderThawLambda(t *testing.T) {
 		}
 		resubscribes := r.Stats.Resubscribes - prev.Resubscribes
 		if want := map[bool]uint64{false: 0, true: 1}[round.blackhole]; resubscribes != want {
-			// Known bug, open in issue 10 (and measured by thaw lab topics):
-			// a post-thaw Ping still pending when the environment freezes
-			// "times out" across the freeze and replaces a healthy
-			// connection (a spurious resubscribe), or swallows the next
-			// thaw's check. Nothing is lost or repeated either way, which
-			// the checks above and below assert; the count is logged, not
-			// asserted, until the probe is made freeze-aware.
-			t.Logf("%s: KNOWN BUG (issue 10): %d resubscribes; want %d (stats before %+v, after %+v)", round.name, resubscribes, want, prev, r.Stats)
+			// A connection check still waiting for its Ping when the
+			// environment freezes must not "time out" across the freeze
+			// (a spurious resubscribe on a healthy network), nor take the
+			// place of the next thaw's check.
+			t.Errorf("%s: %d resubscribes; want %d (stats before %+v, after %+v)", round.name, resubscribes, want, prev, r.Stats)
 		}
 		if round.blackhole && r.Stats.FailedChecks == prev.FailedChecks {
-			// The same known bug: the pending Ping swallows this thaw's
-			// check, and the dead connection is found by the heartbeat
-			// watchdog about 2.5 s into the invocation, not on its first read.
-			t.Logf("%s: KNOWN BUG (issue 10): no failed connection check; the dead connection was found by the watchdog (stats %+v)", round.name, r.Stats)
+			// The dead connection must be found by the check at the thaw,
+			// not by the heartbeat watchdog seconds into the invocation.
+			t.Errorf("%s: no failed connection check; the dead connection was found some other way (stats %+v)", round.name, r.Stats)
 		}
 		if r.Stats.Duplicates != 0 {
 			t.Errorf("%s: %d duplicates dropped; want none from thaw serve", round.name, r.Stats.Duplicates)

@@ -52,9 +52,9 @@ type Subscription struct {
 	posMu     sync.Mutex    // guards delivered
 	delivered TopicPosition // after the latest event Next returned: Position
 
-	probing   atomic.Bool  // a connection check is under way
-	checkedAt atomic.Int64 // Client clock (since its epoch) when the latest check began; 0 before any
-	stats     subscriptionCounters
+	probing    atomic.Bool  // a connection check is under way
+	answeredAt atomic.Int64 // Client clock (since its epoch) when a check's Ping was last answered after no freeze; 0 before any
+	stats      subscriptionCounters
 
 	bgMu     sync.Mutex     // guards bgClosed and adding to bg
 	bgClosed bool           // Close has begun: no new background work
@@ -96,7 +96,9 @@ type SubscriptionStats struct {
 	SilentStreams uint64
 	// GapChecks is the number of connection checks (a Ping) made because
 	// the stream was read after a gap or the watchdog found the process had
-	// been frozen; FailedChecks those that got no answer, after which the
+	// been frozen, or because the process was frozen while a check's Ping
+	// waited (it is asked again); FailedChecks those that got no answer
+	// within ProbeTimeout of running time, after which the
 	// connection was replaced and the subscription resubscribed.
 	GapChecks, FailedChecks uint64
 }
@@ -500,13 +502,13 @@ func (s *Subscription) checkAfterGap(st *stream, why string, gap time.Duration) 
 	}
 	defer s.probing.Store(false)
 	// One check covers every sign of the same gap (a late tick, then the
-	// stale messages, then a read): one that began less than the idle
-	// threshold ago, freezes included, began after the gap.
-	now := s.c.act.now()
-	if last := s.checkedAt.Load(); last != 0 && now-time.Duration(last) < s.threshold {
+	// stale messages, then a read): a Ping answered less than ProbeTimeout
+	// ago, by a process that was not frozen while it waited, came after the
+	// gap, as a freeze that a sign reports lasts longer than that. A check
+	// still under way when the process froze re-judges by itself.
+	if last := s.answeredAt.Load(); last != 0 && s.c.act.now()-time.Duration(last) < s.probeTimeout {
 		return
 	}
-	s.checkedAt.Store(int64(now))
 	s.stats.gapChecks.Add(1)
 	if s.c.trace != nil {
 		s.c.trace.emit(slog.LevelInfo, EventStreamGap, slog.String("topic", s.topic), slog.Uint64("channel", st.ch.id),
@@ -539,41 +541,67 @@ func (s *Subscription) silent(st *stream, silence time.Duration) {
 }
 
 // connectionAlive reports whether the connection of st answers a Ping
-// within ProbeTimeout. When it does not, st is ended and its connection
+// within ProbeTimeout of running time (probeDeadline: a freeze while it
+// waits does not count, and an answer read after one is not trusted, so the
+// Ping is repeated). When it does not, st is ended and its connection
 // replaced (unless it already was), and it reports false. A recent reply to
 // another call is no evidence here: the silence or the gap that calls for
 // the check may be more recent still.
+//
+// A Ping is repeated only after a freeze, so a check lasts as long as the
+// function keeps freezing while its Ping waits (its invocations are that
+// short), judging the connection after each thaw; each repeat counts as a
+// check of its own. Signs of the thaw (a late watchdog tick, a read after
+// the gap) that come meanwhile are left to it.
 func (s *Subscription) connectionAlive(st *stream, why string, gap time.Duration) bool {
 	c := s.c
-	begin := c.act.now()
-	ctx, cancel := context.WithTimeout(s.ctx, s.probeTimeout)
-	defer cancel()
-	start := time.Now()
-	_, err := st.ch.ping.Ping(ctx, &cachepb.XPingRequest{})
-	if c.trace != nil {
-		attrs := []slog.Attr{slog.Uint64("channel", st.ch.id), slog.Duration("took", time.Since(start))}
-		level := slog.LevelDebug
-		if err != nil {
-			attrs = append(attrs, slog.String("code", status.Code(err).String()))
-			level = slog.LevelWarn
+	for round := 1; ; round++ {
+		if round > 1 {
+			s.stats.gapChecks.Add(1)
+			why = "frozen while the previous ping waited"
+			if c.trace != nil {
+				c.trace.emit(slog.LevelInfo, EventStreamGap, slog.String("topic", s.topic), slog.Uint64("channel", st.ch.id), slog.String("why", why))
+			}
 		}
-		c.trace.emit(level, EventProbe, attrs...)
-	}
-	if err == nil {
-		if c.current.Load() == st.ch {
-			c.act.replied(begin)
+		begin := c.act.now()
+		ctx, deadline := startProbeDeadline(s.ctx, realTimers{}, s.probeTimeout)
+		start := time.Now()
+		_, err := st.ch.ping.Ping(ctx, &cachepb.XPingRequest{})
+		held := deadline.finish()
+		timedOut := errors.Is(context.Cause(ctx), errProbeTimeout)
+		if c.trace != nil {
+			attrs := []slog.Attr{slog.Uint64("channel", st.ch.id), slog.Duration("took", time.Since(start)), slog.Bool("frozen_meanwhile", held)}
+			level := slog.LevelDebug
+			if err != nil {
+				attrs = append(attrs, slog.String("code", status.Code(err).String()), slog.Bool("timed_out", timedOut))
+				level = slog.LevelWarn
+			}
+			c.trace.emit(level, EventProbe, attrs...)
 		}
-		return true
+		if err == nil {
+			if held {
+				continue // the answer may have waited out the freeze in a buffer
+			}
+			if c.current.Load() == st.ch {
+				c.act.replied(begin)
+			}
+			s.answeredAt.Store(int64(c.act.now()))
+			return true
+		}
+		if s.ctx.Err() != nil || (!timedOut && serverReplied(status.Code(err))) {
+			return true
+		}
+		// Replace first, so that the pump resubscribes on the new
+		// connection; the old one is closed in the background, after the
+		// stream is ended here with its cause.
+		code := status.Code(err).String()
+		if timedOut {
+			code = "no answer"
+		}
+		c.replace(st.ch, "subscription: "+why+": ping "+code, gap)
+		st.cancel(errConnectionDead)
+		return false
 	}
-	if s.ctx.Err() != nil || serverReplied(status.Code(err)) {
-		return true
-	}
-	// Replace first, so that the pump resubscribes on the new connection;
-	// the old one is closed in the background, after the stream is ended
-	// here with its cause.
-	c.replace(st.ch, "subscription: "+why+": ping "+status.Code(err).String(), gap)
-	st.cancel(errConnectionDead)
-	return false
 }
 
 // enter registers background work that Close waits for; it reports false
