@@ -91,6 +91,13 @@ type SubscriptionStats struct {
 	Duplicates uint64
 	// Resubscribes is the number of streams opened after the first.
 	Resubscribes uint64
+	// BlindResubscribes counts the resubscribes made before the
+	// subscription had any position to resume at: no item or
+	// discontinuity yet, and no SubscribeOptions.ResumeAt. The protocol's
+	// heartbeats carry no sequence number, so such a stream starts at the
+	// topic's next item, and what was published while no stream was open
+	// is out of reach even when the server still retains it.
+	BlindResubscribes uint64
 	// SilentStreams is the number of streams given up because they were
 	// silent for HeartbeatTimeout while the process ran.
 	SilentStreams uint64
@@ -106,7 +113,7 @@ type SubscriptionStats struct {
 // subscriptionCounters is SubscriptionStats as atomics.
 type subscriptionCounters struct {
 	items, discontinuities, heartbeats, duplicates atomic.Uint64
-	resubscribes, silentStreams                    atomic.Uint64
+	resubscribes, blindResubscribes, silentStreams atomic.Uint64
 	gapChecks, failedChecks                        atomic.Uint64
 }
 
@@ -463,6 +470,9 @@ func (s *Subscription) reopen(failures *int, reason string) (*stream, error) {
 			continue
 		}
 		s.stats.resubscribes.Add(1)
+		if s.next.Sequence == 0 {
+			s.stats.blindResubscribes.Add(1)
+		}
 		return st, nil
 	}
 }
@@ -673,14 +683,15 @@ func (s *Subscription) Position() TopicPosition {
 // Stats returns the subscription's counters.
 func (s *Subscription) Stats() SubscriptionStats {
 	return SubscriptionStats{
-		Items:           s.stats.items.Load(),
-		Discontinuities: s.stats.discontinuities.Load(),
-		Heartbeats:      s.stats.heartbeats.Load(),
-		Duplicates:      s.stats.duplicates.Load(),
-		Resubscribes:    s.stats.resubscribes.Load(),
-		SilentStreams:   s.stats.silentStreams.Load(),
-		GapChecks:       s.stats.gapChecks.Load(),
-		FailedChecks:    s.stats.failedChecks.Load(),
+		Items:             s.stats.items.Load(),
+		Discontinuities:   s.stats.discontinuities.Load(),
+		Heartbeats:        s.stats.heartbeats.Load(),
+		Duplicates:        s.stats.duplicates.Load(),
+		Resubscribes:      s.stats.resubscribes.Load(),
+		BlindResubscribes: s.stats.blindResubscribes.Load(),
+		SilentStreams:     s.stats.silentStreams.Load(),
+		GapChecks:         s.stats.gapChecks.Load(),
+		FailedChecks:      s.stats.failedChecks.Load(),
 	}
 }
 

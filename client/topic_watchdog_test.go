@@ -146,6 +146,32 @@ func TestTopicDeathAcrossFreeze(t *testing.T) {
 	})
 }
 
+// TestTopicDeathBeforeFirstItem: a stream that dies across a freeze before
+// it carried any item leaves the subscription with no position: heartbeats
+// carry no sequence number. It resubscribes at the topic's next item, and
+// the items published while it had no stream are out of its reach, though
+// the server retains them; BlindResubscribes counts such resubscribes.
+func TestTopicDeathBeforeFirstItem(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, quietServer())
+	pub := newClient(t, client.Laptop(), client.LocalCredentials(srv.Addr()))
+	proxy := startProxy(t, srv.Addr())
+	c, clock, trace := freezeClient(t, proxy.Addr())
+	sub := subscribe(t, c, "t", client.SubscribeOptions{})
+	clock.waitArmed(t)
+
+	proxy.Blackhole()
+	publish(t, pub, "t", texts(1, 2)...)
+	clock.Advance(10 * heartbeatTimeout)
+	// The new stream's first message is a heartbeat: then it is registered.
+	waitUntil(t, "the new stream's heartbeat", func() bool { st := sub.Stats(); return st.Resubscribes == 1 && st.Heartbeats == 2 })
+	publish(t, pub, "t", "m3")
+	expectItems(t, sub, 3, "m3")
+	if st := sub.Stats(); st.BlindResubscribes != 1 || st.FailedChecks != 1 {
+		t.Errorf("Stats() = %+v; want one failed check and one blind resubscribe:%s", st, trace.dump())
+	}
+}
+
 // checkReplaced checks that sub replaced its dead connection once, after a
 // failed check, and resubscribed once.
 func checkReplaced(t *testing.T, sub *client.Subscription, trace *traceLog) {

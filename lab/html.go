@@ -39,9 +39,46 @@ const (
 // table and, per run, an SVG timeline drawn from the recorded events. It
 // loads nothing from elsewhere and runs no script.
 func (r *Report) WriteHTML(w io.Writer) error {
+	page := htmlPage{
+		title:    "thaw lab keepalive",
+		settings: r.Settings(),
+		command:  r.Command,
+		intro:    `Each function runs in <code>thaw lambda</code>, frozen with the cgroup freezer between invocations, and reaches an embedded <code>thaw serve</code> through a delaying proxy. Every run replays the same seeded schedule; nothing injects errors or timeouts. A keepalive timeout is <em>cross-invocation</em> when it is logged under another request id than the ping it answers, the evidence the Momento team found in production.`,
+		summary:  r.writeSummaryTable,
+	}
+	for _, run := range r.Runs {
+		page.sections = append(page.sections, htmlSection{
+			heading: run.Label(),
+			meta: fmt.Sprintf("%d invocations (%d with a cache call), %d failed, %d keepalive pings sent, %d acknowledged, %d keepalive timeouts (%d cross-invocation), %d reconnects",
+				run.Invocations, run.CacheCalls, run.Failed, run.PingsSent, run.PingsAcked,
+				run.KeepaliveTimeouts, run.CrossInvocationTimeouts, run.Reconnects),
+			timeline: run.Timeline,
+		})
+	}
+	return page.write(w)
+}
+
+// htmlPage is one lab's self-contained report page: its settings, a
+// summary table, the legend and one timeline per run.
+type htmlPage struct {
+	title, settings, command string
+	intro                    string // HTML, written as it is
+	summary                  func(*strings.Builder)
+	sections                 []htmlSection
+}
+
+// htmlSection is one run's heading, one line of its figures and its
+// timeline (nil for none).
+type htmlSection struct {
+	heading, meta string
+	timeline      *Timeline
+}
+
+// write writes the page to w.
+func (p *htmlPage) write(w io.Writer) error {
 	var b strings.Builder
-	b.WriteString(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>thaw lab keepalive</title>
+	fmt.Fprintf(&b, `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>%s</title>
 <style>
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#222;max-width:1160px}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 2px}
@@ -50,33 +87,30 @@ table{border-collapse:collapse;font-size:12.5px;margin:10px 0}
 th,td{border-bottom:1px solid #ddd;padding:3px 7px;text-align:right;white-space:nowrap}
 th{background:#f4f4f4;white-space:normal;vertical-align:bottom} td.l,th.l{text-align:left}
 td.bad{color:#b00;font-weight:600}
-svg{display:block;width:100%;height:auto;background:#fff;border:1px solid #e3e3e3}
+svg{display:block;width:100%%;height:auto;background:#fff;border:1px solid #e3e3e3}
 svg text{font:11px system-ui,sans-serif;fill:#444}
 code{background:#f4f4f4;padding:1px 4px}
 </style></head><body>
-`)
-	fmt.Fprintf(&b, "<h1>thaw lab keepalive</h1>\n<p class=\"meta\">%s</p>\n", html.EscapeString(r.Settings()))
-	if r.Command != "" {
-		fmt.Fprintf(&b, "<p class=\"meta\">Reproduce with <code>%s</code></p>\n", html.EscapeString(strings.TrimSpace(r.Command)))
+`, html.EscapeString(p.title))
+	fmt.Fprintf(&b, "<h1>%s</h1>\n<p class=\"meta\">%s</p>\n", html.EscapeString(p.title), html.EscapeString(p.settings))
+	if p.command != "" {
+		fmt.Fprintf(&b, "<p class=\"meta\">Reproduce with <code>%s</code></p>\n", html.EscapeString(strings.TrimSpace(p.command)))
 	}
-	b.WriteString(`<p>Each function runs in <code>thaw lambda</code>, frozen with the cgroup freezer between invocations, and reaches an embedded <code>thaw serve</code> through a delaying proxy. Every run replays the same seeded schedule; nothing injects errors or timeouts. A keepalive timeout is <em>cross-invocation</em> when it is logged under another request id than the ping it answers, the evidence the Momento team found in production.</p>
-`)
-	r.writeSummaryTable(&b)
+	fmt.Fprintf(&b, "<p>%s</p>\n", p.intro)
+	p.summary(&b)
 	b.WriteString("<h2>Legend</h2>\n")
 	writeLegend(&b)
 	// One time scale for every run, so that their timelines line up.
 	var longest time.Duration
-	for _, run := range r.Runs {
-		if run.Timeline != nil {
-			longest = max(longest, run.Timeline.End.Sub(run.Timeline.Start))
+	for _, s := range p.sections {
+		if s.timeline != nil {
+			longest = max(longest, s.timeline.End.Sub(s.timeline.Start))
 		}
 	}
-	for _, run := range r.Runs {
-		fmt.Fprintf(&b, "<h2>%s</h2>\n<p class=\"meta\">%d invocations (%d with a cache call), %d failed, %d keepalive pings sent, %d acknowledged, %d keepalive timeouts (%d cross-invocation), %d reconnects</p>\n",
-			html.EscapeString(run.Label()), run.Invocations, run.CacheCalls, run.Failed, run.PingsSent, run.PingsAcked,
-			run.KeepaliveTimeouts, run.CrossInvocationTimeouts, run.Reconnects)
-		if run.Timeline != nil {
-			writeTimeline(&b, run.Timeline, longest)
+	for _, s := range p.sections {
+		fmt.Fprintf(&b, "<h2>%s</h2>\n<p class=\"meta\">%s</p>\n", html.EscapeString(s.heading), html.EscapeString(s.meta))
+		if s.timeline != nil {
+			writeTimeline(&b, s.timeline, longest)
 		}
 	}
 	b.WriteString("</body></html>\n")
@@ -87,12 +121,15 @@ code{background:#f4f4f4;padding:1px 4px}
 }
 
 // WriteHTMLFile writes the report's page to path.
-func (r *Report) WriteHTMLFile(path string) error {
+func (r *Report) WriteHTMLFile(path string) error { return writeHTMLFile(path, r.WriteHTML) }
+
+// writeHTMLFile creates path and writes a page into it with write.
+func writeHTMLFile(path string, write func(io.Writer) error) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("lab: create %s: %w", path, err)
 	}
-	if err := r.WriteHTML(f); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return err
 	}
@@ -107,12 +144,7 @@ func (r *Report) writeSummaryTable(b *strings.Builder) {
 	b.WriteString(`<table><tr><th class="l">client</th><th class="l">preset</th><th class="l">scenario</th><th>invocations</th><th>failed</th><th>pings (acked)</th><th>keepalive timeouts</th><th>cross-invocation</th><th>reconnects</th><th>p50 ms</th><th>p99 ms</th><th>first after thaw p99 ms</th><th class="l">failures by code</th></tr>
 `)
 	for _, run := range r.Runs {
-		bad := func(n int) string {
-			if n > 0 {
-				return ` class="bad"`
-			}
-			return ""
-		}
+		bad := badClass
 		fmt.Fprintf(b, "<tr><td class=\"l\">%s</td><td class=\"l\">%s</td><td class=\"l\">%s</td><td>%d</td><td%s>%d</td><td>%d (%d)</td><td%s>%d</td><td%s>%d</td><td>%d</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td class=\"l\">%s</td></tr>\n",
 			html.EscapeString(run.Client), html.EscapeString(run.Preset), html.EscapeString(run.Scenario), run.Invocations,
 			bad(run.Failed), run.Failed, run.PingsSent, run.PingsAcked, bad(run.KeepaliveTimeouts), run.KeepaliveTimeouts,
@@ -120,6 +152,14 @@ func (r *Report) writeSummaryTable(b *strings.Builder) {
 			html.EscapeString(formatCodes(run.FailedByCode)))
 	}
 	b.WriteString("</table>\n")
+}
+
+// badClass marks a table cell red when n, a count of failures, is not 0.
+func badClass(n int) string {
+	if n > 0 {
+		return ` class="bad"`
+	}
+	return ""
 }
 
 // writeLegend draws one sample of every symbol the timelines use.

@@ -531,16 +531,3 @@ func (r *TopicsReport) WriteJSONFile(path string) error {
 	}
 	return nil
 }
-
-// WriteHTMLFile writes the keepalive lab's page, with one timeline per run
-// (invocations, freezes, connections opened, blackholes); its summary table
-// is the keepalive lab's, so the topics metrics are in the JSON and the
-// stdout table.
-func (r *TopicsReport) WriteHTMLFile(path string) error {
-	page := &Report{Seed: r.Seed, Invocations: r.Invocations, Latency: r.Latency, Jitter: r.Jitter, MemoryMB: DefaultMemoryMB, Command: r.Command}
-	for _, run := range r.Runs {
-		page.Runs = append(page.Runs, RunResult{Client: run.Client, Preset: presetTopics, Scenario: run.Scenario,
-			Invocations: run.Invocations, Failed: run.FailedInvocations, Timeline: run.Timeline})
-	}
-	return page.WriteHTMLFile(path)
-}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -90,12 +91,26 @@ func TestQuickTopicsLab(t *testing.T) {
 		if run.Scenario == ScenarioHealthy && run.StreamsKilled != 0 {
 			t.Errorf("%s: %d streams killed on a healthy network", label, run.StreamsKilled)
 		}
-		if run.Client == ClientGo && run.Scenario == ScenarioHealthy && (run.ItemsLost != 0 || run.Duplicates != 0) {
-			t.Errorf("%s: %d items lost %v, %d duplicates; want every retained item once", label, run.ItemsLost, run.LostRanges, run.Duplicates)
+		if run.Client == ClientGo && run.Scenario == ScenarioHealthy && (run.ItemsLost != 0 || run.Duplicates != 0 || run.SpuriousResubscribes != 0) {
+			t.Errorf("%s: %d items lost %v, %d duplicates, %d spurious resubscribes; want every retained item once, on one stream",
+				label, run.ItemsLost, run.LostRanges, run.Duplicates, run.SpuriousResubscribes)
 		}
 	}
 
-	if err := report.WriteHTMLFile(filepath.Join(t.TempDir(), "topics.html")); err != nil {
+	htmlPath := filepath.Join(t.TempDir(), "topics.html")
+	if err := report.WriteHTMLFile(htmlPath); err != nil {
 		t.Fatalf("WriteHTMLFile: %v", err)
+	}
+	page, err := os.ReadFile(htmlPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<title>thaw lab topics</title>", "<th>spurious resubscribes</th>", "<th>lost</th>", "<svg"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the HTML report has no %q", want)
+		}
+	}
+	if strings.Contains(string(page), "keepalive timeouts") {
+		t.Errorf("the topics HTML report shows the keepalive lab's columns")
 	}
 }
