@@ -33,8 +33,9 @@ type Client struct {
 	// current is the channel calls use; nil once the client is closed.
 	current atomic.Pointer[channel]
 
-	mu          sync.Mutex // guards replacing current, and nextChannel
+	mu          sync.Mutex // guards replacing current, nextChannel and spare
 	nextChannel uint64
+	spare       *spare // the spare raced against current after a gap; nil if none
 
 	closers sync.WaitGroup // old channels being closed in the background
 }
@@ -141,12 +142,21 @@ func (c *Client) dial(id uint64) (*channel, error) {
 func (c *Client) Close() error {
 	c.mu.Lock()
 	ch := c.current.Swap(nil)
+	sp := c.spare
+	if sp != nil {
+		c.spare = nil
+		sp.kept = true // closed here, not by the last call to leave it
+	}
 	c.mu.Unlock()
 	var err error
 	if ch != nil {
 		if cerr := ch.conn.Close(); cerr != nil {
 			err = fmt.Errorf("client: close: %w", cerr)
 		}
+	}
+	if sp != nil {
+		sp.stop()
+		sp.ch.conn.Close()
 	}
 	c.closers.Wait()
 	return err
@@ -179,10 +189,7 @@ func invoke[T any](ctx context.Context, c *Client, m rpc, cache string, send sen
 		c.trace.beginCall(ctx)
 	}
 	start := c.act.now()
-	var wallStart time.Time
-	if c.trace != nil {
-		wallStart = time.Now()
-	}
+	callStart := time.Now() // wall time, whatever the Clock: for the trace and the hedge delay
 	timeout := c.cfg.Timeout
 	if info.plane == planeControl {
 		timeout = c.cfg.ControlTimeout
@@ -198,25 +205,39 @@ func invoke[T any](ctx context.Context, c *Client, m rpc, cache string, send sen
 
 	probe := false
 	gap := c.act.gap(start)
-	if plan := c.planFor(gap); plan != planNone {
+	plan := c.planFor(gap)
+	if plan != planNone {
 		ch, probe = c.recoverBefore(ctx, ch, info, plan, gap)
 	}
 
 	attempts, sent := 0, 0
 	for {
-		attemptCtx, cancelAttempt := ctx, context.CancelFunc(nil)
+		var (
+			resp    T
+			err     error
+			trailer metadata.MD
+		)
 		if probe {
-			attemptCtx, cancelAttempt = context.WithTimeout(ctx, c.cfg.ProbeTimeout)
+			// The short first attempt on a suspect connection, raced
+			// against a spare (recovery_race.go); ch is where the call
+			// goes on.
+			suspect := ch
+			resp, err, trailer, ch = raceAfterGap(ctx, c, ch, gap, send)
+			if err != nil && ch != suspect && !serverReplied(status.Code(err)) && ctx.Err() == nil {
+				probe = false
+				sent++
+				continue // the spare took over after the suspect gave no answer
+			}
+		} else {
+			resp, err = send(ctx, ch, grpc.Trailer(&trailer))
 		}
-		var trailer metadata.MD
-		resp, err := send(attemptCtx, ch, grpc.Trailer(&trailer))
 		sent++
-		if cancelAttempt != nil {
-			cancelAttempt()
-		}
 		if err == nil {
 			c.act.replied(start)
-			c.traceCall(info, wallStart, sent, ch, nil)
+			if plan == planNone {
+				c.act.recordCallTime(time.Since(callStart))
+			}
+			c.traceCall(info, callStart, sent, ch, nil)
 			return resp, nil
 		}
 		code := status.Code(err)
@@ -242,7 +263,7 @@ func invoke[T any](ctx context.Context, c *Client, m rpc, cache string, send sen
 			}
 		}
 		e := fromRPC(info.name, err, trailer)
-		c.traceCall(info, wallStart, sent, ch, e)
+		c.traceCall(info, callStart, sent, ch, e)
 		return zero, e
 	}
 }

@@ -98,6 +98,16 @@ type Config struct {
 	// new connection and the retried call.
 	ProbeTimeout time.Duration
 
+	// HedgeDelay is how long the first attempt after a gap waits for an
+	// answer on the suspect connection before a spare connection is dialled
+	// beside it and raced against it (see the package documentation). Zero,
+	// the default in every preset, derives it from the calls made so far:
+	// 1.25 times their smoothed duration plus 1 ms, at least 5 ms; negative
+	// dials no spare, so a connection that gives no answer is replaced after
+	// ProbeTimeout. It never exceeds ProbeTimeout/2. Used only when
+	// Recovery is on.
+	HedgeDelay time.Duration
+
 	// MaxIdle replaces the connection before the next call when no reply has
 	// arrived for this long, without probing: middleboxes drop idle TCP
 	// connections silently (an AWS NAT gateway after 350 s). Zero turns it

@@ -216,18 +216,26 @@
 //   - gap > MaxIdle (default 4 min): the connection is replaced before the
 //     call, as the Momento SDKs do; middleboxes drop flows idle that long.
 //   - otherwise, idempotent call: its first attempt gets a ProbeTimeout
-//     deadline (default 250 ms). A healthy connection answers with the real
-//     reply, which costs nothing extra. If the probe deadline passes or the
-//     attempt fails with UNAVAILABLE, the client dials a fresh connection,
-//     closes the old one and sends the call again, within what is left of
-//     Timeout. The caller sees no error; the call takes about ProbeTimeout
-//     longer.
-//   - otherwise, non-idempotent call: a cache_client.Ping with the
-//     ProbeTimeout deadline goes first (one extra round trip, only after a
-//     gap); if it fails, the connection is replaced before the call is sent.
-//     The call itself is sent exactly once, so a write is applied at most
-//     once; if the connection dies between the Ping and the call, the caller
-//     gets the call's error (ErrTimeout or ErrUnavailable).
+//     deadline (default 250 ms) and races a spare connection. A healthy
+//     connection answers with the real reply, which costs nothing extra. If
+//     no answer has come within the hedge delay (Config.HedgeDelay: by
+//     default 1.25 times the smoothed duration of recent calls plus 1 ms,
+//     at least 5 ms),
+//     a spare connection is dialled beside it, and once the spare is ready
+//     the call is sent on it too: the first answer wins, the other attempt
+//     is cancelled, and the connection that answered stays (an unused spare
+//     is closed, so a healthy network keeps one connection). A connection
+//     that died while the process was frozen thus costs about one
+//     connection set-up, not ProbeTimeout. If neither answers within
+//     ProbeTimeout, or the attempt fails with UNAVAILABLE, the client dials
+//     a fresh connection, closes the old one and sends the call again,
+//     within what is left of Timeout. The caller sees no error.
+//   - otherwise, non-idempotent call: a cache_client.Ping goes first (one
+//     extra round trip, only after a gap), raced against a spare connection
+//     as above; the call then goes, exactly once, on the connection whose
+//     Ping answered, or on a fresh one if none did. A write is thus applied
+//     at most once; if the connection dies between the Ping and the call,
+//     the caller gets the call's error (ErrTimeout or ErrUnavailable).
 //
 // Calls still in flight on a replaced connection end with CANCELLED at once
 // rather than at their deadlines, and the idempotent ones are retried on the
@@ -264,6 +272,7 @@
 //	closed             conn, reason (local close, eof, error), lifetime, bytes_in, bytes_out, err
 //	idle gap           op, gap, after_no_reply, action                 (a call after a gap)
 //	probe              channel, took, code                             (Debug; Warn when the Ping fails)
+//	spare dial         channel, spare                                  (a spare connection raced against a suspect one)
 //	reconnect          channel, new_channel, reason, gap               (Warn)
 //	call               op, took, attempts, channel                     (Debug)
 //	call failed        op, took, attempts, channel, code, err          (Warn)

@@ -8,8 +8,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/thaw-dev/thaw/api/cachepb"
 )
 
 // Freeze-aware recovery: the design is in the package documentation
@@ -27,6 +25,9 @@ type activity struct {
 	// (deadline passed or UNAVAILABLE), and cleared by the next reply: the
 	// next call then probes as after a gap.
 	suspect atomic.Bool
+	// smoothedCall is the smoothed duration of calls made with no gap
+	// before them, in nanoseconds (0 before any): recordCallTime.
+	smoothedCall atomic.Int64
 }
 
 func newActivity(clock Clock) *activity {
@@ -100,36 +101,36 @@ func (c *Client) recoverBefore(ctx context.Context, ch *channel, info *methodInf
 		return c.replace(ch, "max idle", gap), false
 	case planProbe:
 		if info.idempotent {
-			c.traceGap(gap, info, "probe with the call's first attempt")
+			c.traceGap(gap, info, "probe with the call's first attempt, racing a spare connection")
 			return ch, true
 		}
-		c.traceGap(gap, info, "ping before the call")
+		c.traceGap(gap, info, "ping before the call, racing a spare connection")
 		// Replace only a connection that gave no answer at all; an error
 		// status from the server proves it alive, and an ended call context
 		// proves nothing.
-		if err := c.probePing(ctx, ch); err != nil && !serverReplied(status.Code(err)) && ctx.Err() == nil {
+		start := time.Now()
+		_, err, _, next := raceAfterGap(ctx, c, ch, gap, pingSend)
+		c.traceProbe(next, start, err)
+		if err != nil && !serverReplied(status.Code(err)) && ctx.Err() == nil && next == ch {
 			return c.replace(ch, "probe ping failed: "+status.Code(err).String(), gap), false
 		}
+		return next, false
 	}
 	return ch, false
 }
 
-// probePing sends a Ping with the ProbeTimeout deadline on ch.
-func (c *Client) probePing(ctx context.Context, ch *channel) error {
-	pctx, cancel := context.WithTimeout(ctx, c.cfg.ProbeTimeout)
-	defer cancel()
-	start := time.Now()
-	_, err := ch.ping.Ping(pctx, &cachepb.XPingRequest{})
-	if c.trace != nil {
-		attrs := []slog.Attr{slog.Uint64("channel", ch.id), slog.Duration("took", time.Since(start))}
-		level := slog.LevelDebug
-		if err != nil {
-			attrs = append(attrs, slog.String("code", status.Code(err).String()))
-			level = slog.LevelWarn
-		}
-		c.trace.emit(level, EventProbe, attrs...)
+// traceProbe reports the end of the Ping before a non-idempotent call.
+func (c *Client) traceProbe(ch *channel, start time.Time, err error) {
+	if c.trace == nil {
+		return
 	}
-	return err
+	attrs := []slog.Attr{slog.Uint64("channel", ch.id), slog.Duration("took", time.Since(start))}
+	level := slog.LevelDebug
+	if err != nil {
+		attrs = append(attrs, slog.String("code", status.Code(err).String()))
+		level = slog.LevelWarn
+	}
+	c.trace.emit(level, EventProbe, attrs...)
 }
 
 // probeFailed reports whether the probe attempt of a call, which ended with

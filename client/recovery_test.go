@@ -60,7 +60,9 @@ func TestRecoveryNothingWithoutGap(t *testing.T) {
 func TestRecoveryHealthyConnectionAfterGap(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, server.Config{})
-	c, clock, trace := recoveryClient(t, srv.Addr(), nil)
+	// A spare raced against this healthy connection could answer first on
+	// a busy machine; the race has tests of its own (recovery_race_test.go).
+	c, clock, trace := recoveryClient(t, srv.Addr(), func(c *client.Config) { c.HedgeDelay = 100 * time.Millisecond })
 	ctx := t.Context()
 
 	clock.Advance(3 * time.Second)
@@ -119,13 +121,13 @@ func TestRecoveryOff(t *testing.T) {
 	}
 }
 
-// TestRecoverySlowProbe: a healthy but slow server misses the probe deadline
-// (a false positive). The call still succeeds on a new connection, within
-// Timeout.
+// TestRecoverySlowProbe: with no spare connection to race (HedgeDelay
+// negative), a healthy but slow server misses the probe deadline (a false
+// positive). The call still succeeds on a new connection, within Timeout.
 func TestRecoverySlowProbe(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, server.Config{EnableTestAdmin: true})
-	c, clock, trace := recoveryClient(t, srv.Addr(), nil)
+	c, clock, trace := recoveryClient(t, srv.Addr(), func(c *client.Config) { c.HedgeDelay = -1 })
 	if err := c.Set(t.Context(), "c", []byte("k"), []byte("v"), 0); err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,7 @@ const (
 	EventClosed           = "closed"
 	EventIdleGap          = "idle gap"
 	EventProbe            = "probe"
+	EventSpareDial        = "spare dial"
 	EventReconnect        = "reconnect"
 	EventCall             = "call"
 	EventCallFailed       = "call failed"
