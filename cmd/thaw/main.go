@@ -21,6 +21,7 @@ func subcommands() []subcommand {
 		{"lambda", "run Lambda functions locally, frozen between invocations as on AWS", runLambda},
 		{"token", "create API keys for a server started with --auth-secret-file", runToken},
 		{"lab", "reproduce keepalive failures in frozen functions and compare client presets", runLab},
+		{"bench", "measure a Momento-compatible endpoint: throughput, latency, idle connections", runBench},
 	}
 }
 
