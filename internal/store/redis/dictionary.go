@@ -168,7 +168,7 @@ func (s *Store) DictionaryGet(ctx context.Context, cacheName string, key []byte,
 		}
 		v, err := values[i].AsBytes()
 		if err != nil {
-			return nil, false, s.wrap(op, err)
+			return nil, false, s.wrap(ctx, op, err)
 		}
 		out[i] = store.DictionaryValue{Value: v, Found: true}
 	}
@@ -184,7 +184,7 @@ func (s *Store) DictionaryFetch(ctx context.Context, cacheName string, key []byt
 	}
 	m, err := s.client.Do(ctx, s.client.B().Hgetall().Key(data).Build()).AsStrMap()
 	if err != nil {
-		return nil, false, s.wrap(op, err)
+		return nil, false, s.wrap(ctx, op, err)
 	}
 	if len(m) == 0 {
 		return nil, false, nil
@@ -211,7 +211,7 @@ func (s *Store) DictionarySet(ctx context.Context, cacheName string, key []byte,
 	for _, f := range fields {
 		args = append(args, bin(f.Field), bin(f.Value))
 	}
-	return s.wrap(op, dictionarySetScript.Exec(ctx, s.client, []string{data, companion}, args).Error())
+	return s.wrap(ctx, op, dictionarySetScript.Exec(ctx, s.client, []string{data, companion}, args).Error())
 }
 
 // DictionaryIncrement adds amount to the integer in field: HINCRBY plus
@@ -228,7 +228,7 @@ func (s *Store) DictionaryIncrement(ctx context.Context, cacheName string, key, 
 	args := append(writeArgs(key, w, 2), bin(field), strconv.FormatInt(amount, 10))
 	v, err := dictionaryIncrementScript.Exec(ctx, s.client, []string{data, companion}, args).ToString()
 	if err != nil {
-		return 0, s.wrap(op, err)
+		return 0, s.wrap(ctx, op, err)
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
@@ -250,7 +250,7 @@ func (s *Store) DictionaryRemove(ctx context.Context, cacheName string, key []by
 	for _, f := range fields {
 		args = append(args, bin(f))
 	}
-	return s.wrap(op, dictionaryRemoveScript.Exec(ctx, s.client, []string{data, companion}, args).Error())
+	return s.wrap(ctx, op, dictionaryRemoveScript.Exec(ctx, s.client, []string{data, companion}, args).Error())
 }
 
 // DictionaryDelete deletes the dictionary: TYPE and UNLINK in one script.
@@ -274,7 +274,7 @@ func (s *Store) deleteCollection(ctx context.Context, op, redisType, cacheName s
 	}
 	n, err := deleteCollectionScript.Exec(ctx, s.client, []string{data, companion}, []string{redisType}).AsInt64()
 	if err != nil {
-		return false, s.wrap(op, err)
+		return false, s.wrap(ctx, op, err)
 	}
 	return n == 1, nil
 }
@@ -289,7 +289,7 @@ func (s *Store) length(ctx context.Context, op, cacheName string, key []byte, cm
 	}
 	n, err := s.client.Do(ctx, cmd(data)).AsInt64()
 	if err != nil {
-		return 0, false, s.wrap(op, err)
+		return 0, false, s.wrap(ctx, op, err)
 	}
 	return int(n), n > 0, nil
 }
@@ -299,7 +299,7 @@ func (s *Store) length(ctx context.Context, op, cacheName string, key []byte, cm
 func (s *Store) foundArray(ctx context.Context, op string, script *rueidis.Lua, keys, args []string) ([]rueidis.RedisMessage, bool, error) {
 	res, err := script.Exec(ctx, s.client, keys, args).ToArray()
 	if err != nil {
-		return nil, false, s.wrap(op, err)
+		return nil, false, s.wrap(ctx, op, err)
 	}
 	if len(res) == 0 {
 		return nil, false, fmt.Errorf("redis: %s: empty reply", op)
@@ -312,7 +312,7 @@ func (s *Store) foundArray(ctx context.Context, op string, script *rueidis.Lua, 
 	}
 	arr, err := res[1].ToArray()
 	if err != nil {
-		return nil, false, s.wrap(op, err)
+		return nil, false, s.wrap(ctx, op, err)
 	}
 	return arr, true, nil
 }

@@ -229,7 +229,7 @@ func (s *Store) ListPush(ctx context.Context, cacheName string, key []byte, end 
 	}
 	n, err := listPushScript.Exec(ctx, s.client, []string{data, companion}, args).AsInt64()
 	if err != nil {
-		return 0, s.wrap(op, err)
+		return 0, s.wrap(ctx, op, err)
 	}
 	return int(n), nil
 }
@@ -248,18 +248,18 @@ func (s *Store) ListPop(ctx context.Context, cacheName string, key []byte, end s
 	}
 	res, err := listPopScript.Exec(ctx, s.client, []string{data, companion}, []string{itoa(len(key)), endArg}).ToArray()
 	if err != nil {
-		return nil, 0, false, s.wrap(op, err)
+		return nil, 0, false, s.wrap(ctx, op, err)
 	}
 	if n, _ := res[0].AsInt64(); n == 0 || len(res) != 3 {
 		return nil, 0, false, nil
 	}
 	v, err := res[1].AsBytes()
 	if err != nil {
-		return nil, 0, false, s.wrap(op, err)
+		return nil, 0, false, s.wrap(ctx, op, err)
 	}
 	n, err := res[2].AsInt64()
 	if err != nil {
-		return nil, 0, false, s.wrap(op, err)
+		return nil, 0, false, s.wrap(ctx, op, err)
 	}
 	return v, int(n), true, nil
 }
@@ -278,7 +278,7 @@ func (s *Store) ListFetch(ctx context.Context, cacheName string, key []byte, r s
 	out := make([][]byte, len(res))
 	for i := range res {
 		if out[i], err = res[i].AsBytes(); err != nil {
-			return nil, false, s.wrap(op, err)
+			return nil, false, s.wrap(ctx, op, err)
 		}
 	}
 	return out, true, nil
@@ -337,7 +337,7 @@ func (s *Store) ListErase(ctx context.Context, cacheName string, key []byte, spa
 func (s *Store) foundLength(ctx context.Context, op string, script *rueidis.Lua, keys, args []string) (int, bool, error) {
 	res, err := script.Exec(ctx, s.client, keys, args).AsIntSlice()
 	if err != nil {
-		return 0, false, s.wrap(op, err)
+		return 0, false, s.wrap(ctx, op, err)
 	}
 	if len(res) != 2 || res[0] == 0 {
 		return 0, false, nil

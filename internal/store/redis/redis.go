@@ -35,16 +35,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -94,7 +91,10 @@ type Config struct {
 	// '-'. Stores with the same namespace see the same caches. Default
 	// DefaultNamespace ("thaw").
 	Namespace string
-	// DialTimeout bounds connecting to one node, at start-up too. Default
+	// DialTimeout bounds connecting to one node, at start-up too, and how
+	// long a node may take to answer where no caller's deadline applies:
+	// each step of a sweep, each read of a topic subscription. A node that
+	// takes longer counts as unavailable (store.ErrUnavailable). Default
 	// DefaultDialTimeout (5 s).
 	DialTimeout time.Duration
 	// RegistryPoll is how often the store reads the registry's version to
@@ -182,6 +182,9 @@ type Store struct {
 	stats statsCache
 	// sweptBatches counts the rounds of UNLINKs sweeps have sent.
 	sweptBatches atomic.Int64
+
+	probeMu   sync.Mutex        // guards probeKeys
+	probeKeys map[uint16]string // Ping's key for a slot, by slot
 }
 
 var _ store.Store = (*Store)(nil)
@@ -267,43 +270,80 @@ func (s *Store) Close() error {
 // A Store is a store.Pinger: the server's health check polls it.
 var _ store.Pinger = (*Store)(nil)
 
-// Ping checks that every master of the cluster answers within ctx: the
-// probe for a health check. An unreachable node's error wraps
+// Ping checks, within ctx, that the store can serve every hash slot: it
+// learns which master owns each slot (see slotOwners) and sends each owner
+// a keyed read through the client's own routing, so that a slot whose
+// master is down, or that the client still routes to a master that failed
+// over, fails it. Replicas are not asked: a replica that is down does not
+// stop the store from serving. An unreachable master's error wraps
 // store.ErrUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	masters, err := s.masters(ctx)
+	owners, err := s.slotOwners(ctx)
 	if err != nil {
 		return err
 	}
-	for addr, node := range masters {
-		if err := node.Do(ctx, node.B().Ping().Build()).Error(); err != nil {
-			return s.wrap("ping "+addr, err)
-		}
+	cmds := make(rueidis.Commands, len(owners))
+	for i, o := range owners {
+		cmds[i] = s.client.B().Exists().Key(s.probeKey(o.first)).Build()
 	}
-	return nil
-}
-
-// masters returns a client for every master of the cluster, by address.
-func (s *Store) masters(ctx context.Context) (map[string]rueidis.Client, error) {
-	out := map[string]rueidis.Client{}
-	for addr, node := range s.client.Nodes() {
-		role, err := node.Do(ctx, node.B().Role().Build()).ToArray()
-		if err != nil {
-			return nil, s.wrap("role of "+addr, err)
-		}
-		if len(role) > 0 {
-			if r, _ := role[0].ToString(); r == "master" {
-				out[addr] = node
+	// As in slotOwners, the reads do not end with ctx, so that a ping
+	// that gives up never cancels a connection while it dials.
+	done := make(chan error, 1)
+	go func() {
+		probe, cancel := context.WithTimeout(s.bg, s.cfg.DialTimeout)
+		defer cancel()
+		for i, res := range s.client.DoMulti(probe, cmds...) {
+			if err := res.Error(); err != nil {
+				done <- s.wrap(s.bg, "ping the master of slot "+strconv.Itoa(int(owners[i].first))+" at "+owners[i].addr, err)
+				return
 			}
 		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return s.wrap(ctx, "ping", ctx.Err())
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("redis: the cluster has no reachable master: %w", store.ErrUnavailable)
+}
+
+// masters returns a client for every master that owns hash slots, by
+// address: the nodes a SCAN of every key visits.
+func (s *Store) masters(ctx context.Context) (map[string]rueidis.Client, error) {
+	owners, err := s.slotOwners(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nodes := s.client.Nodes()
+	out := map[string]rueidis.Client{}
+	for _, o := range owners {
+		node, ok := nodes[o.addr]
+		if !ok {
+			return nil, fmt.Errorf("redis: the master %s of slots %d-%d is not connected yet: %w", o.addr, o.first, o.last, store.ErrUnavailable)
+		}
+		out[o.addr] = node
 	}
 	return out, nil
+}
+
+// probeKey returns a key in hash slot slot that the store never writes,
+// for Ping's keyed reads.
+func (s *Store) probeKey(slot uint16) string {
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
+	if k, ok := s.probeKeys[slot]; ok {
+		return k
+	}
+	k := s.cfg.Namespace + ":ping:{" + slotTag(slot) + "}"
+	if s.probeKeys == nil {
+		s.probeKeys = map[uint16]string{}
+	}
+	s.probeKeys[slot] = k
+	return k
 }
 
 // cache returns the cache named name, or store.ErrCacheNotFound. A name
@@ -321,7 +361,7 @@ func (s *Store) cache(ctx context.Context, op, name string) (cacheRef, error) {
 		return cacheRef{}, notFound(op, name)
 	}
 	if err != nil {
-		return cacheRef{}, s.wrap(op, err)
+		return cacheRef{}, s.wrap(ctx, op, err)
 	}
 	e, err := strconv.ParseUint(epoch, 10, 64)
 	if err != nil {
@@ -336,58 +376,6 @@ func (s *Store) cache(ctx context.Context, op, name string) (cacheRef, error) {
 // notFound is the error for a cache that does not exist.
 func notFound(op, name string) error {
 	return fmt.Errorf("redis: %s: cache %q: %w", op, name, store.ErrCacheNotFound)
-}
-
-// The codes that thaw's scripts put first in their error replies; WRONGTYPE
-// is Redis's own, which the scripts reuse.
-const (
-	codeWrongType = "WRONGTYPE"
-	codeNotInt    = "THAW_NOTINT"
-	codeOverflow  = "THAW_OVERFLOW"
-	codeTooLarge  = "THAW_TOOLARGE"
-	codeNaN       = "THAW_NAN"
-	codeExists    = "THAW_EXISTS"
-	codeNotFound  = "THAW_NOTFOUND"
-)
-
-// wrap turns an error of the client into the store's: the error code of a
-// Redis error reply becomes the store's sentinel, and every error gets the
-// package's prefix and op.
-func (s *Store) wrap(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if s.closed.Load() {
-		return errClosed
-	}
-	if re, ok := rueidis.IsRedisErr(err); ok {
-		msg := re.Error()
-		code, _, _ := strings.Cut(msg, " ")
-		var sentinel error
-		switch code {
-		case codeWrongType:
-			sentinel = store.ErrWrongType
-		case codeNotInt:
-			sentinel = store.ErrNotInteger
-		case codeOverflow:
-			sentinel = store.ErrOverflow
-		case codeTooLarge:
-			sentinel = store.ErrItemTooLarge
-		case codeNaN:
-			sentinel = store.ErrScoreNaN
-		case codeExists:
-			sentinel = store.ErrCacheExists
-		case codeNotFound:
-			sentinel = store.ErrCacheNotFound
-		}
-		if sentinel != nil {
-			return fmt.Errorf("redis: %s: %s: %w", op, msg, sentinel)
-		}
-	}
-	if unavailable(err) {
-		return fmt.Errorf("redis: %s: %w: %w", op, store.ErrUnavailable, err)
-	}
-	return fmt.Errorf("redis: %s: %w", op, err)
 }
 
 // millis renders a TTL in whole milliseconds, rounded up so that an item
@@ -437,28 +425,4 @@ func CheckNamespace(ns string) error {
 		return fmt.Errorf("redis: namespace %q: use ASCII letters, digits, '.', '_' and '-'", ns)
 	}
 	return nil
-}
-
-// The error codes of Redis replies that mean the cluster cannot serve the
-// slot for now: it is down, a failover or resharding is under way, or the
-// node is still loading its data.
-var unavailableCodes = []string{"CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "LOADING"}
-
-// unavailable reports whether err means the cluster cannot be reached or
-// cannot serve for now, so that a later retry may succeed: a refused, reset
-// or timed-out connection, a client with no live connection, or a
-// cluster-down reply. A ctx that ended is not one: it keeps its own status.
-func unavailable(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	if re, ok := rueidis.IsRedisErr(err); ok {
-		code, _, _ := strings.Cut(re.Error(), " ")
-		return slices.Contains(unavailableCodes, code)
-	}
-	var ne net.Error
-	return errors.As(err, &ne) ||
-		errors.Is(err, rueidis.ErrClosing) || errors.Is(err, rueidis.ErrNoSlot) || errors.Is(err, rueidis.ErrNoAddr) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

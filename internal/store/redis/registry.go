@@ -84,7 +84,7 @@ func (s *Store) CreateCache(ctx context.Context, name string) error {
 	}
 	res, err := createCacheScript.Exec(ctx, s.client, s.registryKeys(), []string{name}).ToString()
 	if err != nil {
-		return s.wrap(fmt.Sprintf("%s %q", op, name), err)
+		return s.wrap(ctx, fmt.Sprintf("%s %q", op, name), err)
 	}
 	epoch, err := strconv.ParseUint(res, 10, 64)
 	if err != nil {
@@ -103,7 +103,7 @@ func (s *Store) DeleteCache(ctx context.Context, name string) error {
 	}
 	old, err := deleteCacheScript.Exec(ctx, s.client, s.registryKeys(), []string{name}).ToString()
 	if err != nil {
-		return s.wrap(fmt.Sprintf("%s %q", op, name), err)
+		return s.wrap(ctx, fmt.Sprintf("%s %q", op, name), err)
 	}
 	s.changed(ctx, name, nil)
 	s.startSweep(old + ":" + name)
@@ -120,7 +120,7 @@ func (s *Store) FlushCache(ctx context.Context, name string) error {
 	}
 	res, err := flushCacheScript.Exec(ctx, s.client, s.registryKeys(), []string{name}).AsStrSlice()
 	if err != nil {
-		return s.wrap(fmt.Sprintf("%s %q", op, name), err)
+		return s.wrap(ctx, fmt.Sprintf("%s %q", op, name), err)
 	}
 	if len(res) != 2 {
 		return fmt.Errorf("redis: %s %q: malformed reply %q", op, name, res)
@@ -141,7 +141,7 @@ func (s *Store) ListCaches(ctx context.Context) ([]string, error) {
 	}
 	names, err := s.client.Do(ctx, s.client.B().Hkeys().Key(s.keys.caches).Build()).AsStrSlice()
 	if err != nil {
-		return nil, s.wrap("list caches", err)
+		return nil, s.wrap(ctx, "list caches", err)
 	}
 	slices.Sort(names)
 	return names, nil
@@ -176,7 +176,7 @@ func (s *Store) refresh(ctx context.Context) error {
 	defer s.refreshMu.Unlock()
 	res, err := snapshotScript.Exec(ctx, s.client, s.registryKeys(), nil).ToArray()
 	if err != nil {
-		return s.wrap("read registry", err)
+		return s.wrap(ctx, "read registry", err)
 	}
 	if len(res) != 2 {
 		return fmt.Errorf("redis: read registry: malformed reply of %d elements", len(res))
@@ -222,6 +222,7 @@ func (s *Store) runRegistryPoll() {
 		if rueidis.IsRedisNil(err) {
 			v, err = "0", nil
 		}
+		err = s.wrap(s.bg, "poll the registry", err)
 		if err == nil {
 			if version, perr := strconv.ParseUint(v, 10, 64); perr == nil && version != s.reg.Load().version {
 				err = s.refresh(ctx)

@@ -134,7 +134,7 @@ func (s *Store) Get(ctx context.Context, cacheName string, key []byte) ([]byte, 
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, s.wrap(op, err)
+		return nil, false, s.wrap(ctx, op, err)
 	}
 	if len(v) < hashLen {
 		return nil, false, fmt.Errorf("redis: %s: the stored value is %d bytes, shorter than its hash", op, len(v))
@@ -153,7 +153,7 @@ func (s *Store) Set(ctx context.Context, cacheName string, key, value []byte, tt
 		return err
 	}
 	cmd := s.client.B().Set().Key(c.itemKey(key)).Value(scalarValue(value)).Px(roundTTL(ttl)).Build()
-	return s.wrap(op, s.client.Do(ctx, cmd).Error())
+	return s.wrap(ctx, op, s.client.Do(ctx, cmd).Error())
 }
 
 // SetIf stores value under key for ttl if cond holds, in one script.
@@ -173,7 +173,7 @@ func (s *Store) SetIf(ctx context.Context, cacheName string, key, value []byte, 
 	n, err := setIfScript.Exec(ctx, s.client, []string{c.itemKey(key)},
 		[]string{code, bin(cond.Value), scalarValue(value), millis(ttl), unhashedMark}).AsInt64()
 	if err != nil {
-		return false, s.wrap(op, err)
+		return false, s.wrap(ctx, op, err)
 	}
 	return n == 1, nil
 }
@@ -186,7 +186,7 @@ func (s *Store) Delete(ctx context.Context, cacheName string, key []byte) error 
 		return err
 	}
 	data, companion := c.itemKeys(key)
-	return s.wrap(op, s.client.Do(ctx, s.client.B().Unlink().Key(data, companion).Build()).Error())
+	return s.wrap(ctx, op, s.client.Do(ctx, s.client.B().Unlink().Key(data, companion).Build()).Error())
 }
 
 // KeysExist reports whether each key holds a value: one EXISTS per key,
@@ -208,7 +208,7 @@ func (s *Store) KeysExist(ctx context.Context, cacheName string, keys [][]byte) 
 	for i, res := range s.client.DoMulti(ctx, cmds...) {
 		n, err := res.AsInt64()
 		if err != nil {
-			return nil, s.wrap(op, err)
+			return nil, s.wrap(ctx, op, err)
 		}
 		out[i] = n == 1
 	}
@@ -228,7 +228,7 @@ func (s *Store) Increment(ctx context.Context, cacheName string, key []byte, amo
 	v, err := incrementScript.Exec(ctx, s.client, []string{c.itemKey(key)},
 		[]string{strconv.FormatInt(amount, 10), millis(ttl), unhashedMark}).ToString()
 	if err != nil {
-		return 0, s.wrap(op, err)
+		return 0, s.wrap(ctx, op, err)
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
@@ -262,7 +262,7 @@ func (s *Store) UpdateTTL(ctx context.Context, cacheName string, key []byte, kin
 	data, companion := c.itemKeys(key)
 	n, err := updateTTLScript.Exec(ctx, s.client, []string{data, companion}, []string{millis(ttl), flag}).AsInt64()
 	if err != nil {
-		return 0, s.wrap(op, err)
+		return 0, s.wrap(ctx, op, err)
 	}
 	switch n {
 	case 0:
@@ -282,7 +282,7 @@ func (s *Store) ItemTTL(ctx context.Context, cacheName string, key []byte) (time
 	}
 	ms, err := s.client.Do(ctx, s.client.B().Pttl().Key(c.itemKey(key)).Build()).AsInt64()
 	if err != nil {
-		return 0, false, s.wrap(op, err)
+		return 0, false, s.wrap(ctx, op, err)
 	}
 	switch {
 	case ms == -2:
@@ -312,7 +312,7 @@ func (s *Store) ItemType(ctx context.Context, cacheName string, key []byte) (sto
 	}
 	t, err := s.client.Do(ctx, s.client.B().Type().Key(c.itemKey(key)).Build()).ToString()
 	if err != nil {
-		return 0, false, s.wrap(op, err)
+		return 0, false, s.wrap(ctx, op, err)
 	}
 	if t == "none" {
 		return 0, false, nil

@@ -120,7 +120,7 @@ func (s *Store) SetUnion(ctx context.Context, cacheName string, key []byte, elem
 	for _, e := range elements {
 		args = append(args, bin(e))
 	}
-	return s.wrap(op, setUnionScript.Exec(ctx, s.client, []string{data, companion}, args).Error())
+	return s.wrap(ctx, op, setUnionScript.Exec(ctx, s.client, []string{data, companion}, args).Error())
 }
 
 // SetRemove removes elements from the set: SREM and the size bookkeeping in
@@ -138,7 +138,7 @@ func (s *Store) SetRemove(ctx context.Context, cacheName string, key []byte, ele
 	}
 	n, err := setRemoveScript.Exec(ctx, s.client, []string{data, companion}, args).AsInt64()
 	if err != nil {
-		return false, s.wrap(op, err)
+		return false, s.wrap(ctx, op, err)
 	}
 	return n == 1, nil
 }
@@ -159,7 +159,7 @@ func (s *Store) SetSubtractFrom(ctx context.Context, cacheName string, key []byt
 	n, err := setSubtractFromScript.Exec(ctx, s.client, []string{data, companion}, args).AsInt64()
 	if err != nil {
 		// A set too large to take the difference exists, as in the memory store.
-		err = s.wrap(op, err)
+		err = s.wrap(ctx, op, err)
 		return errors.Is(err, store.ErrItemTooLarge), err
 	}
 	return n == 1, nil
@@ -179,7 +179,7 @@ func (s *Store) SetFetch(ctx context.Context, cacheName string, key []byte) ([][
 	}
 	members, err := s.client.Do(ctx, s.client.B().Smembers().Key(data).Build()).AsStrSlice()
 	if err != nil {
-		return nil, false, s.wrap(op, err)
+		return nil, false, s.wrap(ctx, op, err)
 	}
 	if len(members) == 0 {
 		return nil, false, nil
@@ -204,7 +204,7 @@ func (s *Store) SetSample(ctx context.Context, cacheName string, key []byte, lim
 	}
 	members, err := s.client.Do(ctx, s.client.B().Srandmember().Key(data).Count(int64(limit)).Build()).AsStrSlice()
 	if err != nil {
-		return nil, false, s.wrap(op, err)
+		return nil, false, s.wrap(ctx, op, err)
 	}
 	if len(members) == 0 {
 		return nil, false, nil
@@ -235,7 +235,7 @@ func (s *Store) SetContains(ctx context.Context, cacheName string, key []byte, e
 	for i := range res {
 		n, err := res[i].AsInt64()
 		if err != nil {
-			return nil, false, s.wrap(op, err)
+			return nil, false, s.wrap(ctx, op, err)
 		}
 		out[i] = n == 1
 	}
@@ -271,7 +271,7 @@ func (s *Store) SetPop(ctx context.Context, cacheName string, key []byte, count 
 	out := make([][]byte, len(res))
 	for i := range res {
 		if out[i], err = res[i].AsBytes(); err != nil {
-			return nil, false, s.wrap(op, err)
+			return nil, false, s.wrap(ctx, op, err)
 		}
 	}
 	return out, true, nil

@@ -215,7 +215,7 @@ func (s *Store) SortedSetPut(ctx context.Context, cacheName string, key []byte, 
 	for _, e := range elements {
 		args = append(args, scoreArg(e.Score), bin(e.Value))
 	}
-	return s.wrap(op, sortedSetPutScript.Exec(ctx, s.client, []string{data, companion}, args).Error())
+	return s.wrap(ctx, op, sortedSetPutScript.Exec(ctx, s.client, []string{data, companion}, args).Error())
 }
 
 // SortedSetFetchByRank returns the elements at ranks r: ZCARD and ZRANGE
@@ -262,7 +262,7 @@ func (s *Store) fetchElements(ctx context.Context, op string, script *rueidis.Lu
 	for i := range out {
 		v, err := flat[2*i].AsBytes()
 		if err != nil {
-			return nil, false, s.wrap(op, err)
+			return nil, false, s.wrap(ctx, op, err)
 		}
 		score, err := parseScore(&flat[2*i+1])
 		if err != nil {
@@ -330,7 +330,7 @@ func (s *Store) SortedSetGetRank(ctx context.Context, cacheName string, key, val
 	}
 	res, err := sortedSetGetRankScript.Exec(ctx, s.client, []string{data}, []string{bin(value), boolArg(order == store.Descending)}).AsIntSlice()
 	if err != nil {
-		return 0, false, false, s.wrap(op, err)
+		return 0, false, false, s.wrap(ctx, op, err)
 	}
 	if len(res) != 2 || res[0] == 0 {
 		return 0, false, false, nil
@@ -354,7 +354,7 @@ func (s *Store) SortedSetRemove(ctx context.Context, cacheName string, key []byt
 	for _, v := range values {
 		args = append(args, bin(v))
 	}
-	return s.wrap(op, sortedSetRemoveScript.Exec(ctx, s.client, []string{data, companion}, args).Error())
+	return s.wrap(ctx, op, sortedSetRemoveScript.Exec(ctx, s.client, []string{data, companion}, args).Error())
 }
 
 // SortedSetDelete deletes the sorted set: TYPE and UNLINK in one script.
@@ -380,7 +380,7 @@ func (s *Store) SortedSetIncrement(ctx context.Context, cacheName string, key, v
 	args := append(writeArgs(key, w, 2), bin(value), scoreArg(amount))
 	text, err := sortedSetIncrementScript.Exec(ctx, s.client, []string{data, companion}, args).ToString()
 	if err != nil {
-		return 0, s.wrap(op, err)
+		return 0, s.wrap(ctx, op, err)
 	}
 	score, err := strconv.ParseFloat(text, 64)
 	if err != nil {
@@ -410,7 +410,7 @@ func (s *Store) SortedSetLengthByScore(ctx context.Context, cacheName string, ke
 	lo, hi := rangeBounds(r)
 	res, err := sortedSetLengthByScoreScript.Exec(ctx, s.client, []string{data}, []string{lo, hi}).AsIntSlice()
 	if err != nil {
-		return 0, false, s.wrap(op, err)
+		return 0, false, s.wrap(ctx, op, err)
 	}
 	if len(res) != 2 || res[0] == 0 {
 		return 0, false, nil
@@ -458,7 +458,7 @@ func (s *Store) SortedSetUnionStore(ctx context.Context, cacheName string, dest 
 	if len(cmds) > 0 {
 		for i, res := range s.client.DoMulti(ctx, cmds...) {
 			if read[i], err = res.AsZScores(); err != nil {
-				return 0, s.wrap(op, err)
+				return 0, s.wrap(ctx, op, err)
 			}
 		}
 	}
@@ -487,7 +487,7 @@ func (s *Store) SortedSetUnionStore(ctx context.Context, cacheName string, dest 
 	data, companion := c.itemKeys(dest)
 	n, err := sortedSetStoreScript.Exec(ctx, s.client, []string{data, companion}, args).AsInt64()
 	if err != nil {
-		return 0, s.wrap(op, err)
+		return 0, s.wrap(ctx, op, err)
 	}
 	return int(n), nil
 }

@@ -69,7 +69,7 @@ func (s *Store) countItems(ctx context.Context) (int64, error) {
 		for {
 			entry, err := node.Do(ctx, node.B().Scan().Cursor(cursor).Match(pattern).Count(int64(s.cfg.SweepBatch)).Build()).AsScanEntry()
 			if err != nil {
-				return 0, s.wrap("stats", err)
+				return 0, s.wrap(ctx, "stats", err)
 			}
 			for _, key := range entry.Elements {
 				p, ok := parseKey(s.cfg.Namespace, key)

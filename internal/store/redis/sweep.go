@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +23,13 @@ import (
 // written into the old key space during the sweep by a node that had not
 // yet seen the change may survive it; every key has a TTL, so it goes when
 // that passes.
+//
+// A sweep that fails (a master that does not answer within DialTimeout, a
+// failover under way: every error is one of wrap's) leaves its member in
+// the sweep set: only a sweep that finished on the owners of every slot
+// takes it off. The next SweepRetry of any node resumes it from the start,
+// on the masters the cluster has then; UNLINKing what is already gone costs
+// nothing.
 
 // startSweep runs the sweep of member ("<epoch>:<name>") in the
 // background, unless this node runs it already or is closing.
@@ -56,7 +62,7 @@ func (s *Store) sweep(ctx context.Context, member string) error {
 	epoch, err := strconv.ParseUint(epochText, 10, 64)
 	if !ok || err != nil {
 		// Not one of ours; drop it rather than retry it forever.
-		return s.client.Do(ctx, s.client.B().Srem().Key(s.keys.sweep).Member(member).Build()).Error()
+		return s.forget(ctx, member)
 	}
 	pattern := globEscape(cachePrefix(s.cfg.Namespace, name, epoch)) + "*"
 	masters, err := s.masters(ctx)
@@ -70,10 +76,10 @@ func (s *Store) sweep(ctx context.Context, member string) error {
 	)
 	for addr, node := range masters {
 		wg.Go(func() {
-			if err := s.sweepNode(ctx, node, pattern); err != nil {
+			if err := s.sweepNode(ctx, addr, node, pattern); err != nil {
 				errMu.Lock()
 				if first == nil {
-					first = fmt.Errorf("redis: sweep on %s: %w", addr, err)
+					first = err
 				}
 				errMu.Unlock()
 			}
@@ -83,27 +89,30 @@ func (s *Store) sweep(ctx context.Context, member string) error {
 	if first != nil {
 		return first
 	}
-	return s.client.Do(ctx, s.client.B().Srem().Key(s.keys.sweep).Member(member).Build()).Error()
+	return s.forget(ctx, member)
+}
+
+// forget takes member off the sweep set.
+func (s *Store) forget(ctx context.Context, member string) error {
+	step, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	return s.wrap(ctx, "sweep: forget "+member, s.client.Do(step, s.client.B().Srem().Key(s.keys.sweep).Member(member).Build()).Error())
 }
 
 // sweepNode UNLINKs the keys of one master that match pattern, one SCAN
-// batch at a time.
-func (s *Store) sweepNode(ctx context.Context, node rueidis.Client, pattern string) error {
+// batch at a time. Each SCAN and each round of UNLINKs has DialTimeout to
+// answer, so that a master that stopped answering fails the sweep rather
+// than holding it until the connection is found dead.
+func (s *Store) sweepNode(ctx context.Context, addr string, node rueidis.Client, pattern string) error {
 	var cursor uint64
 	for {
-		entry, err := node.Do(ctx, node.B().Scan().Cursor(cursor).Match(pattern).Count(int64(s.cfg.SweepBatch)).Build()).AsScanEntry()
+		entry, err := s.sweepScan(ctx, addr, node, cursor, pattern)
 		if err != nil {
 			return err
 		}
 		if len(entry.Elements) > 0 {
-			cmds := make(rueidis.Commands, len(entry.Elements))
-			for i, key := range entry.Elements {
-				cmds[i] = s.client.B().Unlink().Key(key).Build()
-			}
-			for _, res := range s.client.DoMulti(ctx, cmds...) {
-				if err := res.Error(); err != nil {
-					return err
-				}
+			if err := s.sweepUnlink(ctx, entry.Elements); err != nil {
+				return err
 			}
 			s.sweptBatches.Add(1)
 		}
@@ -114,12 +123,38 @@ func (s *Store) sweepNode(ctx context.Context, node rueidis.Client, pattern stri
 	}
 }
 
+// sweepScan is one SCAN of a sweep.
+func (s *Store) sweepScan(ctx context.Context, addr string, node rueidis.Client, cursor uint64, pattern string) (rueidis.ScanEntry, error) {
+	step, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	entry, err := node.Do(step, node.B().Scan().Cursor(cursor).Match(pattern).Count(int64(s.cfg.SweepBatch)).Build()).AsScanEntry()
+	return entry, s.wrap(ctx, "sweep: scan "+addr, err)
+}
+
+// sweepUnlink is one round of UNLINKs of a sweep, one per key (the keys
+// are in many slots).
+func (s *Store) sweepUnlink(ctx context.Context, keys []string) error {
+	step, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
+	cmds := make(rueidis.Commands, len(keys))
+	for i, key := range keys {
+		cmds[i] = s.client.B().Unlink().Key(key).Build()
+	}
+	for _, res := range s.client.DoMulti(step, cmds...) {
+		if err := res.Error(); err != nil {
+			return s.wrap(ctx, "sweep: unlink", err)
+		}
+	}
+	return nil
+}
+
 // runSweepRetry resumes, at start and every SweepRetry, the sweeps that the
 // sweep set holds and this node does not run, until Close.
 func (s *Store) runSweepRetry() {
 	for {
 		ctx, cancel := context.WithTimeout(s.bg, s.cfg.DialTimeout)
 		members, err := s.client.Do(ctx, s.client.B().Smembers().Key(s.keys.sweep).Build()).AsStrSlice()
+		err = s.wrap(s.bg, "read the sweep set", err)
 		cancel()
 		if err != nil && s.bg.Err() == nil {
 			s.cfg.Logger.Warn("redis: reading the sweep set", "err", err)

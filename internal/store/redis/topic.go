@@ -100,7 +100,7 @@ func (s *Store) Publish(ctx context.Context, cacheName, topic string, msg store.
 		bin(msg.Data), boolArg(msg.Text), msg.PublisherID,
 	}).AsStrSlice()
 	if err != nil {
-		return store.TopicPosition{}, s.wrap(op, err)
+		return store.TopicPosition{}, s.wrap(ctx, op, err)
 	}
 	if len(res) != 2 {
 		return store.TopicPosition{}, fmt.Errorf("redis: %s: malformed reply %q", op, res)
@@ -123,9 +123,13 @@ func (s *Store) Subscribe(ctx context.Context, cacheName, topic string, from sto
 		return nil, err
 	}
 	stream, meta := c.topicKeys(topic)
-	res, err := subscribeScript.Exec(ctx, s.client, []string{stream, meta}, []string{pageFloor(c), millis(s.cfg.TopicIdleTTL)}).AsStrSlice()
+	// The caller's ctx is a subscriber's, often with no deadline: a master
+	// that does not answer fails the call with store.ErrUnavailable.
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	res, err := subscribeScript.Exec(sctx, s.client, []string{stream, meta}, []string{pageFloor(c), millis(s.cfg.TopicIdleTTL)}).AsStrSlice()
+	cancel()
 	if err != nil {
-		return nil, s.wrap(op, err)
+		return nil, s.wrap(ctx, op, err)
 	}
 	var nums [3]uint64
 	if len(res) != 3 {

@@ -24,6 +24,7 @@ type subscription struct {
 	pending        *store.TopicDiscontinuity // yielded before anything else
 	buf            []rueidis.XRangeEntry     // read, not yet yielded
 	touched        time.Time                 // when the topic's expiry was last renewed
+	unanswered     time.Time                 // since when reads go unanswered; zero when the last one was answered
 	ended, closedE error                     // why Next fails from now on
 }
 
@@ -102,13 +103,19 @@ func (sub *subscription) take() (ev store.TopicEvent, ok bool, err error) {
 
 // read fills the buffer from the stream: XRANGE from the next item, and
 // when there is none yet, XREAD BLOCK for one round, or until ctx's
-// deadline when that comes first.
+// deadline when that comes first. Each read has DialTimeout (past its
+// round) to be answered, so that a master that stopped answering ends the
+// subscription with store.ErrUnavailable (see fail) instead of holding it.
 func (sub *subscription) read(ctx context.Context) error {
 	s := sub.store
-	entries, err := s.client.Do(ctx, s.client.B().Xrange().Key(sub.stream).Start(entryID(sub.page, sub.next)).End("+").Count(topicReadBatch).Build()).AsXRange()
+	start := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	entries, err := s.client.Do(rctx, s.client.B().Xrange().Key(sub.stream).Start(entryID(sub.page, sub.next)).End("+").Count(topicReadBatch).Build()).AsXRange()
+	cancel()
 	if err != nil {
-		return sub.fail(ctx, err)
+		return sub.fail(ctx, start, err)
 	}
+	sub.unanswered = time.Time{}
 	if len(entries) > 0 {
 		sub.buf = entries
 		return nil
@@ -121,31 +128,50 @@ func (sub *subscription) read(ctx context.Context) error {
 		return ctx.Err()
 	}
 	cmd := s.client.B().Xread().Count(topicReadBatch).Block(wait.Milliseconds()).Streams().Key(sub.stream).Id(entryID(sub.page, sub.next-1)).Build()
-	streams, err := s.client.Do(ctx, cmd).AsXRead()
+	start = time.Now()
+	rctx, cancel = context.WithTimeout(ctx, wait+s.cfg.DialTimeout)
+	streams, err := s.client.Do(rctx, cmd).AsXRead()
+	cancel()
 	if rueidis.IsRedisNil(err) {
+		sub.unanswered = time.Time{}
 		return nil
 	}
 	if err != nil {
-		return sub.fail(ctx, err)
+		return sub.fail(ctx, start, err)
 	}
+	sub.unanswered = time.Time{}
 	sub.buf = streams[sub.stream]
 	return nil
 }
 
-// fail is the error of a read that failed: the end of the subscription
-// when the store closed, ctx's error when it is done, the wrapped error
-// otherwise (Next may be called again).
-func (sub *subscription) fail(ctx context.Context, err error) error {
+// fail is the error of a read, sent at start, that failed: the end of the
+// subscription when the store closed or the cache is gone (Next fails for
+// good from then on); store.ErrUnavailable when Redis cannot serve the
+// topic (see Store.wrap) or when reads have gone unanswered for
+// DialTimeout, over however many calls of Next; ctx's error when it ended
+// before that; the wrapped error otherwise.
+func (sub *subscription) fail(ctx context.Context, start time.Time, err error) error {
 	if cerr := sub.check(ctx); cerr != nil {
 		return cerr
 	}
-	if ctx.Err() != nil {
+	s := sub.store
+	if errors.Is(ctx.Err(), context.Canceled) {
 		return ctx.Err()
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
+	if isContextErr(err) {
+		// No answer in time: ctx's deadline, or the read's own bound.
+		if sub.unanswered.IsZero() {
+			sub.unanswered = start
+		}
+		if waited := time.Since(sub.unanswered); !ended(ctx) || waited >= s.cfg.DialTimeout {
+			return fmt.Errorf("redis: subscription: %w: the topic's master has not answered for %v", store.ErrUnavailable, waited.Round(time.Millisecond))
+		}
+		return endedErr(ctx)
 	}
-	return sub.store.wrap("subscription", err)
+	if ended(ctx) {
+		return endedErr(ctx)
+	}
+	return s.wrap(ctx, "subscription", err)
 }
 
 // check ends the subscription when the store is closed, or its cache was
@@ -183,6 +209,8 @@ func (sub *subscription) renew(ctx context.Context) {
 	}
 	sub.touched = time.Now()
 	ttl := roundTTL(s.cfg.TopicIdleTTL)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+	defer cancel()
 	s.client.DoMulti(ctx,
 		s.client.B().Pexpire().Key(sub.stream).Milliseconds(ttl.Milliseconds()).Build(),
 		s.client.B().Pexpire().Key(sub.meta).Milliseconds(ttl.Milliseconds()).Build())

@@ -1,0 +1,150 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+
+	"github.com/redis/rueidis"
+
+	"github.com/thaw-dev/thaw/internal/store"
+)
+
+// slotCount is the number of hash slots of a Redis Cluster.
+const slotCount = 16384
+
+// slotOwner is a range of hash slots, first to last, and the address of
+// the master that serves them.
+type slotOwner struct {
+	first, last uint16
+	addr        string
+}
+
+// slotOwners returns the masters that serve the hash slots, by range,
+// ordered by first slot, as the cluster sees it: CLUSTER SLOTS, asked of
+// every node the client knows at once, the first answer that covers every
+// slot. Asking all of them keeps a node that does not answer (a paused
+// replica, say) from holding up the answer; a node that answers with a
+// slot map missing slots (a cluster that lost a master) does not count. An
+// error wraps store.ErrUnavailable when no node gave a full answer, or is
+// ctx's when it ended first.
+func (s *Store) slotOwners(ctx context.Context) ([]slotOwner, error) {
+	nodes := s.client.Nodes()
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("redis: no node connected: %w", store.ErrUnavailable)
+	}
+	type answer struct {
+		owners []slotOwner
+		err    error
+	}
+	answers := make(chan answer, len(nodes))
+	for addr, node := range nodes {
+		go func() {
+			// Not ctx: a question left behind must not cancel the
+			// node's connection while it dials (the client would fail
+			// the commands waiting for that dial with it). It has
+			// DialTimeout, and ends with the store.
+			ask, cancel := context.WithTimeout(s.bg, s.cfg.DialTimeout)
+			defer cancel()
+			reply, err := node.Do(ask, node.B().ClusterSlots().Build()).ToArray()
+			if err != nil {
+				answers <- answer{err: s.wrap(s.bg, "cluster slots of "+addr, err)}
+				return
+			}
+			owners, err := parseSlotOwners(addr, reply)
+			answers <- answer{owners: owners, err: err}
+		}()
+	}
+	var first error
+	for range nodes {
+		select {
+		case a := <-answers:
+			if a.err == nil {
+				return a.owners, nil
+			}
+			if first == nil {
+				first = a.err
+			}
+		case <-ctx.Done():
+			if first != nil {
+				return nil, first
+			}
+			return nil, s.wrap(ctx, "cluster slots", ctx.Err())
+		}
+	}
+	return nil, first
+}
+
+// parseSlotOwners reads a CLUSTER SLOTS reply of the node at addr: entries
+// of first slot, last slot, master (host, port, ...) and replicas. An
+// empty host is addr's. It fails unless the ranges cover every slot once.
+func parseSlotOwners(addr string, reply []rueidis.RedisMessage) ([]slotOwner, error) {
+	defaultHost, _, _ := net.SplitHostPort(addr)
+	var owners []slotOwner
+	for i := range reply {
+		vals, err := reply[i].ToArray()
+		if err != nil || len(vals) < 3 {
+			return nil, fmt.Errorf("redis: cluster slots of %s: malformed entry", addr)
+		}
+		first, err1 := vals[0].AsInt64()
+		last, err2 := vals[1].AsInt64()
+		master, err3 := vals[2].ToArray()
+		if err1 != nil || err2 != nil || err3 != nil || len(master) < 2 || first < 0 || last < first || last >= slotCount {
+			return nil, fmt.Errorf("redis: cluster slots of %s: malformed entry", addr)
+		}
+		host, err1 := master[0].ToString()
+		port, err2 := master[1].AsInt64()
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("redis: cluster slots of %s: malformed master", addr)
+		}
+		switch host {
+		case "":
+			host = defaultHost
+		case "?":
+			return nil, fmt.Errorf("redis: cluster slots of %s: the master of slots %d-%d has no known address: %w", addr, first, last, store.ErrUnavailable)
+		}
+		owners = append(owners, slotOwner{first: uint16(first), last: uint16(last), addr: net.JoinHostPort(host, strconv.FormatInt(port, 10))})
+	}
+	slices.SortFunc(owners, func(a, b slotOwner) int { return int(a.first) - int(b.first) })
+	next := 0
+	for _, o := range owners {
+		if int(o.first) != next {
+			break
+		}
+		next = int(o.last) + 1
+	}
+	if next != slotCount {
+		return nil, fmt.Errorf("redis: node %s does not see every hash slot served (slot %d is not): %w", addr, next, store.ErrUnavailable)
+	}
+	return owners, nil
+}
+
+// crc16 is the CRC-16/XMODEM of s, which Redis Cluster takes modulo
+// slotCount as a key's hash slot.
+func crc16(s string) uint16 {
+	var crc uint16
+	for i := 0; i < len(s); i++ {
+		crc ^= uint16(s[i]) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+// slotTag returns the shortest decimal number whose hash slot, as a hash
+// tag, is slot (every slot has one below 2^20; see the test).
+func slotTag(slot uint16) string {
+	for i := 0; ; i++ {
+		tag := strconv.Itoa(i)
+		if crc16(tag)%slotCount == slot {
+			return tag
+		}
+	}
+}
