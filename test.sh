@@ -18,7 +18,9 @@ need_apt=()
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v openssl >/dev/null || need_apt+=(openssl)
+command -v curl >/dev/null || need_apt+=(curl) # drives the HTTP API in internal/httpapi/curl_test.go
 command -v chromium >/dev/null || need_apt+=(chromium) # renders the lab's HTML report in lab/html_test.go
+command -v tshark >/dev/null || { echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections; need_apt+=(tshark); } # decodes the lab's packet captures in internal/pcap and lab/capture_test.go
 if ((${#need_apt[@]})); then
 	step "installing ${need_apt[*]}"
 	apt-get update -qq >/dev/null

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -38,7 +40,11 @@ const (
 // WriteHTML writes the report as one self-contained page: the settings, the
 // table and, per run, an SVG timeline drawn from the recorded events. It
 // loads nothing from elsewhere and runs no script.
-func (r *Report) WriteHTML(w io.Writer) error {
+func (r *Report) WriteHTML(w io.Writer) error { return r.writeHTML(w, "") }
+
+// writeHTML writes the page; links to packet captures are relative to dir
+// when it is not empty, the directory the page is written to.
+func (r *Report) writeHTML(w io.Writer, dir string) error {
 	page := htmlPage{
 		title:    "thaw lab keepalive",
 		settings: r.Settings(),
@@ -53,9 +59,28 @@ func (r *Report) WriteHTML(w io.Writer) error {
 				run.Invocations, run.CacheCalls, run.Failed, run.PingsSent, run.PingsAcked,
 				run.KeepaliveTimeouts, run.CrossInvocationTimeouts, run.Reconnects),
 			timeline: run.Timeline,
+			pcap:     linkPath(run.Pcap, dir),
 		})
 	}
 	return page.write(w)
+}
+
+// linkPath is the address of the file at path from a page in dir: path
+// relative to dir when both resolve, else path itself, as a URL path.
+func linkPath(path, dir string) string {
+	if path == "" || dir == "" {
+		return filepath.ToSlash(path)
+	}
+	absPath, err1 := filepath.Abs(path)
+	absDir, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return filepath.ToSlash(path)
+	}
+	rel, err := filepath.Rel(absDir, absPath)
+	if err != nil {
+		return filepath.ToSlash(path)
+	}
+	return filepath.ToSlash(rel)
 }
 
 // htmlPage is one lab's self-contained report page: its settings, a
@@ -67,11 +92,12 @@ type htmlPage struct {
 	sections                 []htmlSection
 }
 
-// htmlSection is one run's heading, one line of its figures and its
-// timeline (nil for none).
+// htmlSection is one run's heading, one line of its figures, its timeline
+// (nil for none) and the address of its packet capture (empty for none).
 type htmlSection struct {
 	heading, meta string
 	timeline      *Timeline
+	pcap          string
 }
 
 // write writes the page to w.
@@ -109,6 +135,11 @@ code{background:#f4f4f4;padding:1px 4px}
 	}
 	for _, s := range p.sections {
 		fmt.Fprintf(&b, "<h2>%s</h2>\n<p class=\"meta\">%s</p>\n", html.EscapeString(s.heading), html.EscapeString(s.meta))
+		if s.pcap != "" {
+			href := (&url.URL{Path: s.pcap}).String()
+			fmt.Fprintf(&b, "<p class=\"meta\">Packet capture: <a href=\"%s\">%s</a> (each packet's comment names its invocation)</p>\n",
+				html.EscapeString(href), html.EscapeString(s.pcap))
+		}
 		if s.timeline != nil {
 			writeTimeline(&b, s.timeline, longest)
 		}
@@ -121,7 +152,9 @@ code{background:#f4f4f4;padding:1px 4px}
 }
 
 // WriteHTMLFile writes the report's page to path.
-func (r *Report) WriteHTMLFile(path string) error { return writeHTMLFile(path, r.WriteHTML) }
+func (r *Report) WriteHTMLFile(path string) error {
+	return writeHTMLFile(path, func(w io.Writer) error { return r.writeHTML(w, filepath.Dir(path)) })
+}
 
 // writeHTMLFile creates path and writes a page into it with write.
 func writeHTMLFile(path string, write func(io.Writer) error) error {

@@ -41,6 +41,9 @@ type RunResult struct {
 	// FirstAfterThawP99Ms is the p99 of cache calls made by invocations that
 	// followed a freeze of at least FirstAfterThawMinGap.
 	FirstAfterThawP99Ms float64 `json:"first_after_thaw_p99_ms"`
+	// Pcap is the path of the run's packet capture, when Options.PcapDir
+	// asked for one; absent otherwise.
+	Pcap string `json:"pcap,omitempty"`
 
 	// PingsSent and PingsAcked count keepalive PINGs and their ACKs.
 	PingsSent  int `json:"-"`

@@ -16,6 +16,7 @@ import (
 
 	"github.com/thaw-dev/thaw/internal/certs"
 	"github.com/thaw-dev/thaw/internal/netem"
+	"github.com/thaw-dev/thaw/internal/pcap"
 	"github.com/thaw-dev/thaw/lambda"
 	"github.com/thaw-dev/thaw/server"
 )
@@ -61,6 +62,12 @@ type Options struct {
 	// LogDir, when set, keeps the functions' logs there (NAME.log) instead
 	// of in a temporary directory removed at the end.
 	LogDir string
+	// PcapDir, when set, receives one packet capture per run,
+	// NAME.pcapng: every connection of the run's function as its proxy
+	// carried it, each packet commented with the invocation running when it
+	// passed, or "frozen" (see writeCapture). The captures are kept in
+	// memory until the end.
+	PcapDir string
 	// Progress receives progress; nil is silent.
 	Progress *Progress
 	// Logger receives the server's and emulator's own logs. Nil discards them.
@@ -131,6 +138,7 @@ type run struct {
 	marks []Mark     // guarded by mu: the proxy's marks
 
 	timeline Timeline
+	capture  *pcap.Capture // nil unless Options.PcapDir is set
 }
 
 // Run runs the lab: it prepares the functions, starts the server, one proxy
@@ -146,6 +154,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("lab: temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	if opts.PcapDir != "" {
+		if err := os.MkdirAll(opts.PcapDir, 0o755); err != nil {
+			return nil, fmt.Errorf("lab: pcap dir: %w", err)
+		}
+	}
 
 	needNode, needGo := false, false
 	for _, s := range opts.Runs {
@@ -183,13 +196,18 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	var functions []lambda.Function
 	for i, spec := range opts.Runs {
 		r := &run{spec: spec}
-		r.proxy, err = netem.Listen(netem.Config{
+		proxyCfg := netem.Config{
 			Target:  srv.Addr(),
 			Latency: opts.Latency,
 			Jitter:  opts.Jitter,
 			Seed:    opts.Seed + uint64(i),
 			OnEvent: r.onProxyEvent,
-		})
+		}
+		if opts.PcapDir != "" {
+			r.capture = pcap.New()
+			proxyCfg.OnDeliver = r.capture.OnDeliver
+		}
+		r.proxy, err = netem.Listen(proxyCfg)
 		if err != nil {
 			return nil, fmt.Errorf("lab: start proxy for %s: %w", spec.Label(), err)
 		}
@@ -246,7 +264,14 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		r.mu.Unlock()
 		markCrossInvocation(marks)
 		r.timeline.Marks = marks
-		report.Runs = append(report.Runs, summarize(r.spec, &r.timeline))
+		res := summarize(r.spec, &r.timeline)
+		if r.capture != nil {
+			res.Pcap = filepath.Join(opts.PcapDir, r.spec.Name()+".pcapng")
+			if err := r.writeCapture(res.Pcap); err != nil {
+				return nil, err
+			}
+		}
+		report.Runs = append(report.Runs, res)
 	}
 	return report, nil
 }
@@ -283,8 +308,12 @@ func functionFor(spec RunSpec, opts Options, endpoint, goDir string, tlsFiles ce
 	return fn, nil
 }
 
-// onProxyEvent records the connections the function opens.
+// onProxyEvent records the connections the function opens, and passes
+// every event to the capture, if any.
 func (r *run) onProxyEvent(ev netem.Event) {
+	if r.capture != nil {
+		r.capture.OnEvent(ev)
+	}
 	if ev.Kind != netem.EventAccepted {
 		return
 	}

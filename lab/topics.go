@@ -19,6 +19,7 @@ import (
 
 	"github.com/thaw-dev/thaw/client"
 	"github.com/thaw-dev/thaw/internal/netem"
+	"github.com/thaw-dev/thaw/internal/pcap"
 	"github.com/thaw-dev/thaw/lambda"
 	"github.com/thaw-dev/thaw/server"
 )
@@ -66,6 +67,9 @@ type TopicsOptions struct {
 	ReadWindow time.Duration
 	// LogDir, when set, keeps the functions' logs there.
 	LogDir string
+	// PcapDir, when set, receives one packet capture per run, as
+	// Options.PcapDir does for the keepalive lab.
+	PcapDir string
 	// Progress receives progress; nil is silent.
 	Progress *Progress
 	// Logger receives the server's and emulator's logs. Nil discards them.
@@ -170,6 +174,9 @@ type TopicsRunResult struct {
 	// included.
 	Invocations       int `json:"invocations"`
 	FailedInvocations int `json:"failed_invocations"`
+	// Pcap is the path of the run's packet capture, when
+	// TopicsOptions.PcapDir asked for one; absent otherwise.
+	Pcap string `json:"pcap,omitempty"`
 
 	Timeline *Timeline `json:"-"`
 }
@@ -224,6 +231,11 @@ func RunTopics(ctx context.Context, opts TopicsOptions) (*TopicsReport, error) {
 		return nil, fmt.Errorf("lab: temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	if opts.PcapDir != "" {
+		if err := os.MkdirAll(opts.PcapDir, 0o755); err != nil {
+			return nil, fmt.Errorf("lab: pcap dir: %w", err)
+		}
+	}
 
 	var specs []RunSpec
 	for _, c := range opts.Clients {
@@ -266,8 +278,13 @@ func RunTopics(ctx context.Context, opts TopicsOptions) (*TopicsReport, error) {
 	var functions []lambda.Function
 	for i, spec := range specs {
 		r := &topicsRun{run: run{spec: spec}}
-		r.proxy, err = netem.Listen(netem.Config{Target: srv.Addr(), Latency: opts.Latency, Jitter: opts.Jitter,
-			Seed: opts.Seed + uint64(i), OnEvent: r.onProxyEvent})
+		proxyCfg := netem.Config{Target: srv.Addr(), Latency: opts.Latency, Jitter: opts.Jitter,
+			Seed: opts.Seed + uint64(i), OnEvent: r.onProxyEvent}
+		if opts.PcapDir != "" {
+			r.capture = pcap.New()
+			proxyCfg.OnDeliver = r.capture.OnDeliver
+		}
+		r.proxy, err = netem.Listen(proxyCfg)
 		if err != nil {
 			return nil, fmt.Errorf("lab: start proxy for %s: %w", spec.Label(), err)
 		}
@@ -317,7 +334,14 @@ func RunTopics(ctx context.Context, opts TopicsOptions) (*TopicsReport, error) {
 		markCrossInvocation(r.marks)
 		r.timeline.Marks = r.marks
 		r.mu.Unlock()
-		report.Runs = append(report.Runs, r.summarize())
+		res := r.summarize()
+		if r.capture != nil {
+			res.Pcap = filepath.Join(opts.PcapDir, r.spec.Name()+".pcapng")
+			if err := r.writeCapture(res.Pcap); err != nil {
+				return nil, err
+			}
+		}
+		report.Runs = append(report.Runs, res)
 	}
 	return report, nil
 }

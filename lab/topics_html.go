@@ -4,13 +4,18 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"path/filepath"
 	"strings"
 )
 
 // WriteHTML writes the report as one self-contained page: the settings, a
 // table of the topics metrics and, per run, an SVG timeline drawn from the
 // recorded events (invocations, freezes, connections opened, blackholes).
-func (r *TopicsReport) WriteHTML(w io.Writer) error {
+func (r *TopicsReport) WriteHTML(w io.Writer) error { return r.writeHTML(w, "") }
+
+// writeHTML writes the page; links to packet captures are relative to dir
+// when it is not empty, the directory the page is written to.
+func (r *TopicsReport) writeHTML(w io.Writer, dir string) error {
 	page := htmlPage{
 		title:    "thaw lab topics",
 		settings: r.Settings(),
@@ -25,13 +30,16 @@ func (r *TopicsReport) WriteHTML(w io.Writer) error {
 				run.Invocations, run.FailedInvocations, run.ItemsPublished, run.ItemsReceived, run.ItemsLost, run.Duplicates,
 				run.Resubscribes, run.SpuriousResubscribes, run.FirstItemAfterThawP99Ms),
 			timeline: run.Timeline,
+			pcap:     linkPath(run.Pcap, dir),
 		})
 	}
 	return page.write(w)
 }
 
 // WriteHTMLFile writes the report's page to path.
-func (r *TopicsReport) WriteHTMLFile(path string) error { return writeHTMLFile(path, r.WriteHTML) }
+func (r *TopicsReport) WriteHTMLFile(path string) error {
+	return writeHTMLFile(path, func(w io.Writer) error { return r.writeHTML(w, filepath.Dir(path)) })
+}
 
 // writeSummaryTable writes the runs' topics metrics as an HTML table.
 func (r *TopicsReport) writeSummaryTable(b *strings.Builder) {

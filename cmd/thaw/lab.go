@@ -65,7 +65,12 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 		"",
 		"Runs the official Momento Node.js SDK and thaw's Go client in thaw lambda functions, frozen",
 		"between invocations, against an embedded thaw serve behind a delaying proxy, and reports",
-		"keepalive timeouts, reconnects, failures and latency per client, preset and scenario.")
+		"keepalive timeouts, reconnects, failures and latency per client, preset and scenario.",
+		"",
+		"With --pcap DIR, each run's connections, as the proxy carried them, are also written to",
+		"DIR/<client>-<preset>-<scenario>.pcapng, each packet commented with the invocation's request",
+		"id (or \"frozen\"), with \"freeze\" and \"thaw <request id>\" records; the server is",
+		"10.0.1.1:50051 there, so decode it with tshark -d tcp.port==50051,http2.")
 	var (
 		opts      lab.Options
 		quick     bool
@@ -86,6 +91,7 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&opts.Latency, "latency", lab.DefaultLatency, "proxy's one-way delay, above 0 (1ns for next to none)")
 	fs.DurationVar(&opts.Jitter, "jitter", lab.DefaultJitter, "proxy's jitter around --latency (0 = none)")
 	fs.StringVar(&opts.LogDir, "logs", "", "keep the functions' logs (NAME.log) in this `dir`")
+	fs.StringVar(&opts.PcapDir, "pcap", "", "write each run's connections as a packet capture, NAME.pcapng, to this `dir`")
 	fs.BoolVar(&inregion, "inregion", false, "also run the in-region preset")
 	fs.StringVar(&clients, "clients", "node-sdk,go-sdk", "clients to run, a comma-separated `list`: node-sdk, go-sdk")
 	fs.StringVar(&scenarios, "scenarios", "healthy,blackhole", "scenarios to run, a comma-separated `list`: healthy, blackhole")
@@ -151,6 +157,11 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "HTML: %s\n", htmlPath)
 	}
+	for _, run := range report.Runs {
+		if run.Pcap != "" {
+			fmt.Fprintf(stdout, "Packet capture of %s: %s\n", run.Label(), run.Pcap)
+		}
+	}
 	return 0
 }
 
@@ -178,6 +189,7 @@ func runLabTopics(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&seed, "seed", 1, "seed of the schedule and the proxy's jitter, at least 1")
 	fs.DurationVar(&opts.PublishInterval, "publish-every", lab.DefaultPublishInterval, "publisher's period, above 0")
 	fs.StringVar(&opts.LogDir, "logs", "", "keep the functions' logs (NAME.log) in this `dir`")
+	fs.StringVar(&opts.PcapDir, "pcap", "", "write each run's connections as a packet capture, NAME.pcapng, to this `dir` (see thaw lab keepalive --help)")
 	fs.StringVar(&clients, "clients", "node-sdk,go-sdk", "clients to run, a comma-separated `list`: node-sdk, go-sdk")
 	fs.StringVar(&scenarios, "scenarios", "healthy,blackhole", "scenarios to run, a comma-separated `list`: healthy, blackhole")
 	if code, ok := fs.parse(args); !ok {
@@ -230,6 +242,11 @@ func runLabTopics(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "HTML: %s\n", htmlPath)
+	}
+	for _, run := range report.Runs {
+		if run.Pcap != "" {
+			fmt.Fprintf(stdout, "Packet capture of %s/%s: %s\n", run.Client, run.Scenario, run.Pcap)
+		}
 	}
 	return 0
 }

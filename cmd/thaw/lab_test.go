@@ -19,11 +19,12 @@ func TestLabUsage(t *testing.T) {
 		{"help", []string{"lab", "--help"}, 0, []string{"Usage: thaw lab keepalive", "-quick", "-latency duration", "Usage: thaw lab context", "setInterval"}},
 		{"help verb", []string{"lab", "help"}, 0, []string{"Usage: thaw lab keepalive", "Usage: thaw lab context"}},
 		{"keepalive help", []string{"lab", "keepalive", "--help"}, 0, []string{"-quick"}},
+		{"keepalive pcap help", []string{"lab", "keepalive", "--help"}, 0, []string{"-pcap dir", "pcapng", "tcp.port==50051,http2"}},
 		{"keepalive bad flag", []string{"lab", "keepalive", "--nope"}, 2, []string{"-nope"}},
 		{"keepalive stray argument", []string{"lab", "keepalive", "extra"}, 2, []string{`unexpected argument "extra"`}},
 		{"context help", []string{"lab", "context", "--help"}, 0, []string{"setInterval"}},
 		{"topics listed", []string{"lab"}, 2, []string{"\n  topics"}},
-		{"topics help", []string{"lab", "topics", "--help"}, 0, []string{"Usage: thaw lab topics", "-quick", "-json", "-html", "-seed", "-logs"}},
+		{"topics help", []string{"lab", "topics", "--help"}, 0, []string{"Usage: thaw lab topics", "-quick", "-json", "-html", "-seed", "-logs", "-pcap dir"}},
 		{"topics bad seed", []string{"lab", "topics", "--seed", "0"}, 2, []string{"seed"}},
 		{"topics stray argument", []string{"lab", "topics", "extra"}, 2, []string{`unexpected argument "extra"`}},
 	}

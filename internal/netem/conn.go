@@ -32,7 +32,8 @@ func (ch chunk) release() {
 // direction carries bytes one way: readLoop queues what src sends and
 // writeLoop delivers it to dst when due.
 type direction struct {
-	src, dst *net.TCPConn  // set by startLocked, before the pumps run
+	src, dst *net.TCPConn // set by startLocked, before the pumps run
+	dir      Direction
 	wake     chan struct{} // capacity 1: writeLoop should look at its state again
 	room     chan struct{} // capacity 1: readLoop may have room to read again
 
@@ -54,6 +55,7 @@ type conn struct {
 	clientAddr  string
 	opened      time.Time
 	maxBuffered int
+	onDeliver   func(Delivery) // Config.OnDeliver; may be nil
 	done        chan struct{}  // closed by shutdownLocked
 	pumps       sync.WaitGroup // readLoop and writeLoop of both directions
 	up, down    direction      // client to target, target to client
@@ -77,11 +79,13 @@ func newConn(id ConnID, client *net.TCPConn, latency, jitter time.Duration, paus
 		clientAddr:  client.RemoteAddr().String(),
 		opened:      time.Now(),
 		maxBuffered: cfg.MaxBuffered,
+		onDeliver:   cfg.OnDeliver,
 		done:        make(chan struct{}),
 		latency:     latency,
 		jitter:      jitter,
 		paused:      paused,
 	}
+	c.up.dir, c.down.dir = ToTarget, ToClient
 	for i, d := range []*direction{&c.up, &c.down} {
 		d.wake = make(chan struct{}, 1)
 		d.room = make(chan struct{}, 1)
@@ -344,7 +348,10 @@ func (c *conn) writeLoop(d *direction) {
 				wait = d.queue[0].due.Sub(now)
 			case d.eof:
 				c.mu.Unlock()
-				d.dst.CloseWrite()
+				at := time.Now()
+				if d.dst.CloseWrite() == nil {
+					c.deliver(Delivery{Time: at, Conn: c.id, Dir: d.dir, FIN: true})
+				}
 				c.finishDirection()
 				return
 			}
@@ -359,7 +366,13 @@ func (c *conn) writeLoop(d *direction) {
 				n += int64(len(ch.data))
 			}
 			bufs := vec // WriteTo consumes its receiver
+			at := time.Now()
 			_, err := bufs.WriteTo(d.dst)
+			if err == nil && c.onDeliver != nil {
+				for _, ch := range batch {
+					c.deliver(Delivery{Time: at, Conn: c.id, Dir: d.dir, Data: ch.data})
+				}
+			}
 			for i, ch := range batch {
 				ch.release()
 				batch[i] = chunk{}
@@ -392,6 +405,13 @@ func (c *conn) writeLoop(d *direction) {
 		case <-c.done:
 			return
 		}
+	}
+}
+
+// deliver reports dl to Config.OnDeliver, if set.
+func (c *conn) deliver(dl Delivery) {
+	if c.onDeliver != nil {
+		c.onDeliver(dl)
 	}
 }
 

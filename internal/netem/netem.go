@@ -76,6 +76,13 @@ type Config struct {
 	// safe for concurrent use and return quickly; it may call Proxy
 	// methods. The proxy's own goroutines make no call after Close returns.
 	OnEvent func(Event)
+	// OnDeliver, if set, is called for every Delivery, by the goroutine that
+	// writes that direction of that connection, with no lock held, after
+	// the write succeeded. It must be safe for concurrent use and return
+	// quickly (it holds up that direction's data), and must not keep
+	// Delivery.Data. The proxy's own goroutines make no call after Close
+	// returns. Packet captures hang off it.
+	OnDeliver func(Delivery)
 }
 
 const (
