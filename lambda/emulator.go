@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/thaw-dev/thaw/lambda/noderuntime"
+	"github.com/thaw-dev/thaw/lambda/pythonruntime"
 	"github.com/thaw-dev/thaw/lambda/sandbox"
 )
 
@@ -103,6 +104,10 @@ func (e *Emulator) start(ctx context.Context) error {
 	if _, err := noderuntime.Install(dir); err != nil {
 		return fmt.Errorf("lambda: install the Node.js bootstrap: %w", err)
 	}
+	if _, err := pythonruntime.Install(dir); err != nil {
+		return fmt.Errorf("lambda: install the Python bootstrap: %w", err)
+	}
+	resolvePythonInterpreters(functions)
 	if e.cfg.LogDir != "" {
 		if err := os.MkdirAll(e.cfg.LogDir, 0o755); err != nil {
 			return fmt.Errorf("lambda: log directory: %w", err)
@@ -143,6 +148,19 @@ func (e *Emulator) start(ctx context.Context) error {
 	}
 	e.logger.Info("serving the Invoke API", "addr", e.Addr(), "functions", names)
 	return nil
+}
+
+// resolvePythonInterpreters finds, in parallel, the python3 each Python
+// function runs (see pythonruntime.Interpreter), so that cold starts, which
+// hold their pool's lock, find it cached.
+func resolvePythonInterpreters(functions []Function) {
+	var wg sync.WaitGroup
+	for _, f := range functions {
+		if f.Runtime == RuntimePython {
+			wg.Go(func() { pythonruntime.Interpreter(f.taskRoot()) })
+		}
+	}
+	wg.Wait()
 }
 
 // Addr returns the Invoke API address, with the port chosen for port 0.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/thaw-dev/thaw/lambda/noderuntime"
+	"github.com/thaw-dev/thaw/lambda/pythonruntime"
 	"github.com/thaw-dev/thaw/lambda/sandbox"
 )
 
@@ -192,6 +193,9 @@ func runtimeCommand(fn Function, runtimeDir string) (string, []string, error) {
 	case RuntimeNodeJS:
 		name, args := noderuntime.Command(filepath.Join(runtimeDir, noderuntime.FileName))
 		return name, args, nil
+	case RuntimePython:
+		_, args := pythonruntime.Command(filepath.Join(runtimeDir, pythonruntime.FileName))
+		return pythonruntime.Interpreter(fn.taskRoot()), args, nil
 	default:
 		path, err := fn.bootstrapPath()
 		return path, nil, err
@@ -203,8 +207,12 @@ func runtimeCommand(fn Function, runtimeDir string) (string, []string, error) {
 func (e *environment) processEnv() []string {
 	region := regionFromEnv()
 	execEnv := "AWS_Lambda_provided.al2023"
-	if e.fn.Runtime == RuntimeNodeJS {
+	switch e.fn.Runtime {
+	case RuntimeNodeJS:
 		execEnv = "AWS_Lambda_nodejs20.x"
+	case RuntimePython:
+		// The bootstrap adds the interpreter's minor version.
+		execEnv = "AWS_Lambda_python3"
 	}
 	env := []string{
 		"AWS_LAMBDA_RUNTIME_API=" + e.listener.Addr().String(),

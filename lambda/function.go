@@ -26,6 +26,10 @@ const (
 	// RuntimeNodeJS runs a JavaScript handler module through the Node.js
 	// bootstrap that thaw ships (lambda/noderuntime).
 	RuntimeNodeJS = "nodejs"
+	// RuntimePython runs a Python handler module through the Python
+	// bootstrap that thaw ships (lambda/pythonruntime), with the python3 in
+	// PATH.
+	RuntimePython = "python"
 )
 
 // Defaults of Function, those of Lambda where Lambda has one.
@@ -46,17 +50,20 @@ var ErrInvalidFunction = errors.New("lambda: invalid function")
 var functionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Function is the configuration of one function. Zero fields take the
-// defaults; Name, Runtime, Code and (for nodejs) Handler are required.
+// defaults; Name, Runtime, Code and (for nodejs and python) Handler are
+// required.
 type Function struct {
 	// Name is the function name callers invoke: letters, digits, '-' and '_'.
 	Name string `yaml:"name"`
-	// Runtime is RuntimeProvided or RuntimeNodeJS.
+	// Runtime is RuntimeProvided, RuntimeNodeJS or RuntimePython.
 	Runtime string `yaml:"runtime"`
 	// Code is, for provided, an executable or a directory holding
-	// "bootstrap"; for nodejs, the directory with the handler module.
+	// "bootstrap"; for nodejs and python, the directory with the handler
+	// module.
 	Code string `yaml:"code"`
-	// Handler is the handler name, e.g. "index.handler" for nodejs; it is
-	// passed to provided runtimes as _HANDLER.
+	// Handler is the handler name, e.g. "index.handler" for nodejs or
+	// "app.handler" for python; it is passed to provided runtimes as
+	// _HANDLER.
 	Handler string `yaml:"handler"`
 	// MemoryMB caps the environment's memory and sets its CPU share.
 	// Default 128.
@@ -155,8 +162,15 @@ func (f Function) validate() error {
 		if f.Handler == "" {
 			return bad("nodejs needs a handler such as index.handler")
 		}
+	case RuntimePython:
+		if !info.IsDir() {
+			return bad("python code %s must be a directory", f.Code)
+		}
+		if f.Handler == "" {
+			return bad("python needs a handler such as app.handler")
+		}
 	default:
-		return bad("runtime %q is not %s or %s", f.Runtime, RuntimeNodeJS, RuntimeProvided)
+		return bad("runtime %q is not %s, %s or %s", f.Runtime, RuntimeNodeJS, RuntimePython, RuntimeProvided)
 	}
 	return nil
 }

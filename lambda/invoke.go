@@ -93,6 +93,10 @@ func (e *Emulator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		inv.clientContext = string(decoded)
 	}
 	inv.traceID = fmt.Sprintf("Root=1-%08x-%s;Sampled=0", time.Now().Unix(), strings.ReplaceAll(inv.id, "-", "")[:24])
+	if trace := r.Header.Get("X-Amzn-Trace-Id"); trace != "" {
+		// A caller's trace header reaches the function, as on Lambda.
+		inv.traceID = trace
+	}
 
 	switch invocationType {
 	case "", "RequestResponse":

@@ -413,6 +413,8 @@ func TestInvalidConfiguration(t *testing.T) {
 		{"missing code", func(f *lambda.Function) { f.Code = "/nonexistent" }},
 		{"unknown runtime", func(f *lambda.Function) { f.Runtime = "cobol" }},
 		{"nodejs without handler", func(f *lambda.Function) { f.Runtime, f.Code, f.Handler = lambda.RuntimeNodeJS, t.TempDir(), "" }},
+		{"python without handler", func(f *lambda.Function) { f.Runtime, f.Code, f.Handler = lambda.RuntimePython, t.TempDir(), "" }},
+		{"python code not a directory", func(f *lambda.Function) { f.Runtime, f.Handler = lambda.RuntimePython, "app.handler" }},
 		{"tiny memory", func(f *lambda.Function) { f.MemoryMB = 1 }},
 	}
 	for _, tt := range tests {

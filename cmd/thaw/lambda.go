@@ -17,6 +17,7 @@ import (
 
 	"github.com/thaw-dev/thaw/lambda"
 	"github.com/thaw-dev/thaw/lambda/sandbox"
+	"github.com/thaw-dev/thaw/lambda/template"
 )
 
 // lambdaConfigFile is the YAML file --config reads.
@@ -28,8 +29,9 @@ type lambdaConfigFile struct {
 
 func runLambda(args []string, stdout, stderr io.Writer) int {
 	fs := newCommandFlags("thaw lambda", stderr,
-		"Usage: thaw lambda --function NAME --runtime nodejs|provided --code PATH --handler HANDLER [flags]",
+		"Usage: thaw lambda --function NAME --runtime nodejs|python|provided --code PATH --handler HANDLER [flags]",
 		"       thaw lambda --config functions.yaml",
+		"       thaw lambda --template template.yaml   (AWS SAM or CloudFormation; functions by logical id)",
 		"",
 		"Runs Lambda functions locally with Lambda's lifecycle: each environment's processes are",
 		"frozen (cgroup freezer, or SIGSTOP where cgroups are not writable) from the moment the",
@@ -37,22 +39,23 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 		"concurrent invocations cold-start new ones, idle ones are shut down. Serves the Invoke API,",
 		"so the AWS SDKs and CLI work with --endpoint-url http://ADDR, and GET /_thaw/environments.")
 	var (
-		fn         lambda.Function
-		addr       string
-		configFile string
-		logDir     string
-		readyFile  string
-		freezeMode string
-		logLevel   string
-		quiet      bool
-		env        stringList
-		cpuScaling bool
+		fn           lambda.Function
+		addr         string
+		configFile   string
+		templateFile string
+		logDir       string
+		readyFile    string
+		freezeMode   string
+		logLevel     string
+		quiet        bool
+		env          stringList
+		cpuScaling   bool
 	)
 	fs.StringVar(&addr, "addr", lambda.DefaultAddr, "Invoke API `host:port` (POST /2015-03-31/functions/NAME/invocations); port 0 picks a free one")
 	fs.StringVar(&fn.Name, "function", "", "function `name` callers invoke")
-	fs.StringVar(&fn.Runtime, "runtime", "", "runtime `kind`: nodejs (a handler module run by node) or provided (an executable bootstrap)")
-	fs.StringVar(&fn.Code, "code", "", "code `path`: for nodejs the directory with the handler module; for provided an executable or a directory holding bootstrap")
-	fs.StringVar(&fn.Handler, "handler", "", "handler `name`, e.g. index.handler (nodejs); passed to provided runtimes as _HANDLER")
+	fs.StringVar(&fn.Runtime, "runtime", "", "runtime `kind`: nodejs (a handler module run by node), python (a handler module run by python3) or provided (an executable bootstrap)")
+	fs.StringVar(&fn.Code, "code", "", "code `path`: for nodejs and python the directory with the handler module; for provided an executable or a directory holding bootstrap")
+	fs.StringVar(&fn.Handler, "handler", "", "handler `name`, e.g. index.handler (nodejs) or app.handler (python); passed to provided runtimes as _HANDLER")
 	fs.IntVar(&fn.MemoryMB, "memory", lambda.DefaultMemoryMB, "memory `MB`: caps the environment's memory and, with --cpu-scaling, its CPU share")
 	fs.DurationVar(&fn.Timeout, "timeout", lambda.DefaultTimeout, "longest an invocation may run, above 0; past it the environment is killed")
 	fs.IntVar(&fn.Concurrency, "concurrency", lambda.DefaultConcurrency, "most environments at once, at least 1; more concurrent invocations get 429")
@@ -61,6 +64,7 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&env, "env", "`K=V` environment variable for the function (repeatable)")
 	fs.BoolVar(&cpuScaling, "cpu-scaling", true, "give CPU in proportion to memory as Lambda does (1769 MB = one vCPU)")
 	fs.StringVar(&configFile, "config", "", "YAML `file` with several functions (addr, log_dir, functions: [{name, runtime, code, handler, memory, timeout, concurrency, idle_timeout, env, extensions, cpu_scaling}])")
+	fs.StringVar(&templateFile, "template", "", "AWS SAM or CloudFormation template `file`: serves every AWS::Serverless::Function and AWS::Lambda::Function under its logical id (Runtime, Handler, CodeUri or Code, MemorySize, Timeout, Environment, ReservedConcurrentExecutions, Globals)")
 	fs.StringVar(&logDir, "log-dir", filepath.Join(os.TempDir(), "thaw-lambda-logs"), "`directory` for one log file per function (NAME.log)")
 	fs.StringVar(&freezeMode, "freeze-mode", "auto", "how to freeze environments, a `mode`: auto, cgroup-v1, cgroup-v2 or signal (SIGSTOP/SIGCONT)")
 	fs.StringVar(&logLevel, "log-level", "info", "thaw's own log `level`: debug (shows every freeze and thaw with its latency), info, warn or error")
@@ -73,12 +77,19 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "thaw lambda: "+format+"\n", args...)
 		return 2
 	}
-	if configFile != "" {
-		// The YAML file describes every function; a function flag beside it
+	if configFile != "" && templateFile != "" {
+		return usageError("--config and --template are exclusive: each describes every function")
+	}
+	if configFile != "" || templateFile != "" {
+		// The file describes every function; a function flag beside it
 		// would be ignored.
+		source := "--config"
+		if templateFile != "" {
+			source = "--template"
+		}
 		for _, name := range lambdaFunctionFlags {
 			if flagSet(fs.FlagSet, name) {
-				return usageError("--config and --%s are exclusive: the YAML file describes every function", name)
+				return usageError("%s and --%s are exclusive: the file describes every function", source, name)
 			}
 		}
 	}
@@ -106,7 +117,17 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 	if quiet {
 		cfg.Output = nil
 	}
-	if configFile != "" {
+	switch {
+	case templateFile != "":
+		tmpl, err := template.Load(templateFile)
+		if err != nil {
+			return usageError("--template %s:\n%v", templateFile, err)
+		}
+		for _, w := range tmpl.Warnings {
+			logger.Warn("template: "+w, "template", templateFile)
+		}
+		cfg.Functions = tmpl.Functions
+	case configFile != "":
 		file, err := readLambdaConfig(configFile)
 		if err != nil {
 			return usageError("%v", err)
@@ -118,9 +139,9 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 		if file.LogDir != "" && !flagSet(fs.FlagSet, "log-dir") {
 			cfg.LogDir = file.LogDir
 		}
-	} else {
+	default:
 		if fn.Name == "" || fn.Runtime == "" || fn.Code == "" {
-			return usageError("--function, --runtime and --code are required (or --config FILE); see --help")
+			return usageError("--function, --runtime and --code are required (or --config FILE, or --template FILE); see --help")
 		}
 		fn.CPUScaling = &cpuScaling
 		fn.Env = map[string]string{}

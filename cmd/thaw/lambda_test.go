@@ -58,6 +58,8 @@ func TestLambdaUsageErrors(t *testing.T) {
 	unknownField := writeConfig("unknown.yaml", "functions:\n  - {name: fn, runtime: provided, code: bootstrap, colour: blue}\n")
 	noFunctions := writeConfig("empty.yaml", "addr: 127.0.0.1:0\n")
 	function := []string{"--function", "fn", "--runtime", "provided", "--code", code}
+	badTemplate := writeConfig("template.yaml", "Resources:\n  JavaFn:\n    Type: AWS::Serverless::Function\n"+
+		"    Properties: {Runtime: java21, Handler: a.B::handle, CodeUri: .}\n")
 
 	tests := []struct {
 		name string
@@ -78,6 +80,11 @@ func TestLambdaUsageErrors(t *testing.T) {
 		{"missing config file", []string{"--config", filepath.Join(dir, "nope.yaml")}, "no such file"},
 		{"--config with --function", []string{"--config", good, "--function", "fn"}, "--config and --function are exclusive"},
 		{"unknown runtime", []string{"--function", "fn", "--runtime", "cobol", "--code", code}, "invalid function"},
+		{"python without handler", []string{"--function", "fn", "--runtime", "python", "--code", dir}, "python needs a handler"},
+		{"--template with --function", []string{"--template", badTemplate, "--function", "fn"}, "--template and --function are exclusive"},
+		{"--template with --config", []string{"--template", badTemplate, "--config", good}, "--config and --template are exclusive"},
+		{"template with java", []string{"--template", badTemplate}, "template: JavaFn: Runtime: java21 is not supported"},
+		{"missing template", []string{"--template", filepath.Join(dir, "nope.yaml")}, "no such file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,6 +274,59 @@ func TestLambdaConfigProcess(t *testing.T) {
 		log, err := os.ReadFile(filepath.Join(dir, "logs", fn+".log"))
 		if err != nil || !bytes.Contains(log, []byte("REPORT RequestId: ")) {
 			t.Errorf("log file of %s = %q (%v), want its REPORT line", fn, log, err)
+		}
+	}
+}
+
+// TestLambdaTemplateProcess runs the thaw binary on a SAM template with a
+// Python and a Node.js function, invokes each by its logical id, and checks
+// that SIGTERM leaves no runtime process behind.
+func TestLambdaTemplateProcess(t *testing.T) {
+	for _, program := range []string{"node", "python3"} {
+		if _, err := exec.LookPath(program); err != nil {
+			t.Skipf("%s is not in PATH", program)
+		}
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "thaw")
+	goBuild(t, bin, ".")
+	ready := filepath.Join(dir, "ready.json")
+	p := startThawProcess(t, bin, "lambda", "--template", "../../lambda/template/testdata/sam-globals.yaml",
+		"--addr", "127.0.0.1:0", "--ready-file", ready, "--log-dir", filepath.Join(dir, "logs"), "--quiet")
+	addr := p.waitReady(t, ready)
+	client := &http.Client{Timeout: 30 * time.Second}
+
+	for _, fn := range []string{"PyFunction", "NodeFunction"} {
+		var reply struct {
+			Function string `json:"function"`
+			Stage    string `json:"stage"`
+		}
+		lambdatest.InvokeOK(t, client, addr, fn, `{}`, &reply)
+		if reply.Function != fn || reply.Stage != "dev" {
+			t.Errorf("invoke %s = %+v, want function %s and STAGE dev (the parameter's Default, through Globals)", fn, reply, fn)
+		}
+	}
+	envs := lambdatest.Environments(t, client, addr)
+	if len(envs) != 2 {
+		t.Fatalf("environments = %+v, want one per function", envs)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("thaw lambda still running 15 s after SIGTERM")
+	}
+	if p.err != nil {
+		t.Errorf("thaw lambda after SIGTERM: %v, want exit status 0; stderr:\n%s", p.err, p.stderr.String())
+	}
+	if !strings.Contains(p.stderr.String(), "TABLE_ARN left out") {
+		t.Errorf("stderr lacks the warning about the unresolved TABLE_ARN:\n%s", p.stderr.String())
+	}
+	for _, env := range envs {
+		if err := syscall.Kill(env.Pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("runtime process %d of %s: kill 0 = %v after thaw exited, want ESRCH", env.Pid, env.Function, err)
 		}
 	}
 }
