@@ -19,6 +19,7 @@ import (
 
 	"github.com/thaw-dev/thaw/api/cachepb"
 	"github.com/thaw-dev/thaw/api/controlpb"
+	"github.com/thaw-dev/thaw/api/leaderboardpb"
 )
 
 // Client is a connection to a thaw (or Momento-compatible) cache server. Its
@@ -47,6 +48,8 @@ type channel struct {
 	scs     cachepb.ScsClient
 	ping    cachepb.PingClient
 	control controlpb.ScsControlClient
+
+	leaderboard leaderboardpb.LeaderboardClient
 }
 
 // New validates cfg, starts connecting to the server named by creds and
@@ -134,6 +137,8 @@ func (c *Client) dial(id uint64) (*channel, error) {
 		scs:     cachepb.NewScsClient(conn),
 		ping:    cachepb.NewPingClient(conn),
 		control: controlpb.NewScsControlClient(conn),
+
+		leaderboard: leaderboardpb.NewLeaderboardClient(conn),
 	}, nil
 }
 

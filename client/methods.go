@@ -76,6 +76,15 @@ const (
 	rpcPublish
 	rpcPublishText
 
+	rpcLeaderboardUpsert
+	rpcLeaderboardFetchByRank
+	rpcLeaderboardFetchByScore
+	rpcLeaderboardGetRank
+	rpcLeaderboardGetCompetitionRank
+	rpcLeaderboardLength
+	rpcLeaderboardRemoveElements
+	rpcLeaderboardDelete
+
 	numRPCs
 )
 
@@ -193,6 +202,18 @@ var methods = [numRPCs]methodInfo{
 
 	rpcPublish:     {"Publish", false, planeTopic},
 	rpcPublishText: {"PublishText", false, planeTopic},
+
+	// Leaderboards name their cache in the "cache" header, as the data plane
+	// does. Every call is retried: upserting the same scores or removing the
+	// same ids again leaves the same leaderboard.
+	rpcLeaderboardUpsert:             {"LeaderboardUpsert", true, planeData},
+	rpcLeaderboardFetchByRank:        {"LeaderboardFetchByRank", true, planeData},
+	rpcLeaderboardFetchByScore:       {"LeaderboardFetchByScore", true, planeData},
+	rpcLeaderboardGetRank:            {"LeaderboardGetRank", true, planeData},
+	rpcLeaderboardGetCompetitionRank: {"LeaderboardGetCompetitionRank", true, planeData},
+	rpcLeaderboardLength:             {"LeaderboardLength", true, planeData},
+	rpcLeaderboardRemoveElements:     {"LeaderboardRemoveElements", true, planeData},
+	rpcLeaderboardDelete:             {"LeaderboardDelete", true, planeData},
 }
 
 // retryable reports whether a failure with code may be retried on an

@@ -17,4 +17,4 @@ PATH="$bin:$PATH" protoc -I . \
 	--go_out=. --go_opt=paths=source_relative \
 	--go-grpc_out=. --go-grpc_opt=paths=source_relative \
 	api/commonpb/common.proto api/cachepb/cache.proto api/controlpb/control.proto \
-	api/pubsubpb/pubsub.proto
+	api/pubsubpb/pubsub.proto api/leaderboardpb/leaderboard.proto

@@ -12,10 +12,19 @@ import (
 	"github.com/thaw-dev/thaw/server"
 )
 
+// benchConfig is the configuration `thaw serve` runs with by default, so
+// that the benchmarks time the store's paths as a default server takes them
+// (the memory limit's LRU upkeep and check included).
+func benchConfig() server.Config {
+	return server.Config{MaxMemory: server.DefaultServeMaxMemory, MaxCaches: server.DefaultServeMaxCaches}
+}
+
 // benchClient starts a server with one cache and returns a Scs client and a
 // context naming that cache, as an SDK would send it.
 func benchClient(b *testing.B) (cachepb.ScsClient, context.Context) {
-	srv := startServer(b, server.Config{CreateCaches: []string{"bench"}})
+	cfg := benchConfig()
+	cfg.CreateCaches = []string{"bench"}
+	srv := startServer(b, cfg)
 	c := dial(b, srv.Addr())
 	return c.cache, metadata.AppendToOutgoingContext(context.Background(), "cache", "bench")
 }
@@ -41,20 +50,33 @@ func BenchmarkGet(b *testing.B) {
 	}
 }
 
-// BenchmarkSet measures a Set through the whole gRPC stack on loopback.
+// BenchmarkSet measures a Set through the whole gRPC stack on loopback:
+// keys=same overwrites one key (the update path), keys=fresh writes a new
+// key every time (the insert path).
 func BenchmarkSet(b *testing.B) {
 	for _, size := range []int{100, 4096} {
-		b.Run("value="+strconv.Itoa(size), func(b *testing.B) {
-			cache, ctx := benchClient(b)
-			req := &cachepb.XSetRequest{CacheKey: []byte("k"), CacheBody: make([]byte, size), TtlMilliseconds: 3_600_000}
-			b.ReportAllocs()
-			b.SetBytes(int64(size))
-			for b.Loop() {
-				if _, err := cache.Set(ctx, req); err != nil {
-					b.Fatal(err)
-				}
+		for _, fresh := range []bool{false, true} {
+			name := "value=" + strconv.Itoa(size) + "/keys=same"
+			if fresh {
+				name = "value=" + strconv.Itoa(size) + "/keys=fresh"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				cache, ctx := benchClient(b)
+				req := &cachepb.XSetRequest{CacheKey: []byte("k"), CacheBody: make([]byte, size), TtlMilliseconds: 3_600_000}
+				b.ReportAllocs()
+				b.SetBytes(int64(size))
+				i := 0
+				for b.Loop() {
+					if fresh {
+						req.CacheKey = strconv.AppendInt(req.CacheKey[:1], int64(i), 10)
+						i++
+					}
+					if _, err := cache.Set(ctx, req); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 
@@ -87,7 +109,7 @@ func BenchmarkGetParallel(b *testing.B) {
 // health service, which touches no store and no interceptor of thaw's but the
 // chain itself), on the same kind of connection.
 func BenchmarkBaselineHealthCheck(b *testing.B) {
-	srv := startServer(b, server.Config{})
+	srv := startServer(b, benchConfig())
 	c := dial(b, srv.Addr())
 	health := healthpb.NewHealthClient(c.conn)
 	req := &healthpb.HealthCheckRequest{}

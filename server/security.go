@@ -108,6 +108,19 @@ func (s *Server) serviceExposure() []string {
 	return risks
 }
 
+// httpAPIExposure says what an exposed HTTP API port gives away: it serves
+// with the service's TLS and auth, so the same two risks apply.
+func (s *Server) httpAPIExposure() []string {
+	var risks []string
+	if s.tlsConfig == nil {
+		risks = append(risks, "without TLS, so API keys and cache data cross the network in clear text")
+	}
+	if s.keys == nil {
+		risks = append(risks, "without auth, so anyone who can reach it can read, write and delete the items of every cache and publish to every topic")
+	}
+	return risks
+}
+
 // adminExposure says what an exposed test-admin port gives away; it is
 // always plain HTTP.
 func (s *Server) adminExposure() []string {

@@ -1,6 +1,7 @@
 // Package server is thaw's embeddable cache server: the Momento gRPC protocol
 // over a store, with health checks, reflection, metrics, optional API-key
-// auth and the momento-local test-admin port. `thaw serve` and the tests
+// auth, Momento's HTTP API on a port of its own and the momento-local
+// test-admin port. `thaw serve` and the tests
 // start it in-process.
 package server
 
@@ -29,6 +30,7 @@ import (
 
 	"github.com/thaw-dev/thaw/api/cachepb"
 	"github.com/thaw-dev/thaw/api/controlpb"
+	"github.com/thaw-dev/thaw/api/leaderboardpb"
 	"github.com/thaw-dev/thaw/api/pubsubpb"
 	"github.com/thaw-dev/thaw/internal/auth"
 	"github.com/thaw-dev/thaw/internal/grpcsvc"
@@ -60,6 +62,17 @@ const (
 	// DefaultRevokedKeysPoll is how often the revocation list file is
 	// checked for changes.
 	DefaultRevokedKeysPoll = time.Second
+	// DefaultServeMaxCaches is the cache limit `thaw serve` runs with unless
+	// --max-caches says otherwise: enough for test suites that create a
+	// cache per test, and a bound on the registry (an empty cache costs
+	// about 800 bytes). Momento's default account limit is 10 caches
+	// (docs.momentohq.com, "Service limits"); --max-caches 10 reproduces
+	// it. Config.MaxCaches itself defaults to no limit.
+	DefaultServeMaxCaches = 10000
+	// DefaultServeMaxMemory is the memory limit `thaw serve` runs with
+	// unless --max-memory says otherwise. Config.MaxMemory itself defaults
+	// to no limit.
+	DefaultServeMaxMemory = 1 << 30
 )
 
 // ErrInsecureBind refuses to serve plaintext or unauthenticated on an
@@ -81,6 +94,12 @@ type Config struct {
 	EnableTestAdmin bool
 	// AdminAddr is the test-admin listen address. Default DefaultAdminAddr.
 	AdminAddr string
+	// HTTPAddr, when set, serves Momento's HTTP API there (see
+	// internal/httpapi): item get, set and delete and topic publish over
+	// plain HTTP, with TLS when TLSCertFile is set, under the same auth,
+	// limits and metrics as the service port. Off when empty; port 0 picks
+	// a free port (see Server.HTTPAddr).
+	HTTPAddr string
 	// AuthSecret, when non-empty, turns auth on: every call needs an API key
 	// signed with it (see internal/auth), except health checks, reflection
 	// and Ping; a method without an authorization rule is refused (see
@@ -97,11 +116,11 @@ type Config struct {
 	// RevokedKeysPoll is how often RevokedKeysFile is checked for changes.
 	// Default DefaultRevokedKeysPoll.
 	RevokedKeysPoll time.Duration
-	// InsecureBind allows the service or test-admin port to listen on an
-	// address other hosts can reach while the service has no TLS or no auth
-	// (the admin port is always plain HTTP). Without it such a Start fails
-	// with ErrInsecureBind; with it, the server logs a warning saying what is
-	// exposed.
+	// InsecureBind allows the service, HTTP API or test-admin port to
+	// listen on an address other hosts can reach while the service has no
+	// TLS or no auth (the admin port is always plain HTTP). Without it such
+	// a Start fails with ErrInsecureBind; with it, the server logs a warning
+	// saying what is exposed.
 	InsecureBind bool
 	// Limits are the request limits, topic limits included; zero fields
 	// take the defaults.
@@ -109,6 +128,13 @@ type Config struct {
 	// MaxMemory caps the default in-memory store, in bytes, by evicting items.
 	// Zero means no cap. Ignored when Store is set.
 	MaxMemory int64
+	// MaxCaches bounds the number of caches of the default in-memory store:
+	// a CreateCache beyond it fails with RESOURCE_EXHAUSTED, as the
+	// service's per-account cache limit does, and so does Start if
+	// CreateCaches asks for more. Zero (or negative) means no limit; `thaw
+	// serve --max-caches` defaults to DefaultServeMaxCaches. Ignored when
+	// Store is set.
+	MaxCaches int
 	// TopicRetention is how many of its latest items each topic of the
 	// default in-memory store keeps for subscribers that resume or fall
 	// behind (see memory.Config.TopicRetention). Default
@@ -144,6 +170,12 @@ type Server struct {
 	adminLis  net.Listener
 	metrics   *http.Server
 	metricLis net.Listener
+	// httpAPI serves the HTTP API on httpLis; nil without Config.HTTPAddr.
+	httpAPI *http.Server
+	httpLis net.Listener
+	// tlsConfig is the service's TLS configuration, shared by the HTTP API;
+	// nil when serving plaintext.
+	tlsConfig *tls.Config
 	// metricsRegistry holds the instruments served on MetricsAddr.
 	metricsRegistry *prometheus.Registry
 	// keys verifies API keys; nil when auth is off.
@@ -184,7 +216,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 
 	s.store = cfg.Store
 	if s.store == nil {
-		s.store = memory.New(memory.Config{MaxMemory: cfg.MaxMemory, TopicRetention: cfg.TopicRetention})
+		s.store = memory.New(memory.Config{MaxMemory: cfg.MaxMemory, MaxCaches: cfg.MaxCaches, TopicRetention: cfg.TopicRetention})
 		s.ownsStore = true
 	}
 	if err := s.start(ctx); err != nil {
@@ -213,11 +245,13 @@ func (s *Server) start(ctx context.Context) error {
 		return err
 	}
 	s.grpc = grpc.NewServer(opts...)
-	cachepb.RegisterScsServer(s.grpc, grpcsvc.NewCacheService(s.store, cfg.Limits))
+	cacheService := grpcsvc.NewCacheService(s.store, cfg.Limits)
+	cachepb.RegisterScsServer(s.grpc, cacheService)
 	cachepb.RegisterPingServer(s.grpc, grpcsvc.PingService{})
 	controlpb.RegisterScsControlServer(s.grpc, grpcsvc.NewControlService(s.store, cfg.Limits))
 	s.pubsub = grpcsvc.NewPubsubService(s.store, cfg.Limits, grpcsvc.WithHeartbeatInterval(cfg.TopicHeartbeatInterval))
 	pubsubpb.RegisterPubsubServer(s.grpc, s.pubsub)
+	leaderboardpb.RegisterLeaderboardServer(s.grpc, grpcsvc.NewLeaderboardService(s.store, cfg.Limits))
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -255,7 +289,21 @@ func (s *Server) start(ctx context.Context) error {
 		s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	}
 
+	if cfg.HTTPAddr != "" {
+		if err := s.listenHTTPAPI(ctx, cacheService); err != nil {
+			return err
+		}
+	}
+
 	go s.logServeError("grpc", func() error { return s.grpc.Serve(s.listener) })
+	if s.httpAPI != nil {
+		go s.logServeError("http api", func() error {
+			if s.tlsConfig != nil {
+				return s.httpAPI.ServeTLS(s.httpLis, "", "") // certificates from TLSConfig
+			}
+			return s.httpAPI.Serve(s.httpLis)
+		})
+	}
 	if s.admin != nil {
 		go s.logServeError("test admin", func() error { return s.admin.Serve(s.adminLis) })
 	}
@@ -271,7 +319,7 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	s.logger.Info("serving",
 		"addr", s.Addr(), "tls", cfg.TLSCertFile != "", "auth", len(cfg.AuthSecret) > 0, "revoked_keys", s.revokedCount(), "max_memory", cfg.MaxMemory,
-		"admin_addr", s.AdminAddr(), "metrics_addr", s.MetricsAddr(),
+		"admin_addr", s.AdminAddr(), "metrics_addr", s.MetricsAddr(), "http_addr", s.HTTPAddr(),
 		"max_item_size", cfg.Limits.MaxItemSize, "max_ttl", cfg.Limits.MaxTTL,
 		"topic_heartbeat_interval", s.pubsub.HeartbeatInterval(), "topic_max_subscriptions", cfg.Limits.MaxTopicSubscriptions,
 		"topic_publish_rate", cfg.Limits.MaxTopicPublishRate, "topic_max_message_size", cfg.Limits.MaxTopicMessageSize)
@@ -300,7 +348,8 @@ func (s *Server) grpcOptions() ([]grpc.ServerOption, error) {
 		if err != nil {
 			return nil, fmt.Errorf("server: load TLS key pair: %w", err)
 		}
-		opts = append(opts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
+		s.tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.tlsConfig.Clone())))
 	}
 	return opts, nil
 }
@@ -359,6 +408,9 @@ func (s *Server) AdminAddr() string { return addrOf(s.adminLis) }
 // MetricsAddr returns the metrics address, or "" when metrics are off.
 func (s *Server) MetricsAddr() string { return addrOf(s.metricLis) }
 
+// HTTPAddr returns the HTTP API address, or "" when the HTTP API is off.
+func (s *Server) HTTPAddr() string { return addrOf(s.httpLis) }
+
 func addrOf(l net.Listener) string {
 	if l == nil {
 		return ""
@@ -383,6 +435,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopStoreHealthWatch()
 		s.health.Shutdown()
 		s.pubsub.Stop()
+		httpDone := s.shutdownHTTPAPI(ctx)
 		done := make(chan struct{})
 		go func() {
 			s.grpc.GracefulStop()
@@ -395,6 +448,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.grpc.Stop()
 			<-done
 		}
+		<-httpDone
 		s.stopRevokedKeysWatch()
 		s.closeErr = s.release(ctx)
 		s.logger.Info("stopped")
@@ -431,7 +485,7 @@ func (s *Server) release(ctx context.Context) error {
 // abort undoes a failed start.
 func (s *Server) abort() {
 	s.stopRevokedKeysWatch()
-	for _, l := range []net.Listener{s.listener, s.adminLis, s.metricLis} {
+	for _, l := range []net.Listener{s.listener, s.adminLis, s.metricLis, s.httpLis} {
 		if l != nil {
 			l.Close()
 		}

@@ -107,6 +107,7 @@ func TestFlagValueChecks(t *testing.T) {
 		{"serve max-ttl zero", serve("--max-ttl", "0"), "--max-ttl 0s: want a duration of at least 1ms"},
 		{"serve max-ttl under a millisecond", serve("--max-ttl", "999us"), "--max-ttl 999µs: want"},
 		{"serve max-item-size zero", serve("--max-item-size", "0"), "--max-item-size 0: want a size above 0"},
+		{"serve max-caches negative", serve("--max-caches", "-1"), "--max-caches -1: want 0 (no limit)"},
 		{"serve shutdown-timeout negative", serve("--shutdown-timeout", "-1s"), "--shutdown-timeout -1s: want 0"},
 		{"serve max-memory overflow", serve("--max-memory", "9999999999GiB"), `"9999999999GiB" is too large`},
 		{"serve max-memory overflow to 1KiB", serve("--max-memory", "18014398509481985KiB"), `"18014398509481985KiB" is too large`},
@@ -153,7 +154,7 @@ func TestFlagValueChecks(t *testing.T) {
 		wantCode int
 		want     string // in stderr: the tripwire's error, reported after the checks
 	}{
-		{"serve boundaries", serve("--max-ttl", "1ms", "--max-item-size", "1", "--shutdown-timeout", "0", "--max-memory", "0"), 2, "--log-format"},
+		{"serve boundaries", serve("--max-ttl", "1ms", "--max-item-size", "1", "--shutdown-timeout", "0", "--max-memory", "0", "--max-caches", "0"), 2, "--log-format"},
 		{"serve largest sizes", serve("--max-memory", "8589934591GiB", "--max-item-size", "9223372036854775807"), 2, "--log-format"},
 		{"serve topic boundaries", serve("--topic-heartbeat-interval", "1ms", "--topic-retention", "1", "--topic-max-subscriptions", "1",
 			"--topic-publish-rate", "1", "--topic-max-message-size", "1"), 2, "--log-format"},

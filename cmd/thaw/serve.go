@@ -26,6 +26,7 @@ type readyInfo struct {
 	Addr        string `json:"addr"`
 	AdminAddr   string `json:"admin_addr"`
 	MetricsAddr string `json:"metrics_addr"`
+	HTTPAddr    string `json:"http_addr"`
 }
 
 func runServe(args []string, _, stderr io.Writer) int {
@@ -36,7 +37,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 		"work against it unchanged (plaintext by default, like momento-local). Stop it with Ctrl-C.")
 	var (
 		cfg             server.Config
-		maxMemory       = byteSize(1 << 30)
+		maxMemory       = byteSize(server.DefaultServeMaxMemory)
 		maxItemSize     = byteSize(store.DefaultMaxItemSize)
 		topicMsgSize    = byteSize(store.DefaultMaxTopicMessageSize)
 		createCaches    stringList
@@ -51,7 +52,9 @@ func runServe(args []string, _, stderr io.Writer) int {
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve TLS with this PEM certificate `file` (needs --tls-key)")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`host:port`/metrics (off when empty)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", "", "serve Momento's HTTP API at `host:port` (off when empty): GET, PUT and DELETE /cache/CACHE?key=KEY[&ttl_seconds=N] and POST /topics/CACHE/TOPIC, the key in an Authorization header or a token parameter; HTTPS with --tls-cert, with the same auth, limits and metrics as --addr")
 	fs.Var(&maxMemory, "max-memory", "memory for items, a `size` such as 512MiB or 2GB; beyond it the least recently used items are evicted (0 = no limit)")
+	fs.IntVar(&cfg.MaxCaches, "max-caches", server.DefaultServeMaxCaches, "hold at most `n` caches; one more CreateCache fails with RESOURCE_EXHAUSTED, as on the service (10 reproduces Momento's default account limit; 0 = no limit; not enforced with --store redis:// yet)")
 	fs.StringVar(&storeURL, "store", "memory", "where items live: memory (in this process, the default) or the `url` of a Redis Cluster (or Valkey cluster) that several thaw serve processes can share, redis://HOST:PORT[,HOST:PORT...] with any nodes as seeds (rediss:// for TLS); with Redis, its maxmemory applies instead of --max-memory")
 	fs.StringVar(&storePasswordFile, "store-password-file", "", "read the Redis password from this `file` (for --store redis://; a user name goes in the URL as redis://USER@HOST:PORT)")
 	fs.StringVar(&storeNamespace, "store-namespace", redis.DefaultNamespace, "first part of every Redis key (ASCII letters, digits, '.', '_', '-'), so that several thaw deployments can share one cluster: the thaw serve processes of one `namespace` serve the same caches (for --store redis://)")
@@ -64,11 +67,11 @@ func runServe(args []string, _, stderr io.Writer) int {
 	fs.Var(&topicMsgSize, "topic-max-message-size", "largest published topic value, a `size` above 0; larger ones fail with RESOURCE_EXHAUSTED")
 	fs.StringVar(&authSecretFile, "auth-secret-file", "", "require API keys signed with the secret in this `file` (make one with 'thaw token secret'); off when empty")
 	fs.StringVar(&cfg.RevokedKeysFile, "revoked-keys", "", "refuse the API keys whose ids this `file` lists, one per line ('thaw token revoke' appends to it); re-read when it changes and on SIGHUP; needs --auth-secret-file")
-	fs.BoolVar(&cfg.InsecureBind, "insecure-bind", false, "allow --addr or --admin-addr on an address other hosts can reach without TLS or without auth (refused otherwise); logs a warning saying what is exposed")
+	fs.BoolVar(&cfg.InsecureBind, "insecure-bind", false, "allow --addr, --http-addr or --admin-addr on an address other hosts can reach without TLS or without auth (refused otherwise); logs a warning saying what is exposed")
 	fs.BoolVar(&cfg.EnableTestAdmin, "enable-test-admin", false, "momento-local test hooks: /block and /unblock on --admin-addr, and error/delay injection from request metadata")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", envAddr("MOMENTO_ADMIN_PORT", server.DefaultAdminAddr), "test-admin HTTP `host:port` (default from $MOMENTO_ADMIN_PORT when set)")
 	fs.Var(&createCaches, "create-cache", "create the cache `name` at start-up (repeatable)")
-	fs.StringVar(&readyFile, "ready-file", "", "once listening, write {\"addr\",\"admin_addr\",\"metrics_addr\"} as JSON to this `file`")
+	fs.StringVar(&readyFile, "ready-file", "", "once listening, write {\"addr\",\"admin_addr\",\"metrics_addr\",\"http_addr\"} as JSON to this `file`")
 	fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&logFormat, "log-format", "text", "log `format`: text or json")
 	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight calls may take before they are cancelled (0 = cancel them at once)")
@@ -80,6 +83,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 	if code, ok := fs.check(
 		atLeast("max-ttl", cfg.Limits.MaxTTL, time.Millisecond, "a duration of at least 1ms, such as 1h (TTLs are whole milliseconds)"),
 		atLeast("max-item-size", maxItemSize, 1, "a size above 0, such as 5MB"),
+		atLeast("max-caches", cfg.MaxCaches, 0, "0 (no limit) or a number of caches, such as 100"),
 		atLeast("shutdown-timeout", shutdownTimeout, 0, "0 (cancel in-flight calls at once) or a positive duration, such as 30s"),
 		atLeast("topic-heartbeat-interval", cfg.TopicHeartbeatInterval, grpcsvc.MinHeartbeatInterval, "a duration of at least 1ms, such as 1s"),
 		atLeast("topic-retention", cfg.TopicRetention, 1, "at least 1 item"),
@@ -160,7 +164,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 		}
 	}()
 	if readyFile != "" {
-		if err := writeReadyFile(readyFile, readyInfo{srv.Addr(), srv.AdminAddr(), srv.MetricsAddr()}); err != nil {
+		if err := writeReadyFile(readyFile, readyInfo{srv.Addr(), srv.AdminAddr(), srv.MetricsAddr(), srv.HTTPAddr()}); err != nil {
 			fmt.Fprintf(stderr, "thaw serve: %v\n", err)
 			srv.Close()
 			return 1

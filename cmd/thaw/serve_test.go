@@ -37,6 +37,20 @@ func TestServeRefusesInsecureBind(t *testing.T) {
 	}
 }
 
+// TestServeHelpMaxCaches: --help shows --max-caches with its default and
+// the status a refused CreateCache gets.
+func TestServeHelpMaxCaches(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"serve", "--help"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("thaw serve --help = exit %d, want 0; stderr %q", code, stderr.String())
+	}
+	_, after, found := strings.Cut(stderr.String(), "-max-caches n\n")
+	usage, _, _ := strings.Cut(after, "\n  -")
+	if !found || !strings.Contains(usage, "RESOURCE_EXHAUSTED") || !strings.Contains(usage, "(default 10000)") {
+		t.Errorf("thaw serve --help: want -max-caches n with its usage and (default 10000); got %q", stderr.String())
+	}
+}
+
 // TestServeRevokedKeysNeedAuth: a revocation list without auth is a usage error.
 func TestServeRevokedKeysNeedAuth(t *testing.T) {
 	var stdout, stderr bytes.Buffer

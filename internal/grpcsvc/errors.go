@@ -25,6 +25,10 @@ type errorMapping struct {
 var errorMappings = []errorMapping{
 	{store.ErrCacheNotFound, codes.NotFound, ""},
 	{store.ErrCacheExists, codes.AlreadyExists, ""},
+	// A CreateCache beyond the cache limit: RESOURCE_EXHAUSTED, as the
+	// service answers it ("Your account has a limit of 10 caches"), with no
+	// "err" trailer, since none of the SDKs' limit causes names it.
+	{store.ErrCacheLimit, codes.ResourceExhausted, ""},
 	{store.ErrItemTooLarge, codes.ResourceExhausted, "item_size_limit_exceeded"},
 	{store.ErrRequestTooLarge, codes.ResourceExhausted, "request_size_limit_exceeded"},
 	{store.ErrTooManySubscriptions, codes.ResourceExhausted, "topic_subscriptions_limit_exceeded"},
@@ -41,6 +45,7 @@ var errorMappings = []errorMapping{
 	{store.ErrInvalidScore, codes.InvalidArgument, ""},
 	{store.ErrInvalidName, codes.InvalidArgument, ""},
 	{store.ErrInvalidTopicName, codes.InvalidArgument, ""},
+	{store.ErrInvalidLeaderboardName, codes.InvalidArgument, ""},
 	{store.ErrInvalidKey, codes.InvalidArgument, ""},
 	{store.ErrInvalidTTL, codes.InvalidArgument, ""},
 	{errInvalidRequest, codes.InvalidArgument, ""},

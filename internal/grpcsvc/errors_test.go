@@ -23,6 +23,7 @@ func TestCode(t *testing.T) {
 		{"nil", nil, codes.OK},
 		{"cache not found", fmt.Errorf("memory: get: %w", store.ErrCacheNotFound), codes.NotFound},
 		{"cache exists", store.ErrCacheExists, codes.AlreadyExists},
+		{"cache limit", fmt.Errorf("memory: create cache %q: %w", "c", store.ErrCacheLimit), codes.ResourceExhausted},
 		{"item too large", store.ErrItemTooLarge, codes.ResourceExhausted},
 		{"not an integer", store.ErrNotInteger, codes.FailedPrecondition},
 		{"overflow", store.ErrOverflow, codes.FailedPrecondition},

@@ -26,6 +26,7 @@ import (
 	"github.com/thaw-dev/thaw/api/cachepb"
 	"github.com/thaw-dev/thaw/api/commonpb"
 	"github.com/thaw-dev/thaw/api/controlpb"
+	"github.com/thaw-dev/thaw/api/leaderboardpb"
 	"github.com/thaw-dev/thaw/api/pubsubpb"
 	"github.com/thaw-dev/thaw/internal/grpcsvc"
 	"github.com/thaw-dev/thaw/internal/store"
@@ -45,6 +46,7 @@ var fuzzedServices = []struct {
 	{&cachepb.Ping_ServiceDesc, func(store.Store, store.Limits) any { return grpcsvc.PingService{} }},
 	{&controlpb.ScsControl_ServiceDesc, func(st store.Store, l store.Limits) any { return grpcsvc.NewControlService(st, l) }},
 	{&pubsubpb.Pubsub_ServiceDesc, func(st store.Store, l store.Limits) any { return grpcsvc.NewPubsubService(st, l) }},
+	{&leaderboardpb.Leaderboard_ServiceDesc, func(st store.Store, l store.Limits) any { return grpcsvc.NewLeaderboardService(st, l) }},
 }
 
 // unfuzzedServices are the services the server registers from grpc-go

@@ -6,6 +6,7 @@ import (
 
 	"github.com/thaw-dev/thaw/api/cachepb"
 	"github.com/thaw-dev/thaw/api/controlpb"
+	"github.com/thaw-dev/thaw/api/leaderboardpb"
 	"github.com/thaw-dev/thaw/api/pubsubpb"
 	"github.com/thaw-dev/thaw/internal/auth"
 )
@@ -59,8 +60,9 @@ var openServices = map[string]bool{
 // a rule. Data calls that only read need ActionRead; any call that can change
 // an item needs ActionWrite, pops included although they also return what
 // they remove. Publishing to a topic needs ActionWrite, subscribing
-// ActionRead; both name their cache in the body. Leaderboard methods get
-// theirs as they land.
+// ActionRead; both name their cache in the body. Leaderboard calls name
+// their cache in the header, like the data plane: changes need ActionWrite,
+// reads ActionRead.
 var rules = map[string]Rule{
 	cachepb.Ping_Ping_FullMethodName: {Open: true},
 
@@ -125,6 +127,16 @@ var rules = map[string]Rule{
 	// Topics. Keys are scoped by cache only: they name no topics.
 	pubsubpb.Pubsub_Publish_FullMethodName:   {Action: auth.ActionWrite, Scope: ScopeBody},
 	pubsubpb.Pubsub_Subscribe_FullMethodName: {Action: auth.ActionRead, Scope: ScopeBody},
+
+	// Leaderboards.
+	leaderboardpb.Leaderboard_GetLeaderboardLength_FullMethodName: {Action: auth.ActionRead, Scope: ScopeHeader},
+	leaderboardpb.Leaderboard_GetByRank_FullMethodName:            {Action: auth.ActionRead, Scope: ScopeHeader},
+	leaderboardpb.Leaderboard_GetByScore_FullMethodName:           {Action: auth.ActionRead, Scope: ScopeHeader},
+	leaderboardpb.Leaderboard_GetRank_FullMethodName:              {Action: auth.ActionRead, Scope: ScopeHeader},
+	leaderboardpb.Leaderboard_GetCompetitionRank_FullMethodName:   {Action: auth.ActionRead, Scope: ScopeHeader},
+	leaderboardpb.Leaderboard_UpsertElements_FullMethodName:       {Action: auth.ActionWrite, Scope: ScopeHeader},
+	leaderboardpb.Leaderboard_RemoveElements_FullMethodName:       {Action: auth.ActionWrite, Scope: ScopeHeader},
+	leaderboardpb.Leaderboard_DeleteLeaderboard_FullMethodName:    {Action: auth.ActionWrite, Scope: ScopeHeader},
 
 	// Control plane.
 	controlpb.ScsControl_CreateCache_FullMethodName:      {Action: auth.ActionControl, Scope: ScopeBody},

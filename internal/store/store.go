@@ -25,6 +25,11 @@ var (
 	ErrCacheNotFound = errors.New("store: cache not found")
 	// ErrCacheExists means CreateCache was asked for a cache that exists.
 	ErrCacheExists = errors.New("store: cache already exists")
+	// ErrCacheLimit means CreateCache was refused because the store holds
+	// as many caches as its configured limit allows (memory.Config.MaxCaches,
+	// `thaw serve --max-caches`). The service answers RESOURCE_EXHAUSTED
+	// ("Your account has a limit of 10 caches").
+	ErrCacheLimit = errors.New("store: cache limit exceeded")
 	// ErrNotInteger means Increment found a value that is not a base-10 int64.
 	ErrNotInteger = errors.New("store: value is not an integer")
 	// ErrOverflow means Increment would leave the int64 range.
@@ -220,7 +225,9 @@ const (
 type Stats struct {
 	// Items is the number of live items across all caches.
 	Items int64
-	// Bytes is the memory accounted to items (keys, values and overhead).
+	// Bytes is the memory accounted to items (keys, values and overhead)
+	// and, in a backend that holds caches itself, to each cache's
+	// structures.
 	Bytes int64
 	// Evictions counts items removed to stay under the memory limit.
 	Evictions int64
@@ -236,7 +243,11 @@ type Stats struct {
 // bytes; callers must not modify slices after passing them in, and must not
 // modify slices a Store returns.
 type Store interface {
-	// CreateCache creates an empty cache, or returns ErrCacheExists.
+	// CreateCache creates an empty cache, or returns ErrCacheExists. A
+	// backend configured with a limit on the number of caches returns
+	// ErrCacheLimit when it holds that many; the check and the creation are
+	// one atomic step, and an existing name is ErrCacheExists whatever the
+	// count.
 	CreateCache(ctx context.Context, cache string) error
 	// DeleteCache removes a cache and all its items.
 	DeleteCache(ctx context.Context, cache string) error

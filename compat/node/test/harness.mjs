@@ -110,8 +110,9 @@ function waitForExit(child, ms) {
  *
  * With --enable-test-admin and no --admin-addr, the admin listener also gets a
  * free loopback port. Resolves to {addr, host, port, adminAddr, metricsAddr,
- * pid, output(), stop()}; stop() sends SIGTERM, waits for exit (SIGKILL after
- * a few seconds), removes the temp dir and resolves to {code, signal}. If the
+ * httpAddr (with --http-addr), pid, output(), stop()}; stop() sends SIGTERM,
+ * waits for exit (SIGKILL after a few seconds), removes the temp dir and
+ * resolves to {code, signal}. If the
  * server does not become ready the process is killed and the promise rejects
  * with its output.
  */
@@ -194,6 +195,7 @@ export async function startServer(args = []) {
     port,
     adminAddr: ready.admin_addr || '',
     metricsAddr: ready.metrics_addr || '',
+    httpAddr: ready.http_addr || '',
     pid: child.pid,
     output: () => output,
     exited,

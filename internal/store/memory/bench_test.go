@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,11 +18,20 @@ import (
 // sharding shows as a ratio between sub-benchmarks:
 //
 //	go test -run '^$' -bench . -cpu 1,2,8 ./internal/store/memory
+//
+// The Store runs as `thaw serve` runs it by default, under a memory limit of
+// 1 GiB, so that the LRU upkeep and the limit check are timed. Set and
+// SetParallel overwrite preloaded keys (the update path); Insert and
+// InsertParallel write a fresh key every time (the insert path, which
+// grows the map and the counters).
 
 const (
 	benchKeys  = 1 << 14 // a power of two, so key indexes wrap with a mask
 	benchValue = 100     // bytes per value
 	benchTTL   = time.Hour
+	// benchMaxMemory is thaw serve's default --max-memory
+	// (server.DefaultServeMaxMemory).
+	benchMaxMemory = 1 << 30
 )
 
 // benchTarget is what the benchmarks drive.
@@ -94,7 +105,7 @@ func benchTargets(b *testing.B, bench func(b *testing.B, target benchTarget, key
 		make func(b *testing.B) benchTarget
 	}{
 		{"store=sharded", func(b *testing.B) benchTarget {
-			s := memory.New(memory.Config{})
+			s := memory.New(memory.Config{MaxMemory: benchMaxMemory})
 			b.Cleanup(func() { _ = s.Close() })
 			if err := s.CreateCache(b.Context(), "bench"); err != nil {
 				b.Fatal(err)
@@ -130,6 +141,7 @@ func BenchmarkGet(b *testing.B) {
 	})
 }
 
+// BenchmarkSet overwrites the preloaded keys in turn.
 func BenchmarkSet(b *testing.B) {
 	benchTargets(b, func(b *testing.B, target benchTarget, keys [][]byte, value []byte) {
 		i := 0
@@ -155,6 +167,37 @@ func BenchmarkGetParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkInsert sets a fresh key every time.
+func BenchmarkInsert(b *testing.B) {
+	benchTargets(b, func(b *testing.B, target benchTarget, _ [][]byte, value []byte) {
+		key := []byte("insert-key-")
+		prefix := len(key)
+		i := 0
+		for b.Loop() {
+			key = strconv.AppendInt(key[:prefix], int64(i), 10)
+			target.set(key, value)
+			i++
+		}
+	})
+}
+
+// BenchmarkInsertParallel sets a fresh key every time from concurrent
+// callers, each with keys of its own.
+func BenchmarkInsertParallel(b *testing.B) {
+	benchTargets(b, func(b *testing.B, target benchTarget, _ [][]byte, value []byte) {
+		var callers atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			key := fmt.Appendf(nil, "insert-key-%d-", callers.Add(1))
+			prefix := len(key)
+			for i := 0; pb.Next(); i++ {
+				key = strconv.AppendInt(key[:prefix], int64(i), 10)
+				target.set(key, value)
+			}
+		})
+	})
+}
+
+// BenchmarkSetParallel overwrites the preloaded keys from concurrent callers.
 func BenchmarkSetParallel(b *testing.B) {
 	benchTargets(b, func(b *testing.B, target benchTarget, keys [][]byte, value []byte) {
 		b.RunParallel(func(pb *testing.PB) {

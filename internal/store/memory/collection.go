@@ -60,7 +60,7 @@ func tooLarge(op string, grow int64, r room) error {
 // before it changes the collection. found reports whether the collection
 // existed (or was created) when fn ran; fn is not called when it did not.
 func (s *Store) withCollection(cacheName string, key []byte, op collectionOp, fn func(c collection, r room) error) (found bool, err error) {
-	sh, err := s.shard(op.name, cacheName, key)
+	ca, err := s.cache(op.name, cacheName)
 	if err != nil {
 		return false, err
 	}
@@ -68,6 +68,14 @@ func (s *Store) withCollection(cacheName string, key []byte, op collectionOp, fn
 		if err := checkTTL(op.name, op.write.TTL); err != nil {
 			return false, err
 		}
+	}
+	// Only a write that creates a missing collection needs the shard made;
+	// in a shard never used, every other operation finds nothing.
+	var sh *shard
+	if op.create != nil && op.write != nil {
+		sh = ca.shardFor(s.seed, key)
+	} else if sh = ca.madeShardFor(s.seed, key); sh == nil {
+		return false, nil
 	}
 	now := s.now()
 	sh.mu.Lock()

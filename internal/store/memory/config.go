@@ -40,11 +40,16 @@ type Config struct {
 	// refused with store.ErrItemTooLarge. Default 0: unlimited (so is any
 	// negative value).
 	MaxMemory int64
+	// MaxCaches bounds the number of caches: CreateCache beyond it fails
+	// with store.ErrCacheLimit. Default 0: unlimited (so is any negative
+	// value). `thaw serve` sets it from --max-caches.
+	MaxCaches int
 	// Shards is the number of independently locked parts of every cache.
-	// Requests on keys in different shards never wait for each other; more
-	// shards cost a little memory per cache and a longer janitor sweep and
-	// FlushCache. Default DefaultShards (64); rounded up to a power of two;
-	// at most MaxShards (4096).
+	// Requests on keys in different shards never wait for each other. A
+	// shard is allocated when a request first reaches it; until then it
+	// costs a slot of 8 bytes, so more shards cost little memory per empty
+	// cache, and a slightly longer FlushCache. Default DefaultShards (64);
+	// rounded up to a power of two; at most MaxShards (4096).
 	Shards int
 	// JanitorInterval is how often the background janitor removes expired
 	// items that nobody reads. Reads never return an expired item whatever
@@ -80,6 +85,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.MaxMemory < 0 {
 		c.MaxMemory = 0
+	}
+	if c.MaxCaches < 0 {
+		c.MaxCaches = 0
 	}
 	switch {
 	case c.Shards <= 0:

@@ -93,7 +93,7 @@ func TestDictionaryAccounting(t *testing.T) {
 	}
 	check := func(step string, fields ...string) {
 		t.Helper()
-		if got, want := s.Stats().Bytes, want(fields...); got != want {
+		if got, want := ItemStats(s).Bytes, want(fields...); got != want {
 			t.Errorf("after %s: Stats().Bytes = %d, want %d", step, got, want)
 		}
 	}

@@ -118,17 +118,17 @@ func TestListFootprintFollowsStore(t *testing.T) {
 	for _, tc := range empties {
 		t.Run(tc.name, func(t *testing.T) {
 			key := []byte("list-" + tc.name)
-			before := s.Stats().Bytes
+			before := ItemStats(s).Bytes
 			if _, err := s.ListPush(ctx, "c", key, store.ListBack, values, 0, w); err != nil {
 				t.Fatalf("ListPush = %v", err)
 			}
-			if grew := s.Stats().Bytes - before; grew <= 0 {
+			if grew := ItemStats(s).Bytes - before; grew <= 0 {
 				t.Fatalf("Stats().Bytes grew by %d after a push, want more", grew)
 			}
 			if err := tc.empty(key); err != nil {
 				t.Fatalf("emptying = %v", err)
 			}
-			if after := s.Stats().Bytes; after != before {
+			if after := ItemStats(s).Bytes; after != before {
 				t.Errorf("Stats().Bytes = %d after emptying the list, want %d as before it", after, before)
 			}
 		})

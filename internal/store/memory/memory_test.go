@@ -30,8 +30,45 @@ func TestConformance(t *testing.T) {
 	for _, c := range configs {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			storetest.Run(t, func(*testing.T) store.Store { return memory.New(c.cfg) })
+			storetest.Run(t, func(*testing.T) store.Store { return memory.New(c.cfg) },
+				storetest.WithCacheLimit(func(_ *testing.T, maxCaches int) store.Store {
+					cfg := c.cfg
+					cfg.MaxCaches = maxCaches
+					return memory.New(cfg)
+				}))
 		})
+	}
+}
+
+// TestStatsCountCaches checks that Stats().Bytes counts CacheOverhead and
+// ShardSlotOverhead per shard slot for each cache, ShardOverhead per shard a
+// request has reached, and gives them back when the cache is deleted.
+func TestStatsCountCaches(t *testing.T) {
+	s := memory.New(memory.Config{})
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	for _, name := range []string{"a", "b"} {
+		if err := s.CreateCache(ctx, name); err != nil {
+			t.Fatalf("CreateCache(%q) = %v, want nil", name, err)
+		}
+	}
+	const cacheBytes = memory.CacheOverhead + memory.DefaultShards*memory.ShardSlotOverhead
+	if got, want := s.Stats().Bytes, int64(2*cacheBytes); got != want {
+		t.Errorf("Stats().Bytes with two empty caches = %d, want %d", got, want)
+	}
+	if err := s.Set(ctx, "a", []byte("k"), []byte("v"), time.Hour); err != nil {
+		t.Fatalf("Set(a, k) = %v, want nil", err)
+	}
+	if got, want := s.Stats().Bytes, int64(2*cacheBytes+memory.ShardOverhead)+itemBytes("k", "v"); got != want {
+		t.Errorf("Stats().Bytes after one Set = %d, want %d", got, want)
+	}
+	for _, name := range []string{"a", "b"} {
+		if err := s.DeleteCache(ctx, name); err != nil {
+			t.Fatalf("DeleteCache(%q) = %v, want nil", name, err)
+		}
+	}
+	if got := s.Stats(); got.Bytes != 0 || got.Items != 0 {
+		t.Errorf("Stats() after deleting every cache = %+v, want no items and no bytes", got)
 	}
 }
 
@@ -53,7 +90,7 @@ func newStore(t *testing.T, cfg memory.Config) *memory.Store {
 
 func checkStats(t *testing.T, s *memory.Store, want store.Stats) {
 	t.Helper()
-	if got := s.Stats(); got != want {
+	if got := memory.ItemStats(s); got != want {
 		t.Errorf("Stats() = %+v, want %+v", got, want)
 	}
 }
@@ -226,7 +263,9 @@ func TestCloseStopsJanitor(t *testing.T) {
 }
 
 func TestEvictionBoundsBytes(t *testing.T) {
-	const limit = 64 << 10
+	// Far above what the two caches and their 128 shards take themselves
+	// (about 67 KiB), which eviction cannot free.
+	const limit = 512 << 10
 	s := memory.New(memory.Config{MaxMemory: limit})
 	t.Cleanup(func() { _ = s.Close() })
 	ctx := t.Context()

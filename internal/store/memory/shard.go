@@ -1,6 +1,8 @@
 package memory
 
 import (
+	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -17,15 +19,17 @@ import (
 // about 15% past --max-memory.
 const ItemOverhead = 160
 
-// counters are the store-wide gauges and counters behind Stats. The padding
-// keeps them off the cache line of the fields every request reads.
-type counters struct {
-	_           [64]byte
+// counterStripe is one stripe of the store's gauges and counters behind
+// Stats. Every shard reports to one stripe, chosen when the shard is made,
+// and Stats sums the stripes, so that inserts into different shards rarely
+// update the same cache line (see Store.stripes). The padding keeps each
+// stripe on cache lines of its own.
+type counterStripe struct {
 	items       atomic.Int64
 	bytes       atomic.Int64
 	evictions   atomic.Int64
 	expirations atomic.Int64
-	_           [64]byte
+	_           [128 - 4*8]byte
 }
 
 // entry is one item. It belongs to one shard and is read and written only
@@ -75,7 +79,7 @@ func (e *entry) kind() store.ItemType {
 
 // shard is an independently locked part of a cache.
 type shard struct {
-	mu sync.Mutex // guards items, bytes, lru, expiry, dead and the entries they hold
+	mu sync.Mutex // guards items, bytes, lru, expiry, dead, listed and the entries they hold
 	// items maps keys to live (and expired but not yet removed) entries.
 	items map[string]*entry
 	// peak is the largest len(items) since items was made. Go maps never
@@ -93,19 +97,64 @@ type shard struct {
 	// dead is set when the cache is deleted or the store closed; a dead shard
 	// holds nothing and refuses every operation.
 	dead bool
-	// stats are the store's counters, which the shard keeps up to date.
-	stats *counters
-	_     [64]byte // keeps neighbouring shards' locks off one cache line
+	// listed says whether the shard is in occ, the store's list of shards
+	// that may hold items. It is set when the shard gains an item and
+	// cleared when eviction or the janitor finds it empty, or it dies.
+	listed bool
+	// nextExpiry is the heap key at the root of expiry (math.MaxInt64 when
+	// the heap is empty): no item of the shard expires before it. It is
+	// written under mu and read without it by the janitor, which skips
+	// the shards with nothing due.
+	nextExpiry atomic.Int64
+	// stats is the stripe of the store's counters that the shard keeps up
+	// to date.
+	stats *counterStripe
+	// occ is the store's list of shards that may hold items.
+	occ *occupancy
+	// occIndex is the shard's position in occ.shards; guarded by occ.mu.
+	occIndex int
+	_        [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
-// init prepares an empty shard that reports to stats and, if trackLRU is
-// set, keeps its entries in least recently used order.
-func (sh *shard) init(stats *counters, trackLRU bool) {
+// init prepares an empty shard that reports to stats and joins occ when it
+// gains an item and, if trackLRU is set, keeps its entries in least recently
+// used order.
+func (sh *shard) init(stats *counterStripe, occ *occupancy, trackLRU bool) {
 	sh.items = make(map[string]*entry)
 	sh.lru.next = &sh.lru
 	sh.lru.prev = &sh.lru
 	sh.trackLRU = trackLRU
 	sh.stats = stats
+	sh.occ = occ
+	sh.nextExpiry.Store(math.MaxInt64)
+}
+
+// noteExpiryLocked publishes the heap's earliest key in nextExpiry after a
+// change to the heap.
+func (sh *shard) noteExpiryLocked() {
+	next := int64(math.MaxInt64)
+	if len(sh.expiry) > 0 {
+		next = sh.expiry[0].heapKey
+	}
+	if sh.nextExpiry.Load() != next {
+		sh.nextExpiry.Store(next)
+	}
+}
+
+// unlistIfEmptyLocked takes an empty shard out of the store's list of shards
+// that may hold items. An empty shard that held many items gets a new map,
+// since Go maps never shrink and the janitor no longer visits it.
+func (sh *shard) unlistIfEmptyLocked() {
+	if len(sh.items) != 0 || !sh.listed {
+		return
+	}
+	sh.occ.remove(sh)
+	sh.listed = false
+	if sh.peak >= shrinkMinPeak {
+		sh.items = make(map[string]*entry)
+		sh.peak = 0
+		sh.expiry = nil
+	}
 }
 
 // liveLocked returns the entry of key if it has not expired at now, or nil.
@@ -150,7 +199,12 @@ func (sh *shard) insertLocked(e *entry) int64 {
 	sh.items[e.key] = e
 	sh.peak = max(sh.peak, len(sh.items))
 	sh.expiry.push(e)
+	sh.noteExpiryLocked()
 	sh.linkFrontLocked(e)
+	if !sh.listed {
+		sh.occ.add(sh)
+		sh.listed = true
+	}
 	grew := e.size()
 	sh.bytes += grew
 	sh.stats.items.Add(1)
@@ -174,6 +228,7 @@ func (sh *shard) setExpiresLocked(e *entry, expires int64) {
 	if expires < e.heapKey {
 		e.heapKey = expires
 		sh.expiry.up(e.heapIndex)
+		sh.noteExpiryLocked()
 	}
 }
 
@@ -216,6 +271,7 @@ func (sh *shard) removeLocked(e *entry) {
 	e.next.prev = e.prev
 	e.prev, e.next = nil, nil
 	sh.expiry.remove(e)
+	sh.noteExpiryLocked()
 	size := e.size()
 	sh.bytes -= size
 	sh.stats.items.Add(-1)
@@ -239,6 +295,7 @@ func (sh *shard) expireLocked(now int64, limit int) (removed int, done bool) {
 		}
 		e.heapKey = e.expires
 		sh.expiry.down(0)
+		sh.noteExpiryLocked()
 	}
 	if removed > 0 {
 		sh.stats.expirations.Add(int64(removed))
@@ -249,6 +306,7 @@ func (sh *shard) expireLocked(now int64, limit int) (removed int, done bool) {
 // clearLocked removes every entry at once.
 func (sh *shard) clearLocked() {
 	if len(sh.items) == 0 {
+		sh.unlistIfEmptyLocked()
 		return
 	}
 	sh.stats.items.Add(-int64(len(sh.items)))
@@ -259,6 +317,8 @@ func (sh *shard) clearLocked() {
 	sh.lru.next = &sh.lru
 	sh.lru.prev = &sh.lru
 	sh.expiry = nil
+	sh.noteExpiryLocked()
+	sh.unlistIfEmptyLocked()
 }
 
 // shrinkMinPeak is the smallest peak at which shrinkLocked rebuilds a shard:
@@ -345,4 +405,62 @@ func (h expiryHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].heapIndex = i
 	h[j].heapIndex = j
+}
+
+// occupancy is the list of the shards, of every cache, that may hold items:
+// eviction samples it and the janitor walks it, so that neither visits the
+// shards of empty or idle caches. A shard joins it when it gains an item
+// and leaves it when it is found empty (see shard.unlistIfEmptyLocked);
+// both happen under the shard's lock, which is taken before mu.
+type occupancy struct {
+	mu     sync.Mutex // guards shards and their occIndex
+	shards []*shard
+}
+
+// add puts sh, which is not in the list, at its end.
+func (o *occupancy) add(sh *shard) {
+	o.mu.Lock()
+	sh.occIndex = len(o.shards)
+	o.shards = append(o.shards, sh)
+	o.mu.Unlock()
+}
+
+// remove takes sh, which is in the list, out of it.
+func (o *occupancy) remove(sh *shard) {
+	o.mu.Lock()
+	last := len(o.shards) - 1
+	moved := o.shards[last]
+	o.shards[sh.occIndex] = moved
+	moved.occIndex = sh.occIndex
+	o.shards[last] = nil
+	o.shards = o.shards[:last]
+	o.mu.Unlock()
+}
+
+// sample appends to dst up to n shards of the list picked at random (with
+// replacement), and returns dst; none when the list is empty.
+func (o *occupancy) sample(dst []*shard, n int) []*shard {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.shards) == 0 {
+		return dst
+	}
+	for range n {
+		dst = append(dst, o.shards[rand.IntN(len(o.shards))])
+	}
+	return dst
+}
+
+// snapshot appends every shard of the list to dst and returns dst.
+func (o *occupancy) snapshot(dst []*shard) []*shard {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append(dst, o.shards...)
+}
+
+// len returns the number of shards in the list.
+func (o *occupancy) len() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.shards)
 }

@@ -60,9 +60,12 @@ func TestExpiryHeapRandomOperations(t *testing.T) {
 }
 
 func TestShardShrinksAfterMassExpiry(t *testing.T) {
-	var stats counters
-	var sh shard
-	sh.init(&stats, false)
+	var (
+		stats counterStripe
+		occ   occupancy
+		sh    shard
+	)
+	sh.init(&stats, &occ, false)
 	const n = 4 * shrinkMinPeak
 	for i := range n {
 		expires := int64(10) // most expire at 10

@@ -171,14 +171,14 @@ func TestSortedSetAccounting(t *testing.T) {
 		t.Fatalf("SortedSetPut = %v, want nil", err)
 	}
 	want := int64(len("key")) + ItemOverhead + (3 + 8) + (2 + 8) + 2*sortedSetElementOverhead
-	if got := s.Stats().Bytes; got != want {
+	if got := ItemStats(s).Bytes; got != want {
 		t.Errorf("Stats().Bytes after putting 2 elements = %d, want %d", got, want)
 	}
 	if _, err := s.SortedSetIncrement(ctx, "c", []byte("key"), []byte("f"), 1, w); err != nil {
 		t.Fatalf("SortedSetIncrement = %v, want nil", err)
 	}
 	want += (1 + 8) + sortedSetElementOverhead
-	if got := s.Stats().Bytes; got != want {
+	if got := ItemStats(s).Bytes; got != want {
 		t.Errorf("Stats().Bytes after a new element = %d, want %d", got, want)
 	}
 	if _, err := s.SortedSetUnionStore(ctx, "c", []byte("copy"), []store.SortedSetSource{{Key: []byte("key"), Weight: 2}}, store.AggregateSum, w); err != nil {
@@ -186,7 +186,7 @@ func TestSortedSetAccounting(t *testing.T) {
 	}
 	want *= 2
 	want += int64(len("copy") - len("key"))
-	if got := s.Stats().Bytes; got != want {
+	if got := ItemStats(s).Bytes; got != want {
 		t.Errorf("Stats().Bytes after a union copy = %d, want %d", got, want)
 	}
 	if err := s.SortedSetRemove(ctx, "c", []byte("key"), [][]byte{[]byte("abc"), []byte("de"), []byte("f")}); err != nil {
@@ -195,7 +195,7 @@ func TestSortedSetAccounting(t *testing.T) {
 	if err := s.SortedSetDelete(ctx, "c", []byte("copy")); err != nil {
 		t.Fatalf("SortedSetDelete = %v, want nil", err)
 	}
-	if got := s.Stats(); got.Bytes != 0 || got.Items != 0 {
+	if got := ItemStats(s); got.Bytes != 0 || got.Items != 0 {
 		t.Errorf("Stats() after emptying both sets = %+v, want no items and 0 bytes", got)
 	}
 }

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -295,7 +296,10 @@ func (s *Store) newTopicPage() uint64 {
 // subscribers, for longer than Config.TopicIdleTTL.
 func (s *Store) sweepTopics() {
 	before := s.now() - int64(s.cfg.TopicIdleTTL)
-	for _, c := range s.caches.Load().sorted {
+	s.mu.Lock()
+	caches := slices.Clone(s.sorted)
+	s.mu.Unlock()
+	for _, c := range caches {
 		c.topics.dropIdle(before)
 	}
 }

@@ -33,11 +33,27 @@ import (
 // escaping keeps '}' out of names and keys, so the first '}' is the one
 // that closes the tag.
 //
+// Leaderboards live in a key space of their own, under "<ns>:lb:{" rather
+// than "<ns>:{", so that no item or topic key, no SCAN MATCH of a cache
+// prefix (sweeps, Stats) and no leaderboard key can meet, whatever the
+// names. Their key space is numbered by the cache's generation, not its
+// epoch: the epoch the cache got when it was created, which FlushCache
+// keeps (leaderboards survive a flush) and DeleteCache ends (a re-created
+// cache gets a new one). All the leaderboards of one cache generation
+// share the hash tag, one slot, so that DeleteCache removes them with one
+// script that no late write can outrun (see leaderboard.go):
+//
+//	<ns>:lb:{<n>:<name>:<gen>}b<board>   a leaderboard (ZSET); <board> unescaped, after the tag
+//	<ns>:lb:{<n>:<name>:<gen>}i          SET of the names of the leaderboards that exist
+//	<ns>:lb:{<n>:<name>:<gen>}x          tombstone (STRING with a TTL): the generation is deleted
+//
 // The registry keys share the hash tag {<ns>}, one slot:
 //
-//	{<ns>}:caches   HASH name → epoch
-//	{<ns>}:epoch    STRING, the last epoch given out; also the registry's version
-//	{<ns>}:sweep    SET of "<epoch>:<name>": old key spaces still being removed
+//	{<ns>}:caches        HASH name → epoch
+//	{<ns>}:leaderboards  HASH name → generation (absent for a cache made before leaderboards: 0)
+//	{<ns>}:epoch         STRING, the last epoch given out; also the registry's version
+//	{<ns>}:sweep         SET of "<epoch>:<name>" (old key spaces still being removed)
+//	                     and "lb:<gen>:<name>" (leaderboards of a deleted cache)
 const (
 	// kindItem marks the key of a scalar or collection.
 	kindItem = 'k'
@@ -79,12 +95,55 @@ func cachePrefix(ns, name string, epoch uint64) string {
 	return string(b)
 }
 
+// leaderboardTag is the common start of every leaderboard key of the cache
+// named name in generation gen: the "<ns>:lb:{<n>:<name>:<gen>}" of the
+// layout.
+func leaderboardTag(ns, name string, gen uint64) string {
+	esc := escape(nil, name)
+	b := make([]byte, 0, len(ns)+len(esc)+32)
+	b = append(b, ns...)
+	b = append(b, ":lb:{"...)
+	b = strconv.AppendInt(b, int64(len(esc)), 10)
+	b = append(b, ':')
+	b = append(b, esc...)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, gen, 10)
+	b = append(b, '}')
+	return string(b)
+}
+
+// Suffixes of the leaderboard keys after their tag.
+const (
+	// leaderboardBoard starts the key of one leaderboard; its name follows.
+	leaderboardBoard = "b"
+	// leaderboardIndex ends the key of the set of leaderboard names.
+	leaderboardIndex = "i"
+	// leaderboardTombstone ends the key that marks a deleted generation.
+	leaderboardTombstone = "x"
+)
+
 // cacheRef is one cache in one epoch: what every operation needs to name
 // its keys.
 type cacheRef struct {
 	name   string
 	epoch  uint64
 	prefix string
+	// gen is the cache's leaderboard generation and boards its
+	// leaderboardTag.
+	gen    uint64
+	boards string
+}
+
+// newCacheRef names the keys of the cache named name in epoch, with
+// leaderboard generation gen, in namespace ns.
+func newCacheRef(ns, name string, epoch, gen uint64) cacheRef {
+	return cacheRef{name: name, epoch: epoch, prefix: cachePrefix(ns, name, epoch), gen: gen, boards: leaderboardTag(ns, name, gen)}
+}
+
+// leaderboardKeys returns the key of the leaderboard named board, of the
+// set of leaderboard names and of the tombstone.
+func (c cacheRef) leaderboardKeys(board string) (data, index, tombstone string) {
+	return c.boards + leaderboardBoard + board, c.boards + leaderboardIndex, c.boards + leaderboardTombstone
 }
 
 // itemKeys returns the key of the item key and of its companion.
@@ -133,12 +192,12 @@ func globEscape(s string) string {
 
 // registryKeys are the keys of a namespace's cache registry.
 type registryKeys struct {
-	caches, epoch, sweep string
+	caches, epoch, sweep, leaderboards string
 }
 
 func newRegistryKeys(ns string) registryKeys {
 	tag := "{" + ns + "}:"
-	return registryKeys{caches: tag + "caches", epoch: tag + "epoch", sweep: tag + "sweep"}
+	return registryKeys{caches: tag + "caches", epoch: tag + "epoch", sweep: tag + "sweep", leaderboards: tag + "leaderboards"}
 }
 
 // parsedKey is what parseKey finds in a key of the namespace.

@@ -12,11 +12,14 @@
 //
 // The registry of caches lives in Redis (one hash under the namespace's own
 // hash tag), so that every node agrees on it. Each cache has an epoch that
-// is part of all its keys: FlushCache gives the cache a new epoch and
-// DeleteCache drops it, so that its old keys vanish from view at once, and a
-// background sweep (SCAN and UNLINK in batches on every master) removes
-// them without blocking the cluster. Each node keeps a snapshot of the
-// registry that it polls for changes (Config.RegistryPoll).
+// is part of all its item and topic keys: FlushCache gives the cache a new
+// epoch and DeleteCache drops it, so that its old keys vanish from view at
+// once, and a background sweep (SCAN and UNLINK in batches on every master)
+// removes them without blocking the cluster. Each node keeps a snapshot of
+// the registry that it polls for changes (Config.RegistryPoll).
+// Leaderboards (ZSETs, see leaderboard.go) live in a key space of their
+// own, numbered by the cache's generation rather than its epoch, so that
+// they survive FlushCache and go with DeleteCache.
 //
 // Scalars are Redis strings holding the SHA-256 hash of the value (64
 // lower-case hex digits, store.Hash) followed by the value, so that the hash
@@ -356,21 +359,28 @@ func (s *Store) cache(ctx context.Context, op, name string) (cacheRef, error) {
 	if ref, ok := s.reg.Load().refs[name]; ok {
 		return ref, nil
 	}
-	epoch, err := s.client.Do(ctx, s.client.B().Hget().Key(s.keys.caches).Field(name).Build()).ToString()
+	res, err := lookupCacheScript.Exec(ctx, s.client, s.registryKeys(), []string{name}).AsStrSlice()
 	if rueidis.IsRedisNil(err) {
 		return cacheRef{}, notFound(op, name)
 	}
 	if err != nil {
 		return cacheRef{}, s.wrap(ctx, op, err)
 	}
-	e, err := strconv.ParseUint(epoch, 10, 64)
+	if len(res) != 2 {
+		return cacheRef{}, fmt.Errorf("redis: %s: cache %q: malformed registry reply %q", op, name, res)
+	}
+	e, err := strconv.ParseUint(res[0], 10, 64)
 	if err != nil {
-		return cacheRef{}, fmt.Errorf("redis: %s: cache %q has a malformed epoch %q", op, name, epoch)
+		return cacheRef{}, fmt.Errorf("redis: %s: cache %q has a malformed epoch %q", op, name, res[0])
+	}
+	gen, err := strconv.ParseUint(res[1], 10, 64)
+	if err != nil {
+		return cacheRef{}, fmt.Errorf("redis: %s: cache %q has a malformed leaderboard generation %q", op, name, res[1])
 	}
 	if err := s.refresh(ctx); err != nil {
 		s.cfg.Logger.Warn("redis: refreshing the cache registry", "err", err)
 	}
-	return cacheRef{name: name, epoch: e, prefix: cachePrefix(s.cfg.Namespace, name, e)}, nil
+	return newCacheRef(s.cfg.Namespace, name, e, gen), nil
 }
 
 // notFound is the error for a cache that does not exist.

@@ -446,7 +446,7 @@ func TestSweepResumesOnAnotherNode(t *testing.T) {
 	}
 	// The registry change and its sweep entry, without the sweep itself:
 	// what a node that stopped right after DeleteCache leaves.
-	if _, err := deleteCacheScript.Exec(ctx, a.client, a.registryKeys(), []string{"c"}).ToString(); err != nil {
+	if _, err := deleteCacheScript.Exec(ctx, a.client, a.registryKeys(), []string{"c"}).ToArray(); err != nil {
 		t.Fatalf("delete script = %v", err)
 	}
 	if n := len(rawKeys(t, a, globEscape(ref.prefix)+"*")); n != 50 {

@@ -35,45 +35,61 @@ end
 `
 
 // Registry scripts: KEYS[1] the caches hash, KEYS[2] the epoch, KEYS[3]
-// the sweep set; ARGV[1] the cache name.
+// the sweep set, KEYS[4] the leaderboard generations; ARGV[1] the cache
+// name. A cache's leaderboard generation is the epoch it was created with;
+// flushes keep it (see keys.go). A cache that a version without
+// leaderboards created has none in KEYS[4]: its generation is 0.
 var (
-	// createCacheScript adds the cache with a new epoch.
+	// createCacheScript adds the cache with a new epoch, which is also its
+	// leaderboard generation.
 	createCacheScript = rueidis.NewLuaScript(nextEpochLua + `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
   return redis.error_reply('THAW_EXISTS cache exists')
 end
 local e = next_epoch(KEYS[2])
 redis.call('HSET', KEYS[1], ARGV[1], e)
+redis.call('HSET', KEYS[4], ARGV[1], e)
 return e
 `)
-	// deleteCacheScript removes the cache and queues its key space for
-	// sweeping.
+	// deleteCacheScript removes the cache and queues its key space and its
+	// leaderboards for sweeping. It answers {old epoch, generation}.
 	deleteCacheScript = rueidis.NewLuaScript(nextEpochLua + `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then return redis.error_reply('THAW_NOTFOUND cache not found') end
+local gen = redis.call('HGET', KEYS[4], ARGV[1]) or '0'
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
 next_epoch(KEYS[2])
-redis.call('SADD', KEYS[3], old .. ':' .. ARGV[1])
-return old
+redis.call('SADD', KEYS[3], old .. ':' .. ARGV[1], 'lb:' .. gen .. ':' .. ARGV[1])
+return {old, gen}
 `)
 	// flushCacheScript gives the cache a new epoch and queues the old key
-	// space for sweeping.
+	// space for sweeping; the leaderboards stay. It answers {old epoch, new
+	// epoch, generation}.
 	flushCacheScript = rueidis.NewLuaScript(nextEpochLua + `
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then return redis.error_reply('THAW_NOTFOUND cache not found') end
 local e = next_epoch(KEYS[2])
 redis.call('HSET', KEYS[1], ARGV[1], e)
 redis.call('SADD', KEYS[3], old .. ':' .. ARGV[1])
-return {old, e}
+return {old, e, redis.call('HGET', KEYS[4], ARGV[1]) or '0'}
 `)
-	// snapshotScript reads the version and every cache with its epoch.
+	// snapshotScript reads the version, every cache with its epoch and
+	// every leaderboard generation.
 	snapshotScript = rueidis.NewLuaScriptReadOnly(`
-return {redis.call('GET', KEYS[2]) or '0', redis.call('HGETALL', KEYS[1])}
+return {redis.call('GET', KEYS[2]) or '0', redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[4])}
+`)
+	// lookupCacheScript reads one cache: {epoch, generation}, or nil when
+	// there is none.
+	lookupCacheScript = rueidis.NewLuaScriptReadOnly(`
+local e = redis.call('HGET', KEYS[1], ARGV[1])
+if not e then return false end
+return {e, redis.call('HGET', KEYS[4], ARGV[1]) or '0'}
 `)
 )
 
 func (s *Store) registryKeys() []string {
-	return []string{s.keys.caches, s.keys.epoch, s.keys.sweep}
+	return []string{s.keys.caches, s.keys.epoch, s.keys.sweep, s.keys.leaderboards}
 }
 
 // CreateCache adds the cache to the registry with a new epoch.
@@ -90,23 +106,29 @@ func (s *Store) CreateCache(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("redis: %s %q: malformed epoch %q", op, name, res)
 	}
-	s.changed(ctx, name, &epoch)
+	ref := newCacheRef(s.cfg.Namespace, name, epoch, epoch)
+	s.changed(ctx, name, &ref)
 	return nil
 }
 
 // DeleteCache removes the cache from the registry, which ends its key
-// space at once, and sweeps its keys in the background.
+// space and its leaderboards at once, and sweeps their keys in the
+// background.
 func (s *Store) DeleteCache(ctx context.Context, name string) error {
 	const op = "delete cache"
 	if s.closed.Load() {
 		return errClosed
 	}
-	old, err := deleteCacheScript.Exec(ctx, s.client, s.registryKeys(), []string{name}).ToString()
+	res, err := deleteCacheScript.Exec(ctx, s.client, s.registryKeys(), []string{name}).AsStrSlice()
 	if err != nil {
 		return s.wrap(ctx, fmt.Sprintf("%s %q", op, name), err)
 	}
+	if len(res) != 2 {
+		return fmt.Errorf("redis: %s %q: malformed reply %q", op, name, res)
+	}
 	s.changed(ctx, name, nil)
-	s.startSweep(old + ":" + name)
+	s.startSweep(res[0] + ":" + name)
+	s.startSweep(leaderboardSweepPrefix + res[1] + ":" + name)
 	return nil
 }
 
@@ -122,14 +144,19 @@ func (s *Store) FlushCache(ctx context.Context, name string) error {
 	if err != nil {
 		return s.wrap(ctx, fmt.Sprintf("%s %q", op, name), err)
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		return fmt.Errorf("redis: %s %q: malformed reply %q", op, name, res)
 	}
 	epoch, err := strconv.ParseUint(res[1], 10, 64)
 	if err != nil {
 		return fmt.Errorf("redis: %s %q: malformed epoch %q", op, name, res[1])
 	}
-	s.changed(ctx, name, &epoch)
+	gen, err := strconv.ParseUint(res[2], 10, 64)
+	if err != nil {
+		return fmt.Errorf("redis: %s %q: malformed leaderboard generation %q", op, name, res[2])
+	}
+	ref := newCacheRef(s.cfg.Namespace, name, epoch, gen)
+	s.changed(ctx, name, &ref)
 	s.startSweep(res[0] + ":" + name)
 	return nil
 }
@@ -148,17 +175,17 @@ func (s *Store) ListCaches(ctx context.Context) ([]string, error) {
 }
 
 // changed brings this node's snapshot up to a change it made: it applies
-// the change (epoch nil: the cache is gone) at once, so that this node
-// never serves the old state again, and then reads the whole registry,
-// which also brings in what other nodes changed meanwhile.
-func (s *Store) changed(ctx context.Context, name string, epoch *uint64) {
+// the change (ref nil: the cache is gone) at once, so that this node never
+// serves the old state again, and then reads the whole registry, which
+// also brings in what other nodes changed meanwhile.
+func (s *Store) changed(ctx context.Context, name string, ref *cacheRef) {
 	for {
 		old := s.reg.Load()
 		next := &registry{version: old.version, refs: maps.Clone(old.refs)}
-		if epoch == nil {
+		if ref == nil {
 			delete(next.refs, name)
 		} else {
-			next.refs[name] = cacheRef{name: name, epoch: *epoch, prefix: cachePrefix(s.cfg.Namespace, name, *epoch)}
+			next.refs[name] = *ref
 		}
 		if s.reg.CompareAndSwap(old, next) {
 			break
@@ -178,7 +205,7 @@ func (s *Store) refresh(ctx context.Context) error {
 	if err != nil {
 		return s.wrap(ctx, "read registry", err)
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		return fmt.Errorf("redis: read registry: malformed reply of %d elements", len(res))
 	}
 	v, _ := res[0].ToString()
@@ -190,6 +217,10 @@ func (s *Store) refresh(ctx context.Context) error {
 	if err != nil || len(flat)%2 != 0 {
 		return fmt.Errorf("redis: read registry: malformed caches: %v", err)
 	}
+	gens, err := res[2].AsStrMap()
+	if err != nil {
+		return fmt.Errorf("redis: read registry: malformed leaderboard generations: %v", err)
+	}
 	next := &registry{version: version, refs: make(map[string]cacheRef, len(flat)/2)}
 	for i := 0; i < len(flat); i += 2 {
 		name := flat[i]
@@ -197,7 +228,13 @@ func (s *Store) refresh(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("redis: read registry: cache %q has a malformed epoch %q", name, flat[i+1])
 		}
-		next.refs[name] = cacheRef{name: name, epoch: epoch, prefix: cachePrefix(s.cfg.Namespace, name, epoch)}
+		var gen uint64
+		if g, ok := gens[name]; ok {
+			if gen, err = strconv.ParseUint(g, 10, 64); err != nil {
+				return fmt.Errorf("redis: read registry: cache %q has a malformed leaderboard generation %q", name, g)
+			}
+		}
+		next.refs[name] = newCacheRef(s.cfg.Namespace, name, epoch, gen)
 	}
 	if cur := s.reg.Load(); cur.version > version {
 		return nil

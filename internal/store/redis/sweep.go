@@ -30,6 +30,11 @@ import (
 // takes it off. The next SweepRetry of any node resumes it from the start,
 // on the masters the cluster has then; UNLINKing what is already gone costs
 // nothing.
+//
+// The leaderboards of a deleted cache are queued as "lb:<gen>:<name>". They
+// share one hash slot, so their sweep is no SCAN: one script on that slot
+// (see dropLeaderboardsScript) marks the generation deleted and UNLINKs the
+// leaderboards its index names.
 
 // startSweep runs the sweep of member ("<epoch>:<name>") in the
 // background, unless this node runs it already or is closing.
@@ -58,6 +63,9 @@ func (s *Store) startSweep(member string) {
 // sweep removes every key of the key space member on every master, then
 // takes member off the sweep set.
 func (s *Store) sweep(ctx context.Context, member string) error {
+	if rest, ok := strings.CutPrefix(member, leaderboardSweepPrefix); ok {
+		return s.sweepLeaderboards(ctx, member, rest)
+	}
 	epochText, name, ok := strings.Cut(member, ":")
 	epoch, err := strconv.ParseUint(epochText, 10, 64)
 	if !ok || err != nil {

@@ -39,15 +39,21 @@ const (
 // Run runs the conformance suite against the backend that newStore makes.
 // newStore must return a new, open Store with no caches, isolated from every
 // other Store it returned; Run closes it when the test that asked for it
-// ends. Subtests run in parallel.
-func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+// ends. Subtests run in parallel. opts add the checks of optional features
+// (WithCacheLimit); the groups of a feature the backend does not pass are
+// skipped.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Option) {
 	t.Helper()
 	h := harness{newStore: newStore}
+	for _, opt := range opts {
+		opt(&h)
+	}
 	groups := []struct {
 		name string
 		run  func(*testing.T)
 	}{
 		{"Caches", h.testCaches},
+		{"CacheLimit", h.testCacheLimit},
 		{"UnknownCache", h.testUnknownCache},
 		{"Items", h.testItems},
 		{"Binary", h.testBinary},
@@ -61,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Set", h.testSet},
 		{"List", h.testList},
 		{"SortedSet", h.testSortedSet},
+		{"Leaderboard", h.testLeaderboard},
 		{"Topics", h.testTopics},
 		{"Concurrency", h.testConcurrency},
 		{"Stats", h.testStats},
@@ -74,9 +81,23 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}
 }
 
-// harness holds the backend's constructor for the test groups.
+// harness holds the backend's constructors for the test groups.
 type harness struct {
 	newStore func(t *testing.T) store.Store
+	// newLimited makes a store that holds at most maxCaches caches; nil
+	// when the backend passes no WithCacheLimit.
+	newLimited func(t *testing.T, maxCaches int) store.Store
+}
+
+// Option adds the checks of an optional feature to Run.
+type Option func(*harness)
+
+// WithCacheLimit runs the CacheLimit group: newLimited must return a new,
+// open, isolated Store with no caches, like Run's newStore, whose
+// CreateCache refuses with store.ErrCacheLimit to hold more than maxCaches
+// caches. Without it the group is skipped.
+func WithCacheLimit(newLimited func(t *testing.T, maxCaches int) store.Store) Option {
+	return func(h *harness) { h.newLimited = newLimited }
 }
 
 // open returns a new store that is closed when t ends.
