@@ -54,7 +54,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`host:port`/metrics (off when empty)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "", "serve Momento's HTTP API at `host:port` (off when empty): GET, PUT and DELETE /cache/CACHE?key=KEY[&ttl_seconds=N] and POST /topics/CACHE/TOPIC, the key in an Authorization header or a token parameter; HTTPS with --tls-cert, with the same auth, limits and metrics as --addr")
 	fs.Var(&maxMemory, "max-memory", "memory for items, a `size` such as 512MiB or 2GB; beyond it the least recently used items are evicted (0 = no limit)")
-	fs.IntVar(&cfg.MaxCaches, "max-caches", server.DefaultServeMaxCaches, "hold at most `n` caches; one more CreateCache fails with RESOURCE_EXHAUSTED, as on the service (10 reproduces Momento's default account limit; 0 = no limit; not enforced with --store redis:// yet)")
+	fs.IntVar(&cfg.MaxCaches, "max-caches", server.DefaultServeMaxCaches, "hold at most `n` caches; one more CreateCache fails with RESOURCE_EXHAUSTED, as on the service (10 reproduces Momento's default account limit; 0 = no limit; with --store redis:// the limit is the namespace's, across every node)")
 	fs.StringVar(&storeURL, "store", "memory", "where items live: memory (in this process, the default) or the `url` of a Redis Cluster (or Valkey cluster) that several thaw serve processes can share, redis://HOST:PORT[,HOST:PORT...] with any nodes as seeds (rediss:// for TLS); with Redis, its maxmemory applies instead of --max-memory")
 	fs.StringVar(&storePasswordFile, "store-password-file", "", "read the Redis password from this `file` (for --store redis://; a user name goes in the URL as redis://USER@HOST:PORT)")
 	fs.StringVar(&storeNamespace, "store-namespace", redis.DefaultNamespace, "first part of every Redis key (ASCII letters, digits, '.', '_', '-'), so that several thaw deployments can share one cluster: the thaw serve processes of one `namespace` serve the same caches (for --store redis://)")
@@ -137,6 +137,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if redisCfg != nil {
+		redisCfg.MaxCaches = cfg.MaxCaches // counted in the registry, across every node of the namespace
 		st, err := openRedisStore(ctx, *redisCfg, storePasswordFile, cfg.TopicRetention, logger)
 		if err != nil {
 			fmt.Fprintf(stderr, "thaw serve: %v\n", err)

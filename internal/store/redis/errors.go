@@ -26,6 +26,7 @@ const (
 	codeNaN       = "THAW_NAN"
 	codeExists    = "THAW_EXISTS"
 	codeNotFound  = "THAW_NOTFOUND"
+	codeLimit     = "THAW_CACHELIMIT"
 )
 
 // sentinels maps the codes of genuine answers to the store's errors.
@@ -37,6 +38,7 @@ var sentinels = map[string]error{
 	codeNaN:       store.ErrScoreNaN,
 	codeExists:    store.ErrCacheExists,
 	codeNotFound:  store.ErrCacheNotFound,
+	codeLimit:     store.ErrCacheLimit,
 }
 
 // unavailableCodes are the codes of Redis error replies that say the

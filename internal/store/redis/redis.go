@@ -112,6 +112,10 @@ type Config struct {
 	// SweepRetry is how often the store resumes sweeps that no node
 	// finished (one stopped during it). Default DefaultSweepRetry (1 min).
 	SweepRetry time.Duration
+	// MaxCaches is how many caches the namespace may hold, across every
+	// node that serves it; CreateCache beyond it fails with
+	// store.ErrCacheLimit. Zero, the default, sets no limit.
+	MaxCaches int
 	// TopicRetention is how many of its latest items each topic keeps for
 	// subscribers that resume or fall behind (XADD MAXLEN =). Default
 	// DefaultTopicRetention (1024).

@@ -69,16 +69,17 @@ func openStore(t *testing.T, cfg Config) *Store {
 
 func TestConformance(t *testing.T) {
 	clusterAddrs(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
+	open := func(t *testing.T, maxCaches int) store.Store {
 		// A store of its own namespace is a store with no caches. A
 		// short topic retention keeps the tests that publish past it
 		// quick.
-		s, err := New(t.Context(), Config{Addrs: clusterAddrs(t), Namespace: uniqueNamespace(t), TopicRetention: 64})
+		s, err := New(t.Context(), Config{Addrs: clusterAddrs(t), Namespace: uniqueNamespace(t), TopicRetention: 64, MaxCaches: maxCaches})
 		if err != nil {
 			t.Fatalf("New() = %v, want a store", err)
 		}
 		return s
-	})
+	}
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t, 0) }, storetest.WithCacheLimit(open))
 }
 
 func mustCreate(t *testing.T, s store.Store, name string) {

@@ -41,10 +41,16 @@ end
 // leaderboards created has none in KEYS[4]: its generation is 0.
 var (
 	// createCacheScript adds the cache with a new epoch, which is also its
-	// leaderboard generation.
+	// leaderboard generation, unless the registry already holds ARGV[2]
+	// caches (0: no limit). The registry is one hash, so the count is the
+	// whole cluster's and the check is atomic with the add.
 	createCacheScript = rueidis.NewLuaScript(nextEpochLua + `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
   return redis.error_reply('THAW_EXISTS cache exists')
+end
+local limit = tonumber(ARGV[2])
+if limit > 0 and redis.call('HLEN', KEYS[1]) >= limit then
+  return redis.error_reply('THAW_CACHELIMIT cache limit reached')
 end
 local e = next_epoch(KEYS[2])
 redis.call('HSET', KEYS[1], ARGV[1], e)
@@ -98,7 +104,7 @@ func (s *Store) CreateCache(ctx context.Context, name string) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	res, err := createCacheScript.Exec(ctx, s.client, s.registryKeys(), []string{name}).ToString()
+	res, err := createCacheScript.Exec(ctx, s.client, s.registryKeys(), []string{name, strconv.Itoa(s.cfg.MaxCaches)}).ToString()
 	if err != nil {
 		return s.wrap(ctx, fmt.Sprintf("%s %q", op, name), err)
 	}
