@@ -38,6 +38,10 @@ type Config struct {
 	// default, uses the cgroup freezer where it is writable and SIGSTOP/SIGCONT
 	// otherwise.
 	FreezeMode sandbox.Mode
+	// ResumeOrder says whether a frozen environment's next event is written
+	// to its runtime before the thaw (ResumeEventFirst, the default, as on
+	// Lambda) or after it (ResumeThawFirst).
+	ResumeOrder ResumeOrder
 }
 
 // DefaultAddr is the Invoke API address unless told otherwise.
@@ -71,6 +75,11 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 	if len(cfg.Functions) == 0 {
 		return nil, fmt.Errorf("%w: no functions configured", ErrInvalidFunction)
 	}
+	order, err := ParseResumeOrder(string(cfg.ResumeOrder))
+	if err != nil {
+		return nil, err
+	}
+	cfg.ResumeOrder = order
 	e := &Emulator{cfg: cfg, logger: cfg.Logger, pools: map[string]*pool{}}
 	if err := e.start(ctx); err != nil {
 		e.Close()
@@ -91,6 +100,7 @@ func (e *Emulator) start(ctx context.Context) error {
 				return fmt.Errorf("%w: function %q is configured twice", ErrInvalidFunction, f.Name)
 			}
 		}
+		f.resumeOrder = e.cfg.ResumeOrder
 		functions = append(functions, f)
 	}
 	if err := sandbox.CleanupStale(e.logger); err != nil {
@@ -169,6 +179,17 @@ func (e *Emulator) Addr() string {
 		return ""
 	}
 	return e.listener.Addr().String()
+}
+
+// servedFunctions returns the functions served, defaults filled in, sorted
+// by name (the control API's view of the emulator).
+func (e *Emulator) servedFunctions() []Function {
+	fns := make([]Function, 0, len(e.pools))
+	for _, p := range e.pools {
+		fns = append(fns, p.fn)
+	}
+	sort.Slice(fns, func(i, j int) bool { return fns[i].Name < fns[j].Name })
+	return fns
 }
 
 // Environments describes every function's environments, live ones and the

@@ -460,6 +460,12 @@ type EnvironmentInfo struct {
 	FrozenTotalMs float64   `json:"frozen_total_ms"`
 	Created       time.Time `json:"created"`
 	FreezeMode    string    `json:"freeze_mode"`
+	// MemoryMode is the cgroup hierarchy that caps and measures the
+	// environment's memory (cgroup-v1, cgroup-v2) or "none"; CPUMode the one
+	// applying its CPU quota, or "none". A hybrid machine freezes with
+	// cgroup-v2 and caps with cgroup-v1.
+	MemoryMode string `json:"memory_mode"`
+	CPUMode    string `json:"cpu_mode"`
 }
 
 func (e *environment) info(now time.Time) EnvironmentInfo {
@@ -477,5 +483,14 @@ func (e *environment) info(now time.Time) EnvironmentInfo {
 		ID: e.id, Function: e.fn.Name, State: state, Pid: e.sandbox.Pid(),
 		Invocations: e.invocations, FrozenTotalMs: float64(frozen.Microseconds()) / 1000,
 		Created: e.created, FreezeMode: e.sandbox.Mode().String(),
+		MemoryMode: limitMode(e.sandbox.Modes().Memory), CPUMode: limitMode(e.sandbox.Modes().CPU),
 	}
+}
+
+// limitMode names the hierarchy of a memory or cpu cgroup, "none" without one.
+func limitMode(m sandbox.Mode) string {
+	if m == sandbox.ModeCgroupV1 || m == sandbox.ModeCgroupV2 {
+		return m.String()
+	}
+	return "none"
 }

@@ -87,6 +87,10 @@ type Function struct {
 	// CPUScaling gives the environment CPU in proportion to memory, as Lambda
 	// does (MemoryMB/1769 of one core). Nil means true.
 	CPUScaling *bool `yaml:"cpu_scaling"`
+
+	// resumeOrder is Config.ResumeOrder, copied in by Start so that each
+	// environment has it.
+	resumeOrder ResumeOrder
 }
 
 // withDefaults returns f with defaults filled in and Code made absolute.

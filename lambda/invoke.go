@@ -17,11 +17,13 @@ const (
 	maxEventPayloadBytes = 256 << 10
 )
 
-// handler routes the Invoke API and thaw's introspection endpoint.
+// handler routes the Invoke API, the read side of the control API and
+// thaw's introspection endpoint.
 func (e *Emulator) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", e.handleInvoke)
 	mux.HandleFunc("GET /_thaw/environments", e.handleEnvironments)
+	newControlAPI(e).register(mux)
 	return mux
 }
 

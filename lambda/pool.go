@@ -26,11 +26,15 @@ type pool struct {
 	logger     *slog.Logger
 	ctx        context.Context // ends when the emulator closes
 
-	mu     sync.Mutex        // guards the fields below
-	envs   []*environment    // guarded by mu
-	closed bool              // guarded by mu
-	events []*invocation     // guarded by mu: queued Event invocations, oldest first
-	ended  []EnvironmentInfo // guarded by mu: the last environments that ended, for introspection
+	mu       sync.Mutex        // guards the fields below
+	envs     []*environment    // guarded by mu
+	starting int               // guarded by mu: cold starts in progress, each counted against the concurrency limit
+	closed   bool              // guarded by mu
+	events   []*invocation     // guarded by mu: queued Event invocations, oldest first
+	ended    []EnvironmentInfo // guarded by mu: the last environments that ended, for introspection
+	// beforeColdStart, if set, runs at the start of each cold start, outside
+	// mu; tests use it to hold starts (pool_export_test.go).
+	beforeColdStart func() // guarded by mu
 
 	released chan struct{} // signalled (non-blocking) when an environment is released
 	queued   chan struct{} // signalled (non-blocking) when an event is queued
@@ -75,30 +79,60 @@ func (p *pool) invoke(inv *invocation) (outcome, error) {
 	return env.run(inv), nil
 }
 
-// acquire reserves an idle environment or starts a new one.
+// acquire reserves an idle environment or starts a new one. A start (making
+// cgroups, spawning the runtime) runs without mu: its slot is counted in
+// starting, so reuse of idle environments, introspection and other starts
+// go on meanwhile.
 func (p *pool) acquire() (env *environment, cold bool, err error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return nil, false, fmt.Errorf("lambda: %s: emulator is closing", p.fn.Name)
 	}
 	p.pruneLocked()
 	for _, e := range p.envs {
 		if e.tryReserve() {
+			p.mu.Unlock()
 			return e, false, nil
 		}
 	}
-	if len(p.envs) >= p.fn.Concurrency {
+	if len(p.envs)+p.starting >= p.fn.Concurrency {
+		p.mu.Unlock()
 		return nil, false, errTooManyRequests
+	}
+	p.starting++
+	p.done.Add(1) // close waits for the start, which ends the environment if it lost the race
+	hook := p.beforeColdStart
+	p.mu.Unlock()
+	defer p.done.Done()
+
+	if hook != nil {
+		hook()
 	}
 	id := newEnvironmentID()
 	env, err = startEnvironment(p.ctx, p.fn, id, p.runtimeDir, p.freezeMode, p.logs, p.logger)
-	if err != nil {
-		return nil, false, err
+	if err == nil {
+		env.busy = true // before it is in envs, where others could reserve it
 	}
-	env.busy = true
-	p.envs = append(p.envs, env)
-	p.logger.Info("cold start", "function", p.fn.Name, "env", id, "pid", env.sandbox.Pid(), "freeze_mode", env.sandbox.Mode().String())
+
+	p.mu.Lock()
+	p.starting--
+	closed := p.closed
+	if err == nil && !closed {
+		p.envs = append(p.envs, env)
+	}
+	p.mu.Unlock()
+	switch {
+	case err != nil:
+		signal(p.released) // the slot is free again
+		return nil, false, err
+	case closed:
+		env.shutdown(shutdownSpindown)
+		return nil, false, fmt.Errorf("lambda: %s: emulator is closing", p.fn.Name)
+	}
+	modes := env.sandbox.Modes()
+	p.logger.Info("cold start", "function", p.fn.Name, "env", id, "pid", env.sandbox.Pid(),
+		"freeze_mode", modes.Freeze.String(), "modes", modes.String())
 	return env, true, nil
 }
 

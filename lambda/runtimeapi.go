@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -39,9 +38,10 @@ func (e *environment) runtimeAPI() http.Handler {
 // event is already waiting, the whole process tree is frozen at once, inside
 // this very request, as Lambda does, provided every extension has also asked
 // for its next event (else the last of them freezes it, in its own request).
-// When an event arrives the tree is thawed and only then the event is
-// written, so the runtime sees it as the answer to a request it made before
-// the freeze. The request never times out.
+// When an event arrives it becomes the answer to that request, made before
+// the freeze; the function's resume order says whether it is written before
+// the thaw (the default, as on Lambda) or after it. The request never times
+// out.
 func (e *environment) handleNext(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	e.runtimeWaiting = true
@@ -70,21 +70,7 @@ func (e *environment) handleNext(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	e.thawAndStart(inv)
-	e.flushTelemetry(telemetryFlushTimeout)
-	e.logs.start(e, inv)
-
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Lambda-Runtime-Aws-Request-Id", inv.id)
-	h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(inv.deadline.UnixMilli(), 10))
-	h.Set("Lambda-Runtime-Invoked-Function-Arn", functionARN(e.fn.Name))
-	h.Set("Lambda-Runtime-Trace-Id", inv.traceID)
-	if inv.clientContext != "" {
-		h.Set("Lambda-Runtime-Client-Context", inv.clientContext)
-	}
-	w.WriteHeader(http.StatusOK)
-	w.Write(inv.payload)
+	e.handOver(w, r.RemoteAddr, inv)
 }
 
 // checkInitLocked ends the Init phase once the runtime has asked for its
@@ -137,6 +123,12 @@ func (e *environment) thawAndStart(inv *invocation) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.thawLocked()
+	e.startLocked(inv)
+}
+
+// startLocked makes inv the current invocation, starting its timeout and
+// sending INVOKE to the extensions; the caller holds mu.
+func (e *environment) startLocked(inv *invocation) {
 	e.runtimeWaiting = false
 	e.current = inv
 	e.invocations++

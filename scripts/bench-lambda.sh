@@ -15,7 +15,8 @@
 #            smallest size, CPU throttling included
 #   -b N     invocations in a row to one emulator before the other's turn (default 100)
 #   -w N     warm-up invocations per emulator, not measured (default 100)
-#   -- ...   extra flags for thaw lambda, e.g. -- --freeze-mode cgroup-v2
+#   -- ...   extra flags for thaw lambda, e.g. -- --freeze-mode cgroup-v1 (the
+#            default, auto, uses cgroup v2's freezer wherever it is writable)
 #
 # It builds one no-op Go function (lambda/internal/benchinvoke/noop,
 # aws-lambda-go), installs aws-lambda-rie from the Go module proxy into .bin/
@@ -29,6 +30,8 @@
 #
 # Needs: go, bash, setsid (util-linux), root for thaw's cgroup freezer
 # (otherwise thaw falls back to SIGSTOP/SIGCONT and the table says "signal").
+# The leftover-cgroup sweep on exit covers every hierarchy thaw uses: a hybrid
+# host's unified one (/sys/fs/cgroup/unified) and its v1 memory and cpu ones.
 set -euo pipefail
 
 # aws-lambda-rie has no tagged release in the Go module proxy; this is the
@@ -37,7 +40,7 @@ rie_module=github.com/aws/aws-lambda-runtime-interface-emulator
 rie_version=v0.0.0-20261030222936-bef5c4ba774d
 
 n=2000 gap=2ms memory=3008 block=100 warmup=100
-usage() { sed -n '5,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '5,19p' "$0" | sed 's/^# \{0,1\}//'; }
 while getopts "n:g:m:b:w:h" opt; do
 	case $opt in
 	n) n=$OPTARG ;;

@@ -46,6 +46,7 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 		logDir       string
 		readyFile    string
 		freezeMode   string
+		resumeOrder  string
 		logLevel     string
 		quiet        bool
 		env          stringList
@@ -67,6 +68,7 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&templateFile, "template", "", "AWS SAM or CloudFormation template `file`: serves every AWS::Serverless::Function and AWS::Lambda::Function under its logical id (Runtime, Handler, CodeUri or Code, MemorySize, Timeout, Environment, ReservedConcurrentExecutions, Globals)")
 	fs.StringVar(&logDir, "log-dir", filepath.Join(os.TempDir(), "thaw-lambda-logs"), "`directory` for one log file per function (NAME.log)")
 	fs.StringVar(&freezeMode, "freeze-mode", "auto", "how to freeze environments, a `mode`: auto, cgroup-v1, cgroup-v2 or signal (SIGSTOP/SIGCONT)")
+	fs.StringVar(&resumeOrder, "resume-order", string(lambda.ResumeEventFirst), "what a frozen environment finds when it resumes, an `order`: event-first (its event is already in the runtime's socket, as on Lambda) or thaw-first (the event is written after the thaw, so the resumed process may run before it is there)")
 	fs.StringVar(&logLevel, "log-level", "info", "thaw's own log `level`: debug (shows every freeze and thaw with its latency), info, warn or error")
 	fs.StringVar(&readyFile, "ready-file", "", "once listening, write {\"addr\"} as JSON to this `file` (useful with --addr 127.0.0.1:0)")
 	fs.BoolVar(&quiet, "quiet", false, "do not copy function output to the console (the log files still get it)")
@@ -108,12 +110,16 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageError("%v", err)
 	}
+	order, err := lambda.ParseResumeOrder(resumeOrder)
+	if err != nil {
+		return usageError("--resume-order: %v", err)
+	}
 	logger, err := newLogger(stderr, logLevel, "text")
 	if err != nil {
 		return usageError("%v", err)
 	}
 
-	cfg := lambda.Config{Addr: addr, LogDir: logDir, Logger: logger, FreezeMode: mode, Output: stdout}
+	cfg := lambda.Config{Addr: addr, LogDir: logDir, Logger: logger, FreezeMode: mode, ResumeOrder: order, Output: stdout}
 	if quiet {
 		cfg.Output = nil
 	}

@@ -72,6 +72,7 @@ func TestLambdaUsageErrors(t *testing.T) {
 		{"bad --env", slices.Concat(function, []string{"--env", "NOEQUALS"}), `--env "NOEQUALS": want K=V`},
 		{"empty --env key", slices.Concat(function, []string{"--env", "=v"}), `--env "=v": want K=V`},
 		{"bad --freeze-mode", slices.Concat(function, []string{"--freeze-mode", "ice"}), `--freeze-mode "ice"`},
+		{"bad --resume-order", slices.Concat(function, []string{"--resume-order", "later"}), `--resume-order: lambda: unknown resume order "later"`},
 		{"bad --log-level", slices.Concat(function, []string{"--log-level", "loud"}), "--log-level"},
 		{"unknown flag", slices.Concat(function, []string{"--colour", "blue"}), "flag provided but not defined: -colour"},
 		{"extra argument", slices.Concat(function, []string{"extra"}), `unexpected argument "extra"`},

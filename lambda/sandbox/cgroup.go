@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -111,26 +112,49 @@ func (h hierarchies) v2Controllers() []string {
 	return strings.Fields(string(data))
 }
 
-// autoOrder is the order in which ModeAuto tries the cgroup mechanisms.
+// autoOrder is the order in which ModeAuto tries the cgroup mechanisms. The
+// v2 freezer comes first wherever a unified hierarchy is mounted, hybrid
+// machines included (their v1 memory and cpu hierarchies then apply the
+// limits): cgroup.freeze is confirmed through cgroup.events within
+// microseconds, while the v1 freezer's FREEZING state takes milliseconds to
+// settle on every freeze and thaw.
 func (h hierarchies) autoOrder() []Mode {
-	_, hasV1Freezer := h.v1["freezer"]
-	v2HasControllers := false
-	for _, c := range h.v2Controllers() {
-		if c == "memory" || c == "cpu" {
-			v2HasControllers = true
-		}
-	}
-	if h.v2 != nil && (v2HasControllers || !hasV1Freezer) {
+	if h.v2 != nil {
 		return []Mode{ModeCgroupV2, ModeCgroupV1}
 	}
 	return []Mode{ModeCgroupV1, ModeCgroupV2}
 }
 
+// v2LimitsUnavailable says why the unified hierarchy cannot give a sandbox
+// the memory or cpu controller, or returns nil if it offers both. On a
+// hybrid machine the two are bound to v1 hierarchies, and a controller can
+// belong to one hierarchy only.
+func (h hierarchies) v2LimitsUnavailable() error {
+	if h.v2 == nil {
+		return errors.New("no cgroup v2 hierarchy mounted")
+	}
+	offered := h.v2Controllers()
+	var missing []string
+	for _, c := range []string{"memory", "cpu"} {
+		if !slices.Contains(offered, c) {
+			if m, ok := h.v1[c]; ok {
+				missing = append(missing, fmt.Sprintf("%s bound to cgroup v1 at %s", c, m.dir))
+			} else {
+				missing = append(missing, c+" not offered")
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s; %s/cgroup.controllers offers only %q", strings.Join(missing, ", "), h.v2.dir, strings.Join(offered, " "))
+}
+
 // cgroupSetup is what setupCgroups made for one sandbox.
 type cgroupSetup struct {
-	mode  Mode
+	modes Modes
 	mech  mechanism
-	joins []joinDir // v1: cgroups the spawner thread joins before forking
+	joins []joinDir // v1 (and v1 limits of a hybrid v2 setup): cgroups the spawner thread joins before forking
 	dirFD *os.File  // v2: the cgroup directory, for CLONE_INTO_CGROUP
 	v2    *cgroupV2 // v2: for placing the process after the fact on old kernels
 }

@@ -24,8 +24,23 @@ type cgroupV1 struct {
 
 // newCgroupV1 makes the v1 cgroups of a sandbox and applies cfg's limits.
 func newCgroupV1(h hierarchies, dirName string, cfg *Config, logger *slog.Logger) (*cgroupSetup, error) {
+	c, joins, err := makeV1Cgroups(h, dirName, cfg, logger, v1Wanted{freezer: true, memory: true, cpu: cfg.CPUShareOfOneCore > 0})
+	if err != nil {
+		return nil, err
+	}
+	return &cgroupSetup{mech: c, joins: joins, modes: c.modes(ModeCgroupV1)}, nil
+}
+
+// v1Wanted says which v1 hierarchies makeV1Cgroups makes a cgroup in.
+type v1Wanted struct{ freezer, memory, cpu bool }
+
+// makeV1Cgroups makes the sandbox's cgroups in the wanted v1 hierarchies and
+// applies cfg's limits there. The freezer is required when wanted; a missing
+// memory or cpu hierarchy only costs its limit, with a warning. On error
+// nothing is left behind.
+func makeV1Cgroups(h hierarchies, dirName string, cfg *Config, logger *slog.Logger, want v1Wanted) (*cgroupV1, []joinDir, error) {
 	c := &cgroupV1{}
-	setup := &cgroupSetup{mode: ModeCgroupV1, mech: c}
+	var joins []joinDir
 	made := map[string]string{} // mount point → directory made there (co-mounted controllers share one)
 	ensure := func(controller string) (string, error) {
 		m, ok := h.v1[controller]
@@ -41,47 +56,51 @@ func newCgroupV1(h hierarchies, dirName string, cfg *Config, logger *slog.Logger
 		}
 		made[m.dir] = dir
 		c.dirs = append(c.dirs, dir)
-		setup.joins = append(setup.joins, joinDir{dir: dir, controller: controller, mount: m})
+		joins = append(joins, joinDir{dir: dir, controller: controller, mount: m})
 		return dir, nil
 	}
-	fail := func(err error) (*cgroupSetup, error) {
-		return nil, errors.Join(err, c.remove())
+	fail := func(err error) (*cgroupV1, []joinDir, error) {
+		return nil, nil, errors.Join(err, c.remove())
 	}
 
-	dir, err := ensure("freezer")
-	if err != nil {
-		return nil, err
-	}
-	c.freezer = dir
-	if c.state, err = os.OpenFile(filepath.Join(dir, "freezer.state"), os.O_RDWR, 0); err != nil {
-		return fail(fmt.Errorf("sandbox: %w", err))
+	if want.freezer {
+		dir, err := ensure("freezer")
+		if err != nil {
+			return nil, nil, err
+		}
+		c.freezer = dir
+		if c.state, err = os.OpenFile(filepath.Join(dir, "freezer.state"), os.O_RDWR, 0); err != nil {
+			return fail(fmt.Errorf("sandbox: %w", err))
+		}
 	}
 
 	// The memory cgroup is made even without a cap: it measures peak use.
-	switch dir, err := ensure("memory"); {
-	case err == nil:
-		c.memory = dir
-		if cfg.MemoryMB > 0 {
-			limit := strconv.FormatInt(int64(cfg.MemoryMB)<<20, 10)
-			if err := writeFile(filepath.Join(dir, "memory.limit_in_bytes"), limit); err != nil {
-				return fail(err)
-			}
-			// With swap accounting, forbid swapping past the cap (Lambda has no swap).
-			if _, err := os.Stat(filepath.Join(dir, "memory.memsw.limit_in_bytes")); err == nil {
-				if err := writeFile(filepath.Join(dir, "memory.memsw.limit_in_bytes"), limit); err != nil {
+	if want.memory {
+		switch dir, err := ensure("memory"); {
+		case err == nil:
+			c.memory = dir
+			if cfg.MemoryMB > 0 {
+				limit := strconv.FormatInt(int64(cfg.MemoryMB)<<20, 10)
+				if err := writeFile(filepath.Join(dir, "memory.limit_in_bytes"), limit); err != nil {
 					return fail(err)
 				}
+				// With swap accounting, forbid swapping past the cap (Lambda has no swap).
+				if _, err := os.Stat(filepath.Join(dir, "memory.memsw.limit_in_bytes")); err == nil {
+					if err := writeFile(filepath.Join(dir, "memory.memsw.limit_in_bytes"), limit); err != nil {
+						return fail(err)
+					}
+				}
 			}
+		case errors.Is(err, ErrUnavailable):
+			if cfg.MemoryMB > 0 {
+				logger.Warn("sandbox: memory cgroup unavailable; no memory cap", "sandbox", dirName, "reason", err)
+			}
+		default:
+			return fail(err)
 		}
-	case errors.Is(err, ErrUnavailable):
-		if cfg.MemoryMB > 0 {
-			logger.Warn("sandbox: memory cgroup unavailable; no memory cap", "sandbox", dirName, "reason", err)
-		}
-	default:
-		return fail(err)
 	}
 
-	if cfg.CPUShareOfOneCore > 0 {
+	if want.cpu {
 		switch dir, err := ensure("cpu"); {
 		case err == nil:
 			c.cpu = dir
@@ -99,7 +118,20 @@ func newCgroupV1(h hierarchies, dirName string, cfg *Config, logger *slog.Logger
 			return fail(err)
 		}
 	}
-	return setup, nil
+	return c, joins, nil
+}
+
+// modes reports freeze as the freeze mechanism and ModeCgroupV1 for each
+// limit this sandbox has a v1 cgroup for.
+func (c *cgroupV1) modes(freeze Mode) Modes {
+	m := Modes{Freeze: freeze, Memory: ModeSignal, CPU: ModeSignal}
+	if c.memory != "" {
+		m.Memory = ModeCgroupV1
+	}
+	if c.cpu != "" {
+		m.CPU = ModeCgroupV1
+	}
+	return m
 }
 
 // openStaleCgroupV1 wraps a leftover directory of one v1 hierarchy for

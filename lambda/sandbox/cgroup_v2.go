@@ -13,17 +13,25 @@ import (
 	"time"
 )
 
-// cgroupV2 is a sandbox's cgroup in the unified hierarchy.
+// cgroupV2 is a sandbox's cgroup in the unified hierarchy. On a hybrid
+// machine, whose memory and cpu controllers are bound to v1 hierarchies, the
+// tree is also in v1 memory and cpu cgroups (limits): one process can be in
+// a cgroup of every hierarchy at once, so the v2 freezer freezes it while
+// the v1 controllers cap it.
 type cgroupV2 struct {
 	dir        string
-	freezeFile *os.File // cgroup.freeze, kept open
-	events     *os.File // cgroup.events, kept open
-	memory     bool     // the memory controller is enabled for dir
+	freezeFile *os.File  // cgroup.freeze, kept open
+	events     *os.File  // cgroup.events, kept open
+	memory     bool      // the memory controller is enabled for dir
+	cpu        bool      // the cpu controller is enabled for dir
+	limits     *cgroupV1 // v1 memory and cpu cgroups standing in for missing v2 controllers; nil if none
 }
 
 // newCgroupV2 makes the v2 cgroup of a sandbox, enables the controllers its
-// limits need and applies them. The returned setup holds the directory open
-// for CLONE_INTO_CGROUP.
+// limits need and applies them. A limit whose controller the unified
+// hierarchy lacks goes to the v1 hierarchy of that controller, if one is
+// mounted (a hybrid machine). The returned setup holds the directory open
+// for CLONE_INTO_CGROUP and lists the v1 cgroups the spawner joins.
 func newCgroupV2(h hierarchies, dirName string, cfg *Config, logger *slog.Logger) (*cgroupSetup, error) {
 	if h.v2 == nil {
 		return nil, fmt.Errorf("%w: no cgroup v2 hierarchy mounted", ErrUnavailable)
@@ -34,7 +42,7 @@ func newCgroupV2(h hierarchies, dirName string, cfg *Config, logger *slog.Logger
 		return nil, err
 	}
 	c := &cgroupV2{dir: dir}
-	setup := &cgroupSetup{mode: ModeCgroupV2, mech: c, v2: c}
+	setup := &cgroupSetup{mech: c, v2: c}
 	fail := func(err error) (*cgroupSetup, error) {
 		return nil, errors.Join(err, setup.remove())
 	}
@@ -54,12 +62,27 @@ func newCgroupV2(h hierarchies, dirName string, cfg *Config, logger *slog.Logger
 	}
 	enabled, enableErr := enableControllers(root, filepath.Dir(dir), want)
 	c.memory = slices.Contains(enabled, "memory")
+	c.cpu = slices.Contains(enabled, "cpu")
+
+	// Hybrid: what v2 cannot limit, the v1 hierarchies do.
+	_, v1Memory := h.v1["memory"]
+	_, v1CPU := h.v1["cpu"]
+	fromV1 := v1Wanted{memory: !c.memory && v1Memory, cpu: cfg.CPUShareOfOneCore > 0 && !c.cpu && v1CPU}
+	if fromV1.memory || fromV1.cpu {
+		limits, joins, err := makeV1Cgroups(h, dirName, cfg, logger, fromV1)
+		if err != nil && !errors.Is(err, ErrUnavailable) {
+			return fail(err)
+		}
+		if err == nil {
+			c.limits = limits
+			setup.joins = joins
+		}
+	}
+	setup.modes = c.modes()
 
 	if cfg.MemoryMB > 0 {
-		if !c.memory {
-			logger.Warn("sandbox: memory controller unavailable in the cgroup v2 hierarchy; no memory cap",
-				"sandbox", dirName, "reason", enableErr)
-		} else {
+		switch {
+		case c.memory:
 			limit := strconv.FormatInt(int64(cfg.MemoryMB)<<20, 10)
 			if err := writeFile(filepath.Join(dir, "memory.max"), limit); err != nil {
 				return fail(err)
@@ -70,18 +93,22 @@ func newCgroupV2(h hierarchies, dirName string, cfg *Config, logger *slog.Logger
 			}
 			// Reaching the cap ends the whole environment, as on Lambda.
 			_ = writeFile(filepath.Join(dir, "memory.oom.group"), "1")
+		case setup.modes.Memory != ModeCgroupV1:
+			logger.Warn("sandbox: memory controller unavailable in the cgroup v2 hierarchy and no v1 memory hierarchy; no memory cap",
+				"sandbox", dirName, "reason", enableErr)
 		}
 	}
 	if cfg.CPUShareOfOneCore > 0 {
-		if !slices.Contains(enabled, "cpu") {
-			logger.Warn("sandbox: cpu controller unavailable in the cgroup v2 hierarchy; no CPU quota",
-				"sandbox", dirName, "reason", enableErr)
-		} else {
+		switch {
+		case c.cpu:
 			const period = 100000
 			value := fmt.Sprintf("%d %d", cpuQuota(cfg.CPUShareOfOneCore, period), period)
 			if err := writeFile(filepath.Join(dir, "cpu.max"), value); err != nil {
 				return fail(err)
 			}
+		case setup.modes.CPU != ModeCgroupV1:
+			logger.Warn("sandbox: cpu controller unavailable in the cgroup v2 hierarchy and no v1 cpu hierarchy; no CPU quota",
+				"sandbox", dirName, "reason", enableErr)
 		}
 	}
 	if setup.dirFD, err = os.Open(dir); err != nil {
@@ -203,21 +230,49 @@ func (c *cgroupV2) killTree() error {
 	return errors.Join(errs...)
 }
 
-// waitEmpty implements mechanism.
+// waitEmpty implements mechanism. The v1 limit cgroups hold the same
+// processes, so they are empty too once the v2 cgroup is.
 func (c *cgroupV2) waitEmpty(timeout time.Duration) error {
 	err := poll(nil, timeout, func() (bool, error) {
-		n, err := killProcs(c.dir)
+		n, err := killProcs(c.allDirs()...)
 		return n == 0, err
 	})
 	if err != nil {
-		return fmt.Errorf("sandbox: wait for %s to empty: %w", c.dir, err)
+		return fmt.Errorf("sandbox: wait for %s to empty: %w", c.describe(), err)
 	}
 	return nil
+}
+
+// allDirs lists the v2 directory and the v1 limit directories.
+func (c *cgroupV2) allDirs() []string {
+	if c.limits == nil {
+		return []string{c.dir}
+	}
+	return append([]string{c.dir}, c.limits.dirs...)
+}
+
+// modes reports ModeCgroupV2 for freezing and, for each limit, the
+// hierarchy that applies it.
+func (c *cgroupV2) modes() Modes {
+	m := Modes{Freeze: ModeCgroupV2, Memory: ModeSignal, CPU: ModeSignal}
+	if c.limits != nil {
+		m = c.limits.modes(ModeCgroupV2)
+	}
+	if c.memory {
+		m.Memory = ModeCgroupV2
+	}
+	if c.cpu {
+		m.CPU = ModeCgroupV2
+	}
+	return m
 }
 
 // memoryEvents implements mechanism.
 func (c *cgroupV2) memoryEvents() (oomKilled, limitHit bool, peak int64) {
 	if !c.memory {
+		if c.limits != nil {
+			return c.limits.memoryEvents()
+		}
 		return false, false, 0
 	}
 	events := filepath.Join(c.dir, "memory.events")
@@ -230,26 +285,33 @@ func (c *cgroupV2) memoryEvents() (oomKilled, limitHit bool, peak int64) {
 // peakMemory implements mechanism.
 func (c *cgroupV2) peakMemory() (int64, error) {
 	if !c.memory {
+		if c.limits != nil {
+			return c.limits.peakMemory()
+		}
 		return 0, fmt.Errorf("sandbox: no memory controller: %w", ErrUnavailable)
 	}
 	return readInt(filepath.Join(c.dir, "memory.peak")) // Linux 5.19
 }
 
-// remove implements mechanism.
+// remove implements mechanism: the v2 cgroup and the v1 limit cgroups.
 func (c *cgroupV2) remove() error {
 	for _, f := range []*os.File{c.freezeFile, c.events} {
 		if f != nil {
 			_ = f.Close()
 		}
 	}
-	return removeCgroup(c.dir)
+	err := removeCgroup(c.dir)
+	if c.limits != nil {
+		err = errors.Join(err, c.limits.remove())
+	}
+	return err
 }
 
 // describe implements mechanism.
-func (c *cgroupV2) describe() string { return c.dir }
+func (c *cgroupV2) describe() string { return strings.Join(c.allDirs(), ",") }
 
 // removed implements mechanism.
 func (c *cgroupV2) removed() bool {
 	_, err := os.Stat(c.dir)
-	return errors.Is(err, fs.ErrNotExist)
+	return errors.Is(err, fs.ErrNotExist) && (c.limits == nil || c.limits.removed())
 }

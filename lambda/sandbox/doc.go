@@ -12,7 +12,14 @@
 //     (/sys/fs/cgroup/freezer, /memory, /cpu). Freeze writes FROZEN to
 //     freezer.state and waits until the kernel reports FROZEN.
 //   - [ModeCgroupV2]: the unified hierarchy: cgroup.freeze, memory.max,
-//     cpu.max; Freeze waits for "frozen 1" in cgroup.events.
+//     cpu.max; Freeze waits for "frozen 1" in cgroup.events. On a hybrid
+//     machine (v1 controllers plus a cgroup2 mount such as
+//     /sys/fs/cgroup/unified) the memory and cpu controllers are bound to v1
+//     and cannot be enabled in v2, so the tree is also placed in v1 memory
+//     and cpu cgroups: the v2 freezer freezes it while the v1 controllers cap
+//     it. [ModeAuto] prefers this mode wherever a unified hierarchy is
+//     writable: a v2 freeze or thaw is confirmed in microseconds, a v1 one in
+//     milliseconds. [Sandbox.Modes] tells which hierarchy does what.
 //   - [ModeSignal]: SIGSTOP and SIGCONT to the process group when no cgroup
 //     hierarchy is writable. Freeze waits until every thread of every process
 //     of the group is stopped. Memory cap and CPU quota are then unavailable
@@ -40,7 +47,9 @@
 //     dedicated OS thread of the supervisor (the spawner, a goroutine locked to
 //     its thread for the life of the process). Before forking, the spawner
 //     writes its own thread id into the tasks file of the sandbox's freezer,
-//     memory and cpu cgroups, so the child inherits them at fork; right after
+//     memory and cpu cgroups (on a hybrid machine, of its v1 memory and cpu
+//     cgroups, while clone3 places the child in the v2 one), so the child
+//     inherits them at fork; right after
 //     the fork it moves itself back. Only that one thread of the supervisor
 //     ever visits a sandbox cgroup, and only while no one can freeze it. A v1
 //     memory cgroup charges a process's pages to the cgroup of its mm owner

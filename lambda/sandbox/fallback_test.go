@@ -117,7 +117,8 @@ func TestAutoOrder(t *testing.T) {
 	}{
 		{name: "v1 only", h: hierarchies{v1: map[string]mount{"freezer": {dir: "/x"}}}, want: ModeCgroupV1},
 		{name: "v2 only", h: hierarchies{v1: map[string]mount{}, v2: &mount{dir: "/nonexistent"}}, want: ModeCgroupV2},
-		{name: "hybrid without v2 controllers", h: hierarchies{v1: map[string]mount{"freezer": {dir: "/x"}}, v2: &mount{dir: "/nonexistent"}}, want: ModeCgroupV1},
+		// The v2 freezer, with the v1 memory and cpu hierarchies for limits.
+		{name: "hybrid without v2 controllers", h: hierarchies{v1: map[string]mount{"freezer": {dir: "/x"}}, v2: &mount{dir: "/nonexistent"}}, want: ModeCgroupV2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -57,15 +57,17 @@ const (
 type Mode int
 
 const (
-	// ModeAuto picks the best mechanism available: cgroup v2 where the unified
-	// hierarchy has controllers (or no v1 freezer exists), else cgroup v1,
-	// else signals. It is the zero value.
+	// ModeAuto picks the cheapest faithful mechanism available: cgroup v2
+	// wherever a writable unified hierarchy is mounted (on a hybrid machine
+	// combined with the v1 memory and cpu hierarchies for the limits), else
+	// cgroup v1, else signals. It is the zero value.
 	ModeAuto Mode = iota
 	// ModeCgroupV1 uses the v1 freezer, memory and cpu hierarchies.
 	ModeCgroupV1
-	// ModeCgroupV2 uses the unified hierarchy: cgroup.freeze, memory.max,
-	// cpu.max. On a hybrid machine whose controllers are bound to v1 it can
-	// freeze but cannot cap memory or CPU.
+	// ModeCgroupV2 freezes with cgroup.freeze of the unified hierarchy and
+	// caps with its memory.max and cpu.max. On a hybrid machine, whose memory
+	// and cpu controllers are bound to v1, the caps come from the v1 memory
+	// and cpu hierarchies instead; Sandbox.Modes tells which.
 	ModeCgroupV2
 	// ModeSignal sends SIGSTOP and SIGCONT to the process group. No memory
 	// cap, no CPU quota.
@@ -85,6 +87,30 @@ func (m Mode) String() string {
 		return "signal"
 	}
 	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Modes says which mechanism does each of a sandbox's jobs.
+type Modes struct {
+	// Freeze is ModeCgroupV1, ModeCgroupV2 or ModeSignal.
+	Freeze Mode
+	// Memory is the hierarchy of the memory cgroup that caps and measures
+	// the tree: ModeCgroupV1 or ModeCgroupV2, or ModeSignal when there is
+	// none (no cap, no peak).
+	Memory Mode
+	// CPU is the hierarchy of the cpu cgroup that applies the quota, or
+	// ModeSignal when there is none (no quota asked for, or unavailable).
+	CPU Mode
+}
+
+// String returns "freeze=cgroup-v2 memory=cgroup-v1 cpu=none".
+func (m Modes) String() string {
+	limit := func(l Mode) string {
+		if l == ModeSignal || l == ModeAuto {
+			return "none"
+		}
+		return l.String()
+	}
+	return fmt.Sprintf("freeze=%v memory=%s cpu=%s", m.Freeze, limit(m.Memory), limit(m.CPU))
 }
 
 // Config describes the runtime process of a sandbox and its limits.
@@ -201,7 +227,7 @@ type mechanism interface {
 // use.
 type Sandbox struct {
 	name   string
-	mode   Mode
+	modes  Modes
 	pid    int
 	logger *slog.Logger
 	mech   mechanism
@@ -290,9 +316,9 @@ func start(ctx context.Context, cfg Config, own owner) (*Sandbox, error) {
 
 	var joins []joinDir
 	var dirFD *os.File
-	s.mode = ModeSignal
+	s.modes = Modes{Freeze: ModeSignal, Memory: ModeSignal, CPU: ModeSignal}
 	if cgroups != nil {
-		s.mode = cgroups.mode
+		s.modes = cgroups.modes
 		s.mech = cgroups.mech
 		joins = cgroups.joins
 		dirFD = cgroups.dirFD
@@ -306,7 +332,7 @@ func start(ctx context.Context, cfg Config, own owner) (*Sandbox, error) {
 		// Kernel before 5.7: no CLONE_INTO_CGROUP. Place the process right
 		// after the fork instead.
 		cmd = s.retryCommand(cmd)
-		err = spawn(cmd, nil)
+		err = spawn(cmd, joins)
 		if err == nil {
 			logger.Warn("sandbox: kernel cannot clone into a cgroup; moved the process in after it started, it ran briefly outside its cgroup",
 				"sandbox", name, "pid", cmd.Process.Pid)
@@ -340,7 +366,7 @@ func start(ctx context.Context, cfg Config, own owner) (*Sandbox, error) {
 	go s.waitExit()
 
 	logger.Info("sandbox started",
-		"sandbox", name, "pid", s.pid, "mode", s.mode.String(),
+		"sandbox", name, "pid", s.pid, "mode", s.modes.Freeze.String(), "modes", s.modes.String(),
 		"cgroups", s.mech.describe(), "memory_mb", cfg.MemoryMB, "cpu_share", cfg.CPUShareOfOneCore)
 	return s, nil
 }
@@ -527,9 +553,14 @@ func (s *Sandbox) Pid() int { return s.pid }
 // Name returns the sandbox's cleaned name.
 func (s *Sandbox) Name() string { return s.name }
 
-// Mode returns the mechanism in use: ModeCgroupV1, ModeCgroupV2 or
+// Mode returns the freeze mechanism in use: ModeCgroupV1, ModeCgroupV2 or
 // ModeSignal, never ModeAuto.
-func (s *Sandbox) Mode() Mode { return s.mode }
+func (s *Sandbox) Mode() Mode { return s.modes.Freeze }
+
+// Modes returns the mechanisms in use for freezing, the memory cgroup and
+// the CPU quota. On a hybrid machine ModeAuto gives freeze=cgroup-v2 with
+// memory and CPU in cgroup v1.
+func (s *Sandbox) Modes() Modes { return s.modes }
 
 // Freeze stops every process of the tree and returns how long the kernel took
 // to confirm it: until the cgroup reports FROZEN (v1) or frozen 1 (v2), or

@@ -126,21 +126,48 @@ func cgroupDirs(s *Sandbox) []string {
 	case *cgroupV1:
 		return append([]string(nil), m.dirs...)
 	case *cgroupV2:
-		return []string{m.dir}
+		return m.allDirs()
 	}
 	return nil
 }
 
-// hasController reports whether s has a cgroup of the given controller.
-func hasController(s *Sandbox, controller string) bool {
-	switch m := s.mech.(type) {
-	case *cgroupV1:
-		return (controller == "memory" && m.memory != "") || (controller == "cpu" && m.cpu != "")
-	case *cgroupV2:
-		data, err := os.ReadFile(filepath.Join(m.dir, "cgroup.controllers"))
-		return err == nil && strings.Contains(string(data), controller)
+// limitPath is one way a sandbox applies its memory cap and CPU quota.
+type limitPath struct {
+	name  string
+	mode  Mode // Config.Mode that takes this path where the host offers it
+	limit Mode // hierarchy of the memory and cpu cgroups on this path
+}
+
+// limitPaths are the three ways: all v1; all v2 (a v2-only host); the v2
+// freezer with v1 memory and cpu cgroups (a hybrid host).
+var limitPaths = []limitPath{
+	{name: "cgroup-v1", mode: ModeCgroupV1, limit: ModeCgroupV1},
+	{name: "cgroup-v2", mode: ModeCgroupV2, limit: ModeCgroupV2},
+	{name: "hybrid", mode: ModeCgroupV2, limit: ModeCgroupV1},
+}
+
+// skipUnlessLimitPath skips the test, saying loudly why, unless s applies
+// the limit of the given controller ("memory" or "cpu") on path p.
+func skipUnlessLimitPath(t *testing.T, s *Sandbox, p limitPath, controller string) {
+	t.Helper()
+	got := s.Modes().Memory
+	if controller == "cpu" {
+		got = s.Modes().CPU
 	}
-	return false
+	if got == p.limit {
+		return
+	}
+	reason := fmt.Sprintf("the sandbox got %v", s.Modes())
+	if h, err := findHierarchies(); err == nil {
+		if p.limit == ModeCgroupV2 {
+			if why := h.v2LimitsUnavailable(); why != nil {
+				reason = "unavailable on this host: " + why.Error()
+			}
+		} else if p.mode == ModeCgroupV2 && h.v2LimitsUnavailable() == nil {
+			reason = "not a hybrid host: the unified hierarchy has the memory and cpu controllers"
+		}
+	}
+	t.Skipf("SKIPPED: %s %s limit path not exercised: %s", p.name, controller, reason)
 }
 
 // assertGone fails unless pid is gone or a zombie (an orphan whose new parent
@@ -356,6 +383,9 @@ func TestPlacedBeforeExec(t *testing.T) {
 					}
 				case *cgroupV2:
 					want = []string{"0::/" + parentName + "/" + filepath.Base(m.dir)}
+					if m.limits != nil && m.limits.memory != "" {
+						want = append(want, "memory:/"+parentName+"/"+filepath.Base(m.limits.memory))
+					}
 				}
 				var got []string
 				for len(out.c) > 0 {
@@ -377,8 +407,8 @@ func TestPlacedBeforeExec(t *testing.T) {
 
 func TestMemoryCap(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []Mode{ModeCgroupV1, ModeCgroupV2} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, path := range limitPaths {
+		t.Run(path.name, func(t *testing.T) {
 			t.Parallel()
 			tests := []struct {
 				name    string
@@ -394,12 +424,10 @@ func TestMemoryCap(t *testing.T) {
 					s := startSandbox(t, Config{
 						Path:     "/bin/sh",
 						Args:     []string{"-c", "head -c " + tc.size + " /dev/zero | tail > /dev/null"},
-						Mode:     mode,
+						Mode:     path.mode,
 						MemoryMB: 64,
 					})
-					if !hasController(s, "memory") {
-						t.Skipf("%v has no memory controller here", mode)
-					}
+					skipUnlessLimitPath(t, s, path, "memory")
 					err := s.Wait()
 					st, _ := s.ExitState()
 					t.Logf("exit state %s, peak %d MiB, Wait() = %v", st, st.PeakMemoryBytes>>20, err)
@@ -427,19 +455,17 @@ func TestMemoryCap(t *testing.T) {
 func TestCPUQuota(t *testing.T) {
 	t.Parallel()
 	const share = 0.1
-	for _, mode := range []Mode{ModeCgroupV1, ModeCgroupV2} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, path := range limitPaths {
+		t.Run(path.name, func(t *testing.T) {
 			t.Parallel()
-			s := startSandbox(t, Config{Path: "/bin/sh", Args: []string{"-c", busyLoop}, Mode: mode, CPUShareOfOneCore: share})
-			if !hasController(s, "cpu") {
-				t.Skipf("%v has no cpu controller here", mode)
-			}
+			s := startSandbox(t, Config{Path: "/bin/sh", Args: []string{"-c", busyLoop}, Mode: path.mode, CPUShareOfOneCore: share})
+			skipUnlessLimitPath(t, s, path, "cpu")
 			time.Sleep(200 * time.Millisecond) // let the first period's burst pass
 			begin, start := readProgress(t, s.Pid()), time.Now()
 			time.Sleep(time.Second)
 			end, elapsed := readProgress(t, s.Pid()), time.Since(start)
 			used := float64(end.cpuTicks-begin.cpuTicks) / 100 / elapsed.Seconds() // USER_HZ is 100
-			t.Logf("%v: busy child at a %.2f share used %.3f of a core", mode, share, used)
+			t.Logf("%s: busy child at a %.2f share used %.3f of a core", path.name, share, used)
 			if used > 0.2 {
 				t.Errorf("CPU use = %.3f of a core, want <= 0.2 at a %.2f share", used, share)
 			}
@@ -749,11 +775,22 @@ func TestParseOwner(t *testing.T) {
 	}
 }
 
-// TestSpawnerThreadReturnsHome checks that after a v1 start no thread of the
+// TestSpawnerThreadReturnsHome checks that after a start that joins v1
+// cgroups (v1, or v2 with v1 limits on a hybrid host) no thread of the
 // supervisor is left in a sandbox cgroup. It is not parallel: another test's
 // start would briefly put the spawner thread there.
 func TestSpawnerThreadReturnsHome(t *testing.T) {
-	startSandbox(t, Config{Path: "/bin/sleep", Args: []string{"60"}, Mode: ModeCgroupV1, MemoryMB: 64, CPUShareOfOneCore: 0.5})
+	for _, mode := range []Mode{ModeCgroupV1, ModeCgroupV2} {
+		t.Run(mode.String(), func(t *testing.T) {
+			startSandbox(t, Config{Path: "/bin/sleep", Args: []string{"60"}, Mode: mode, MemoryMB: 64, CPUShareOfOneCore: 0.5})
+			assertNoThreadInSandbox(t)
+		})
+	}
+}
+
+// assertNoThreadInSandbox fails if a thread of this process is in a sandbox cgroup.
+func assertNoThreadInSandbox(t *testing.T) {
+	t.Helper()
 	files, err := filepath.Glob("/proc/self/task/*/cgroup")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no threads listed: %v", err)

@@ -83,8 +83,9 @@ func cleanupStale(logger *slog.Logger, stale func(owner) bool) error {
 		kind string // a v1 controller, or "v2"
 		m    mount
 	}
-	// The freezer first: its cleanup thaws and kills the processes, after
-	// which the other hierarchies only hold empty directories.
+	// The freezers first (v1, then v2): their cleanup thaws and kills the
+	// processes, after which the memory and cpu hierarchies, which a hybrid
+	// v2 sandbox uses too, only hold empty directories.
 	var targets []target
 	seen := map[string]bool{}
 	add := func(kind string, m mount) {

@@ -1,0 +1,46 @@
+package lambda
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// TestWaitReceived writes to one end of a loopback connection whose other
+// end reads nothing, as a frozen runtime, and checks that the kernel's queues
+// say so.
+func TestWaitReceived(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	runtime, err := net.Dial("tcp", lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runtime.Close()
+	api, err := lis.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	const answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+	if _, err := api.Write([]byte(answer)); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitReceived(runtime.LocalAddr().String(), api.LocalAddr().String(), time.Now().Add(10*time.Second)); err != nil {
+		t.Fatalf("waitReceived: %v", err)
+	}
+	queued, _, err := tcpQueues(netip.MustParseAddrPort(runtime.LocalAddr().String()), netip.MustParseAddrPort(api.LocalAddr().String()))
+	if err != nil {
+		t.Fatalf("tcpQueues: %v", err)
+	}
+	if queued != uint32(len(answer)) {
+		t.Errorf("runtime's receive queue = %d bytes, want %d", queued, len(answer))
+	}
+	if _, _, err := tcpQueues(netip.MustParseAddrPort(runtime.LocalAddr().String()), netip.MustParseAddrPort("127.0.0.1:1")); err == nil {
+		t.Errorf("tcpQueues of a connection that does not exist: no error")
+	}
+}
