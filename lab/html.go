@@ -174,12 +174,12 @@ func writeHTMLFile(path string, write func(io.Writer) error) error {
 
 // writeSummaryTable writes the runs' metrics as an HTML table.
 func (r *Report) writeSummaryTable(b *strings.Builder) {
-	b.WriteString(`<table><tr><th class="l">client</th><th class="l">preset</th><th class="l">scenario</th><th>invocations</th><th>failed</th><th>pings (acked)</th><th>keepalive timeouts</th><th>cross-invocation</th><th>reconnects</th><th>p50 ms</th><th>p99 ms</th><th>first after thaw p99 ms</th><th class="l">failures by code</th></tr>
+	b.WriteString(`<table><tr><th class="l">client</th><th class="l">sdk</th><th class="l">preset</th><th class="l">scenario</th><th>invocations</th><th>failed</th><th>pings (acked)</th><th>keepalive timeouts</th><th>cross-invocation</th><th>reconnects</th><th>p50 ms</th><th>p99 ms</th><th>first after thaw p99 ms</th><th class="l">failures by code</th></tr>
 `)
 	for _, run := range r.Runs {
 		bad := badClass
-		fmt.Fprintf(b, "<tr><td class=\"l\">%s</td><td class=\"l\">%s</td><td class=\"l\">%s</td><td>%d</td><td%s>%d</td><td>%d (%d)</td><td%s>%d</td><td%s>%d</td><td>%d</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td class=\"l\">%s</td></tr>\n",
-			html.EscapeString(run.Client), html.EscapeString(run.Preset), html.EscapeString(run.Scenario), run.Invocations,
+		fmt.Fprintf(b, "<tr><td class=\"l\">%s</td><td class=\"l\">%s</td><td class=\"l\">%s</td><td class=\"l\">%s</td><td>%d</td><td%s>%d</td><td>%d (%d)</td><td%s>%d</td><td%s>%d</td><td>%d</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td class=\"l\">%s</td></tr>\n",
+			html.EscapeString(run.Client), html.EscapeString(run.SDKVersion), html.EscapeString(run.Preset), html.EscapeString(run.Scenario), run.Invocations,
 			bad(run.Failed), run.Failed, run.PingsSent, run.PingsAcked, bad(run.KeepaliveTimeouts), run.KeepaliveTimeouts,
 			bad(run.CrossInvocationTimeouts), run.CrossInvocationTimeouts, run.Reconnects, run.P50Ms, run.P99Ms, run.FirstAfterThawP99Ms,
 			html.EscapeString(formatCodes(run.FailedByCode)))

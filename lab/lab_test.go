@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/thaw-dev/thaw/lambda"
 )
 
 // TestQuickLab runs the quick lab for real: real freezing, real grpc-js and
@@ -55,7 +57,7 @@ func TestQuickLab(t *testing.T) {
 	if len(decoded.Runs) != len(DefaultRuns()) {
 		t.Fatalf("report has %d runs, want %d", len(decoded.Runs), len(DefaultRuns()))
 	}
-	fields := []string{"client", "preset", "scenario", "invocations", "failed", "failed_by_code", "keepalive_timeouts",
+	fields := []string{"client", "sdk_version", "resume_order", "preset", "scenario", "invocations", "failed", "failed_by_code", "keepalive_timeouts",
 		"cross_invocation_timeouts", "reconnects", "p50_ms", "p99_ms", "first_after_thaw_p99_ms"}
 	for i, run := range decoded.Runs {
 		for _, f := range fields {
@@ -69,6 +71,14 @@ func TestQuickLab(t *testing.T) {
 		var n int
 		if err := json.Unmarshal(run["invocations"], &n); err != nil || n != QuickInvocations {
 			t.Errorf("run %d invocations = %s, want %d", i, run["invocations"], QuickInvocations)
+		}
+		var version string
+		if err := json.Unmarshal(run["sdk_version"], &version); err != nil || version == "" {
+			t.Errorf("run %d sdk_version = %s, want a version", i, run["sdk_version"])
+		}
+		var order string
+		if err := json.Unmarshal(run["resume_order"], &order); err != nil || order != string(lambda.ResumeEventFirst) {
+			t.Errorf("run %d resume_order = %s, want %q (the default)", i, run["resume_order"], lambda.ResumeEventFirst)
 		}
 	}
 	for _, run := range report.Runs {

@@ -1,9 +1,12 @@
 package lab
 
 import (
+	"cmp"
 	"math"
 	"sort"
 	"time"
+
+	"github.com/thaw-dev/thaw/lambda"
 )
 
 // FirstAfterThawMinGap is the shortest freeze after which an invocation's
@@ -18,6 +21,13 @@ type RunResult struct {
 	Client   string `json:"client"`
 	Preset   string `json:"preset"`
 	Scenario string `json:"scenario"`
+	// SDKVersion is the client's version: the @gomomento/sdk version of a
+	// node-sdk run, GoSDKVersion ("checkout") for a go-sdk run.
+	SDKVersion string `json:"sdk_version"`
+	// ResumeOrder is the emulator's resume order for the run:
+	// "event-first" (the event waits in the runtime's socket at the thaw, as
+	// on Lambda) or "thaw-first" (it is written after the thaw).
+	ResumeOrder string `json:"resume_order"`
 	// Invocations is how many invocations the run made.
 	Invocations int `json:"invocations"`
 	// Failed counts invocations whose caller saw an error: a cache call
@@ -57,15 +67,21 @@ type RunResult struct {
 	Timeline *Timeline `json:"-"`
 }
 
-// Label is the run's name for people: client/preset/scenario.
+// Label is the run's name for people: client@version/preset/scenario for a
+// node-sdk run, client/preset/scenario for a go-sdk run.
 func (r RunResult) Label() string {
-	return RunSpec{Client: r.Client, Preset: r.Preset, Scenario: r.Scenario}.Label()
+	spec := RunSpec{Client: r.Client, Preset: r.Preset, Scenario: r.Scenario, ResumeOrder: lambda.ResumeOrder(r.ResumeOrder)}
+	if r.Client == ClientNode {
+		spec.SDKVersion = r.SDKVersion
+	}
+	return spec.Label()
 }
 
 // summarize computes a run's metrics from its timeline.
 func summarize(spec RunSpec, tl *Timeline) RunResult {
 	res := RunResult{
 		Client: spec.Client, Preset: spec.Preset, Scenario: spec.Scenario,
+		ResumeOrder:  string(cmp.Or(spec.ResumeOrder, lambda.ResumeEventFirst)),
 		Invocations:  len(tl.Invocations),
 		FailedByCode: map[string]int{},
 		Timeline:     tl,

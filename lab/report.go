@@ -67,10 +67,10 @@ func (r *Report) Settings() string {
 // WriteTable writes the runs as an aligned table.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "client\tpreset\tscenario\tinvocations\tfailed\tpings (acked)\tkeepalive timeouts (invocations)\tcross-invocation\treconnects\tp50 ms\tp99 ms\tfirst after thaw p99 ms\tfailures by code\t")
+	fmt.Fprintln(tw, "client\tsdk\tpreset\tscenario\tresume\tinvocations\tfailed\tpings (acked)\tkeepalive timeouts (invocations)\tcross-invocation\treconnects\tp50 ms\tp99 ms\tfirst after thaw p99 ms\tfailures by code\t")
 	for _, run := range r.Runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d (%d)\t%d (%d)\t%d\t%d\t%.1f\t%.1f\t%.1f\t%s\t\n",
-			run.Client, run.Preset, run.Scenario, run.Invocations, run.Failed, run.PingsSent, run.PingsAcked,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d (%d)\t%d (%d)\t%d\t%d\t%.1f\t%.1f\t%.1f\t%s\t\n",
+			run.Client, run.SDKVersion, run.Preset, run.Scenario, run.ResumeOrder, run.Invocations, run.Failed, run.PingsSent, run.PingsAcked,
 			run.KeepaliveTimeouts, run.TimeoutInvocations, run.CrossInvocationTimeouts, run.Reconnects, run.P50Ms, run.P99Ms, run.FirstAfterThawP99Ms,
 			formatCodes(run.FailedByCode))
 	}

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +55,12 @@ type Options struct {
 	Invocations int
 	// Seed draws the schedule and the proxy's jitter. Default 1.
 	Seed uint64
+	// Schedule, when set, is the schedule every run replays instead of the
+	// one Seed and Invocations draw (see TriggerSchedule).
+	Schedule []Step
+	// CacheDir keeps the SDK versions RunSpec.SDKVersion asks for, one
+	// node_modules per version, across lab runs. Default DefaultCacheDir.
+	CacheDir string
 	// TLS serves the cache over TLS with a throwaway CA.
 	TLS bool
 	// Latency and Jitter are the proxy's one-way delay; zero Latency means
@@ -72,11 +82,36 @@ type Options struct {
 	Progress *Progress
 	// Logger receives the server's and emulator's own logs. Nil discards them.
 	Logger *slog.Logger
+
+	// pinnedSDK is the SDK version of runs without a SDKVersion.
+	pinnedSDK string
 }
 
 // ErrUnknownRun means a RunSpec names a client, preset or scenario the lab
 // does not have.
 var ErrUnknownRun = errors.New("lab: unknown client, preset or scenario")
+
+// ErrTLSOnly means a run asks for an SDK version that cannot connect without
+// TLS in a lab without TLS.
+var ErrTLSOnly = errors.New("lab: SDK version needs TLS")
+
+// firstPlaintextSDK is the first @gomomento/sdk release that can connect
+// without TLS (secureConnection, momentohq/client-sdk-javascript#1293).
+const firstPlaintextSDK = "1.87.0"
+
+// versionBefore reports whether exact version a is older than b, comparing
+// major, minor and patch numerically (a prerelease counts as its release).
+func versionBefore(a, b string) bool {
+	parse := func(v string) (n [3]int) {
+		v, _, _ = strings.Cut(v, "-")
+		for i, part := range strings.SplitN(v, ".", 3) {
+			n[i], _ = strconv.Atoi(part)
+		}
+		return n
+	}
+	na, nb := parse(a), parse(b)
+	return slices.Compare(na[:], nb[:]) < 0
+}
 
 // DefaultRuns are the eight runs: both clients, laptop and lambda presets,
 // healthy and blackhole scenarios.
@@ -103,12 +138,41 @@ func (o *Options) setDefaults() error {
 	if len(o.Runs) == 0 {
 		o.Runs = DefaultRuns()
 	}
-	for _, s := range o.Runs {
+	pinned, err := PinnedSDKVersion(o.Root)
+	if err != nil {
+		return err
+	}
+	o.pinnedSDK = pinned
+	o.Runs = slices.Clone(o.Runs)
+	for i, s := range o.Runs {
 		okClient := s.Client == ClientNode || s.Client == ClientGo
 		okPreset := s.Preset == PresetLaptop || s.Preset == PresetLambda || s.Preset == PresetInRegion
 		okScenario := s.Scenario == ScenarioHealthy || s.Scenario == ScenarioBlackhole
-		if !okClient || !okPreset || !okScenario {
+		if !okClient || !okPreset || !okScenario || (s.Client != ClientNode && s.SDKVersion != "") {
 			return fmt.Errorf("%w: %s", ErrUnknownRun, s.Label())
+		}
+		order, err := lambda.ParseResumeOrder(string(s.ResumeOrder))
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrUnknownRun, s.Label(), err)
+		}
+		o.Runs[i].ResumeOrder = order
+		if s.SDKVersion == "" {
+			continue
+		}
+		if err := CheckSDKVersion(s.SDKVersion); err != nil {
+			return err
+		}
+		if !o.TLS && versionBefore(s.SDKVersion, firstPlaintextSDK) {
+			return fmt.Errorf("%w: %s %s always connects with TLS (plaintext came in %s): add --tls (Options.TLS)",
+				ErrTLSOnly, sdkPackage, s.SDKVersion, firstPlaintextSDK)
+		}
+		if s.SDKVersion == pinned {
+			o.Runs[i].SDKVersion = "" // the checkout's own install
+		}
+	}
+	if o.CacheDir == "" && slices.ContainsFunc(o.Runs, func(s RunSpec) bool { return s.SDKVersion != "" }) {
+		if o.CacheDir, err = DefaultCacheDir(); err != nil {
+			return err
 		}
 	}
 	if o.Invocations <= 0 {
@@ -131,8 +195,14 @@ func (o *Options) setDefaults() error {
 
 // run is one run in progress.
 type run struct {
-	spec  RunSpec
-	proxy *netem.Proxy
+	// coldStarts, shared by a lab's runs, lets as many first invocations
+	// run at once as the machine has cores: a dozen Node.js functions
+	// initializing together on 2 cores, each capped at its memory's CPU
+	// share, all miss the 10 s init deadline (Runtime.InitTimeout). The runs
+	// still replay the same schedule, each from its own first invocation.
+	coldStarts chan struct{}
+	spec       RunSpec
+	proxy      *netem.Proxy
 
 	mu    sync.Mutex // guards marks
 	marks []Mark     // guarded by mu: the proxy's marks
@@ -160,22 +230,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 
-	needNode, needGo := false, false
-	for _, s := range opts.Runs {
-		needNode = needNode || s.Client == ClientNode
-		needGo = needGo || s.Client == ClientGo
-	}
-	opts.Progress.Status("preparing functions")
-	if needNode {
-		if err := EnsureNodeModules(ctx, nodeFunctionDir(opts.Root)); err != nil {
-			return nil, err
-		}
-	}
-	goDir := filepath.Join(tmp, "go-function")
-	if needGo {
-		if err := BuildGoFunction(ctx, opts.Root, goDir); err != nil {
-			return nil, err
-		}
+	codeDirs, goDir, err := prepareFunctions(ctx, opts, tmp)
+	if err != nil {
+		return nil, err
 	}
 
 	srvCfg := server.Config{Addr: "127.0.0.1:0", CreateCaches: []string{cacheName}, Logger: opts.Logger}
@@ -193,9 +250,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	defer srv.Close()
 
 	runs := make([]*run, len(opts.Runs))
-	var functions []lambda.Function
+	coldStarts := make(chan struct{}, runtime.NumCPU())
+	// One emulator per resume order, since the order is the emulator's.
+	functions := map[lambda.ResumeOrder][]lambda.Function{}
 	for i, spec := range opts.Runs {
-		r := &run{spec: spec}
+		r := &run{spec: spec, coldStarts: coldStarts}
 		proxyCfg := netem.Config{
 			Target:  srv.Addr(),
 			Latency: opts.Latency,
@@ -213,11 +272,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		defer r.proxy.Close()
 		runs[i] = r
-		fn, err := functionFor(spec, opts, r.proxy.Addr(), goDir, tlsFiles)
+		fn, err := functionFor(spec, opts, r.proxy.Addr(), codeDirs[spec.SDKVersion], goDir, tlsFiles)
 		if err != nil {
 			return nil, err
 		}
-		functions = append(functions, fn)
+		functions[spec.ResumeOrder] = append(functions[spec.ResumeOrder], fn)
 	}
 
 	logDir := opts.LogDir
@@ -227,18 +286,28 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, fmt.Errorf("lab: log dir: %w", err)
 	}
-	emu, err := lambda.Start(ctx, lambda.Config{Addr: "127.0.0.1:0", Functions: functions, LogDir: logDir, Logger: opts.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("lab: start lambda emulator: %w", err)
+	emulators := map[lambda.ResumeOrder]*lambda.Emulator{}
+	for _, order := range lambda.ResumeOrders() {
+		if len(functions[order]) == 0 {
+			continue
+		}
+		emu, err := lambda.Start(ctx, lambda.Config{Addr: "127.0.0.1:0", Functions: functions[order], LogDir: logDir, Logger: opts.Logger, ResumeOrder: order})
+		if err != nil {
+			return nil, fmt.Errorf("lab: start lambda emulator (%s): %w", order, err)
+		}
+		defer emu.Close()
+		emulators[order] = emu
 	}
-	defer emu.Close()
 
-	steps := Schedule(opts.Seed, opts.Invocations)
+	steps := opts.Schedule
+	if len(steps) == 0 {
+		steps = Schedule(opts.Seed, opts.Invocations)
+	}
 	opts.Progress.Begin(opts.Runs, len(steps), scheduleDuration(steps))
 	httpClient := &http.Client{Timeout: functionTimeout + 15*time.Second}
 	var wg sync.WaitGroup
 	for _, r := range runs {
-		wg.Go(func() { r.replay(ctx, emu, httpClient, steps, opts.Progress) })
+		wg.Go(func() { r.replay(ctx, emulators[r.spec.ResumeOrder], httpClient, steps, opts.Progress) })
 	}
 	wg.Wait()
 	opts.Progress.Done()
@@ -265,6 +334,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		markCrossInvocation(marks)
 		r.timeline.Marks = marks
 		res := summarize(r.spec, &r.timeline)
+		res.SDKVersion = cmp.Or(r.spec.SDKVersion, opts.pinnedSDK)
+		if r.spec.Client == ClientGo {
+			res.SDKVersion = GoSDKVersion
+		}
 		if r.capture != nil {
 			res.Pcap = filepath.Join(opts.PcapDir, r.spec.Name()+".pcapng")
 			if err := r.writeCapture(res.Pcap); err != nil {
@@ -276,12 +349,66 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	return report, nil
 }
 
-// functionFor is the emulator's function for one run.
-func functionFor(spec RunSpec, opts Options, endpoint, goDir string, tlsFiles certs.Files) (lambda.Function, error) {
+// GoSDKVersion is the sdk_version of go-sdk runs: thaw's client, built from
+// the checkout the lab runs in.
+const GoSDKVersion = "checkout"
+
+// prepareFunctions installs and builds what the runs need, showing each step
+// on opts.Progress: the checkout's Node function's packages (npm ci), each
+// other SDK version (npm install into opts.CacheDir, once) and the Go
+// function (go build, into tmp). It returns the Node code directory of each
+// RunSpec.SDKVersion ("" for the pinned one) and the Go function's directory.
+func prepareFunctions(ctx context.Context, opts Options, tmp string) (map[string]string, string, error) {
+	start := time.Now()
+	codeDirs := map[string]string{}
+	needGo := false
+	for _, s := range opts.Runs {
+		needGo = needGo || s.Client == ClientGo
+		if s.Client != ClientNode {
+			continue
+		}
+		if _, ok := codeDirs[s.SDKVersion]; ok {
+			continue
+		}
+		if s.SDKVersion == "" {
+			dir := nodeFunctionDir(opts.Root)
+			opts.Progress.Status(fmt.Sprintf("Node function: %s %s (npm ci in %s, if not installed yet)", sdkPackage, opts.pinnedSDK, dir))
+			if err := EnsureNodeModules(ctx, dir); err != nil {
+				return nil, "", err
+			}
+			codeDirs[""] = dir
+			continue
+		}
+		opts.Progress.Status(fmt.Sprintf("Node function: %s %s (npm install into %s, if not there yet)", sdkPackage, s.SDKVersion, opts.CacheDir))
+		sdkDir, err := EnsureNodeSDK(ctx, opts.CacheDir, s.SDKVersion)
+		if err != nil {
+			return nil, "", err
+		}
+		dir := filepath.Join(tmp, "node-sdk-"+s.SDKVersion)
+		if err := nodeCodeDir(opts.Root, sdkDir, dir); err != nil {
+			return nil, "", err
+		}
+		codeDirs[s.SDKVersion] = dir
+	}
+	goDir := filepath.Join(tmp, "go-function")
+	if needGo {
+		opts.Progress.Status("Go function: go build ./lab/functions/go (a minute on a fresh machine)")
+		if err := BuildGoFunction(ctx, opts.Root, goDir); err != nil {
+			return nil, "", err
+		}
+	}
+	opts.Progress.Status(fmt.Sprintf("functions ready in %v", time.Since(start).Round(100*time.Millisecond)))
+	return codeDirs, goDir, nil
+}
+
+// functionFor is the emulator's function for one run; nodeDir is its Node
+// code, if it is a Node run.
+func functionFor(spec RunSpec, opts Options, endpoint, nodeDir, goDir string, tlsFiles certs.Files) (lambda.Function, error) {
 	env := map[string]string{
-		"LAB_PRESET":   spec.Preset,
-		"LAB_ENDPOINT": endpoint,
-		"LAB_CACHE":    cacheName,
+		"LAB_PRESET":      spec.Preset,
+		"LAB_ENDPOINT":    endpoint,
+		"LAB_CACHE":       cacheName,
+		"LAB_SDK_VERSION": cmp.Or(spec.SDKVersion, opts.pinnedSDK),
 	}
 	if opts.TLS {
 		env["LAB_TLS"] = "1"
@@ -297,7 +424,7 @@ func functionFor(spec RunSpec, opts Options, endpoint, goDir string, tlsFiles ce
 	}
 	switch spec.Client {
 	case ClientNode:
-		fn.Runtime, fn.Code, fn.Handler = lambda.RuntimeNodeJS, nodeFunctionDir(opts.Root), "index.handler"
+		fn.Runtime, fn.Code, fn.Handler = lambda.RuntimeNodeJS, nodeDir, "index.handler"
 		env["GRPC_TRACE"] = "keepalive"
 		env["GRPC_VERBOSITY"] = "DEBUG"
 	case ClientGo:
@@ -358,7 +485,18 @@ func (r *run) replay(ctx context.Context, emu *lambda.Emulator, hc *http.Client,
 			}
 			r.timeline.Frozen = append(r.timeline.Frozen, Span{Start: lastEnd, End: time.Now()})
 		}
+		if i == 0 {
+			// Cold starts take turns (see coldStarts).
+			select {
+			case r.coldStarts <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+		}
 		inv := invoke(ctx, hc, emu.Addr(), r.spec.Name(), i, step)
+		if i == 0 {
+			<-r.coldStarts
+		}
 		inv.Gap = step.Gap
 		r.timeline.Invocations = append(r.timeline.Invocations, inv)
 		lastEnd = inv.End

@@ -3,12 +3,17 @@ package lab
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
+
+	"github.com/thaw-dev/thaw/lambda"
 )
 
 // Clients the lab drives.
 const (
-	// ClientNode is the official Momento Node.js SDK, @gomomento/sdk 1.118.1.
+	// ClientNode is the official Momento Node.js SDK: the @gomomento/sdk
+	// version lab/functions/node/package.json pins (1.118.1), or the one a
+	// RunSpec's SDKVersion names.
 	ClientNode = "node-sdk"
 	// ClientGo is thaw's Go client (package client).
 	ClientGo = "go-sdk"
@@ -44,16 +49,43 @@ type RunSpec struct {
 	Client   string
 	Preset   string
 	Scenario string
+	// SDKVersion is, for ClientNode, the exact @gomomento/sdk version to run
+	// (see EnsureNodeSDK); empty means the version the lab pins. Go runs
+	// leave it empty.
+	SDKVersion string
+	// ResumeOrder is the emulator's resume order for the run's function
+	// (lambda.ResumeOrder); empty means lambda.ResumeEventFirst.
+	ResumeOrder lambda.ResumeOrder
 }
 
-// Name is the run's name, also its function's name in the emulator.
+// Name is the run's name, also its function's name in the emulator:
+// client-preset-scenario, with the SDK version after the client when the
+// run names one (node-sdk-1_56_0-laptop-healthy) and "-thaw_first" at the
+// end when the run resumes thaw-first.
 func (s RunSpec) Name() string {
-	return fmt.Sprintf("%s-%s-%s", s.Client, s.Preset, s.Scenario)
+	name := fmt.Sprintf("%s-%s-%s", s.Client, s.Preset, s.Scenario)
+	if s.SDKVersion != "" {
+		name = fmt.Sprintf("%s-%s-%s-%s", s.Client, strings.ReplaceAll(s.SDKVersion, ".", "_"), s.Preset, s.Scenario)
+	}
+	if s.ResumeOrder == lambda.ResumeThawFirst {
+		name += "-thaw_first"
+	}
+	return name
 }
 
-// Label is the run's name for people: client/preset/scenario.
+// Label is the run's name for people: client/preset/scenario, or
+// client@version/preset/scenario, followed by " (thaw-first)" when the run
+// resumes thaw-first.
 func (s RunSpec) Label() string {
-	return s.Client + "/" + s.Preset + "/" + s.Scenario
+	client := s.Client
+	if s.SDKVersion != "" {
+		client += "@" + s.SDKVersion
+	}
+	label := client + "/" + s.Preset + "/" + s.Scenario
+	if s.ResumeOrder == lambda.ResumeThawFirst {
+		label += " (thaw-first)"
+	}
+	return label
 }
 
 // Step is one invocation of a schedule and the idle gap before it.
@@ -131,4 +163,35 @@ func scheduleDuration(steps []Step) time.Duration {
 		d += s.Gap
 	}
 	return d
+}
+
+// TriggerGap and TriggerBlackholeGap are TriggerSchedule's gaps: longer than
+// the Node SDK's 5 s keepalive interval, and the second also longer than
+// BlackholeMinGap.
+const (
+	TriggerGap          = 6 * time.Second
+	TriggerBlackholeGap = BlackholeMinGap + 500*time.Millisecond
+)
+
+// TriggerSchedule is n invocations built to trigger the seed's mechanism
+// rather than to resemble traffic, for a short regression check. After the
+// cold start every gap is longer than the Node SDK's keepalive interval, so
+// grpc-js sends its overdue PING as the function thaws; most invocations
+// return at once, so the environment is frozen again before the ACK is read
+// and the PING's timeout passes during the next freeze. Every third gap is
+// TriggerBlackholeGap and ends in a get: the call the blackhole scenario
+// makes on a silenced connection.
+func TriggerSchedule(n int) []Step {
+	steps := make([]Step, 0, n)
+	for i := range n {
+		switch {
+		case i == 0:
+			steps = append(steps, Step{Op: "set"})
+		case i%3 == 0:
+			steps = append(steps, Step{Gap: TriggerBlackholeGap, Op: "get", Blackhole: true})
+		default:
+			steps = append(steps, Step{Gap: TriggerGap, Op: "none"})
+		}
+	}
+	return steps
 }

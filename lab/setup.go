@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 )
@@ -137,6 +138,145 @@ func BuildGoFunction(ctx context.Context, root, dir string) error {
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("lab: go build ./lab/functions/go: %w\n%s", err, out)
+	}
+	return nil
+}
+
+// sdkPackage is the official Momento Node.js SDK's npm name.
+const sdkPackage = "@gomomento/sdk"
+
+// ErrSDKVersion means an SDK version is not an exact version such as 1.118.1:
+// the lab refuses ranges and tags, whose meaning changes with every release.
+var ErrSDKVersion = errors.New("lab: an @gomomento/sdk version must be exact, such as 1.118.1 (no ranges or tags)")
+
+// exactVersion is an exact semver version, prerelease allowed.
+var exactVersion = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`)
+
+// CheckSDKVersion returns ErrSDKVersion, wrapped with v, unless v is an exact
+// version.
+func CheckSDKVersion(v string) error {
+	if !exactVersion.MatchString(v) {
+		return fmt.Errorf("%w: %q", ErrSDKVersion, v)
+	}
+	return nil
+}
+
+// PinnedSDKVersion is the @gomomento/sdk version the lab's Node function
+// pins in its package.json, in the checkout at root.
+func PinnedSDKVersion(root string) (string, error) {
+	path := filepath.Join(nodeFunctionDir(root), "package.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("lab: read the Node function's package.json: %w", err)
+	}
+	var pkg struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	if err := json.Unmarshal(data, &pkg); err != nil {
+		return "", fmt.Errorf("lab: parse %s: %w", path, err)
+	}
+	v := pkg.Dependencies[sdkPackage]
+	if err := CheckSDKVersion(v); err != nil {
+		return "", fmt.Errorf("%s pins %s %q: %w", path, sdkPackage, v, err)
+	}
+	return v, nil
+}
+
+// DefaultCacheDir is where the lab keeps what it installs for other SDK
+// versions: thaw/lab under the user's cache directory ($XDG_CACHE_HOME or
+// ~/.cache on Linux).
+func DefaultCacheDir() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("lab: cache dir: %w", err)
+	}
+	return filepath.Join(dir, "thaw", "lab"), nil
+}
+
+// EnsureNodeSDK returns a directory, cacheDir/node-sdk/VERSION, whose
+// node_modules holds @gomomento/sdk at exactly version, installing it with npm
+// the first time; later runs reuse it. Install scripts are skipped: old
+// releases depend on grpc-tools, whose script downloads a code generator the
+// SDK does not use at run time. The install happens in a temporary directory
+// renamed into place, so that an interrupted or concurrent install never
+// leaves a half-filled one behind.
+func EnsureNodeSDK(ctx context.Context, cacheDir, version string) (string, error) {
+	if err := CheckSDKVersion(version); err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cacheDir, "node-sdk", version)
+	if installedSDKVersion(dir) == version {
+		return dir, nil
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("lab: SDK cache: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+version+"-")
+	if err != nil {
+		return "", fmt.Errorf("lab: SDK cache: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	pkg := `{"name": "thaw-lab-node-sdk", "private": true, "description": "` + sdkPackage + ` ` + version + ` for thaw lab keepalive --sdk-versions"}` + "\n"
+	if err := os.WriteFile(filepath.Join(tmp, "package.json"), []byte(pkg), 0o644); err != nil {
+		return "", fmt.Errorf("lab: SDK cache: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--silent", "--no-progress",
+		"--ignore-scripts", "--save-exact", sdkPackage+"@"+version)
+	cmd.Dir = tmp
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("lab: npm install %s@%s: %w\n%s", sdkPackage, version, err, out.Bytes())
+	}
+	if got := installedSDKVersion(tmp); got != version {
+		return "", fmt.Errorf("lab: npm install %s@%s installed %q", sdkPackage, version, got)
+	}
+	os.RemoveAll(dir) // a damaged or partial install
+	if err := os.Rename(tmp, dir); err != nil {
+		if installedSDKVersion(dir) == version {
+			return dir, nil // another lab installed it meanwhile
+		}
+		return "", fmt.Errorf("lab: SDK cache: %w", err)
+	}
+	return dir, nil
+}
+
+// installedSDKVersion is the version of @gomomento/sdk in dir/node_modules,
+// or "" if there is none.
+func installedSDKVersion(dir string) string {
+	data, err := os.ReadFile(filepath.Join(dir, "node_modules", "@gomomento", "sdk", "package.json"))
+	if err != nil {
+		return ""
+	}
+	var pkg struct {
+		Version string `json:"version"`
+	}
+	if json.Unmarshal(data, &pkg) != nil {
+		return ""
+	}
+	return pkg.Version
+}
+
+// nodeCodeDir makes dir the code of a Node function that runs the checkout's
+// function with the SDK installed in sdkDir: a copy of its index.mjs and
+// package.json beside a node_modules link, as Node resolves a module's imports
+// from the directory of the file itself.
+func nodeCodeDir(root, sdkDir, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("lab: Node function dir: %w", err)
+	}
+	for _, name := range []string{"index.mjs", "package.json"} {
+		data, err := os.ReadFile(filepath.Join(nodeFunctionDir(root), name))
+		if err != nil {
+			return fmt.Errorf("lab: Node function: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("lab: Node function: %w", err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(sdkDir, "node_modules"), filepath.Join(dir, "node_modules")); err != nil {
+		return fmt.Errorf("lab: Node function: %w", err)
 	}
 	return nil
 }

@@ -248,10 +248,12 @@ func RunTopics(ctx context.Context, opts TopicsOptions) (*TopicsReport, error) {
 	for _, c := range opts.Clients {
 		switch c {
 		case ClientNode:
+			opts.Progress.Status(fmt.Sprintf("Node function: npm ci in %s, if not installed yet", nodeFunctionDir(opts.Root)))
 			if err := EnsureNodeModules(ctx, nodeFunctionDir(opts.Root)); err != nil {
 				return nil, err
 			}
 		case ClientGo:
+			opts.Progress.Status("Go function: go build ./examples/topics-go (a minute on a fresh machine)")
 			cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(goDir, "bootstrap"), "./examples/topics-go")
 			cmd.Dir = opts.Root
 			if out, err := cmd.CombinedOutput(); err != nil {

@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/thaw-dev/thaw/lab"
+	"github.com/thaw-dev/thaw/lambda"
 )
 
 // maxLabInvocations bounds --invocations of thaw lab keepalive: lab.Run
@@ -80,6 +82,8 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 		seed      uint64
 		clients   string
 		scenarios string
+		versions  string
+		orders    string
 	)
 	fs.BoolVar(&quick, "quick", false, fmt.Sprintf("%d invocations per run instead of %d: about a minute and a half (what CI runs)", lab.QuickInvocations, lab.DefaultInvocations))
 	fs.StringVar(&jsonPath, "json", "", "write the runs' metrics as JSON to this `file`")
@@ -95,8 +99,28 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&inregion, "inregion", false, "also run the in-region preset")
 	fs.StringVar(&clients, "clients", "node-sdk,go-sdk", "clients to run, a comma-separated `list`: node-sdk, go-sdk")
 	fs.StringVar(&scenarios, "scenarios", "healthy,blackhole", "scenarios to run, a comma-separated `list`: healthy, blackhole")
+	fs.StringVar(&versions, "sdk-versions", "", "run node-sdk with each of these exact @gomomento/sdk `versions`, comma-separated (e.g. 1.56.0,1.65.0,1.118.1), each installed once by npm into ~/.cache/thaw/lab; releases before 1.87.0 need --tls (default: the version lab/functions/node pins)")
+	fs.StringVar(&orders, "resume-order", string(lambda.ResumeEventFirst), "thaw lambda's resume order for every run, a comma-separated `list`: event-first (the event waits in the runtime's socket at the thaw, as on Lambda), thaw-first (it is written after the thaw), or both (every run in each order; JSON runs say theirs in resume_order)")
 	if code, ok := fs.parse(args); !ok {
 		return code
+	}
+	resumeOrders, err := parseResumeOrders(orders)
+	if err != nil {
+		code, _ := fs.check(err)
+		return code
+	}
+	var sdkVersions []string
+	if versions != "" {
+		for _, v := range strings.Split(versions, ",") {
+			v = strings.TrimSpace(v)
+			if err := lab.CheckSDKVersion(v); err != nil {
+				code, _ := fs.check(fmt.Errorf("--sdk-versions %s: %w", versions, err))
+				return code
+			}
+			if !slices.Contains(sdkVersions, v) {
+				sdkVersions = append(sdkVersions, v)
+			}
+		}
 	}
 	// lab.Options replaces a zero or negative count, seed, memory or latency
 	// with its default, so refuse those here rather than run with other
@@ -121,9 +145,18 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 		presets = append(presets, lab.PresetInRegion)
 	}
 	for _, c := range strings.Split(clients, ",") {
-		for _, p := range presets {
-			for _, s := range strings.Split(scenarios, ",") {
-				opts.Runs = append(opts.Runs, lab.RunSpec{Client: strings.TrimSpace(c), Preset: p, Scenario: strings.TrimSpace(s)})
+		c = strings.TrimSpace(c)
+		clientVersions := []string{""}
+		if c == lab.ClientNode && len(sdkVersions) > 0 {
+			clientVersions = sdkVersions
+		}
+		for _, v := range clientVersions {
+			for _, p := range presets {
+				for _, s := range strings.Split(scenarios, ",") {
+					for _, o := range resumeOrders {
+						opts.Runs = append(opts.Runs, lab.RunSpec{Client: c, SDKVersion: v, Preset: p, Scenario: strings.TrimSpace(s), ResumeOrder: o})
+					}
+				}
 			}
 		}
 	}
@@ -163,6 +196,26 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// parseResumeOrders parses --resume-order of thaw lab keepalive: a
+// comma-separated list of orders, "both" standing for every one.
+func parseResumeOrders(list string) ([]lambda.ResumeOrder, error) {
+	var orders []lambda.ResumeOrder
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "both" {
+			return lambda.ResumeOrders(), nil
+		}
+		o, err := lambda.ParseResumeOrder(name)
+		if err != nil || name == "" {
+			return nil, fmt.Errorf("--resume-order %q: want event-first, thaw-first or both", list)
+		}
+		if !slices.Contains(orders, o) {
+			orders = append(orders, o)
+		}
+	}
+	return orders, nil
 }
 
 func runLabTopics(args []string, stdout, stderr io.Writer) int {
