@@ -178,6 +178,8 @@ type Server struct {
 	tlsConfig *tls.Config
 	// metricsRegistry holds the instruments served on MetricsAddr.
 	metricsRegistry *prometheus.Registry
+	// openConns counts the service port's open connections.
+	openConns prometheus.Gauge
 	// keys verifies API keys; nil when auth is off.
 	keys *auth.Verifier
 	// revoked is the revocation list; nil without RevokedKeysFile.
@@ -261,12 +263,12 @@ func (s *Server) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
 	}
-	s.listener = lis
+	s.listener = countingListener{Listener: lis, gauge: s.openConns}
 	if err := s.checkExposure("service", lis, s.serviceExposure()); err != nil {
 		return err
 	}
 	if cfg.EnableTestAdmin {
-		s.blockable = testadmin.NewBlockableListener(lis)
+		s.blockable = testadmin.NewBlockableListener(s.listener)
 		s.listener = s.blockable
 		if s.adminLis, err = lc.Listen(ctx, "tcp", cfg.AdminAddr); err != nil {
 			return fmt.Errorf("server: listen on admin address %s: %w", cfg.AdminAddr, err)
@@ -330,12 +332,12 @@ func (s *Server) grpcOptions() ([]grpc.ServerOption, error) {
 	cfg := s.cfg
 	m := newMetrics(s.store)
 	s.metricsRegistry = m.registry
+	s.openConns = m.connections
 	unary, stream := s.interceptors(m)
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.UnknownServiceHandler(grpcsvc.UnknownMethod),
-		grpc.StatsHandler(connectionCounter{gauge: m.connections}),
 		grpc.MaxRecvMsgSize(recvLimit(cfg.Limits)),
 		grpc.MaxSendMsgSize(math.MaxInt32),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),

@@ -33,8 +33,9 @@ func NewCacheService(st store.Store, limits store.Limits) *CacheService {
 // CacheName returns the cache named by the call's "cache" metadata header,
 // or "" when there is none.
 func CacheName(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(CacheHeader); len(v) > 0 {
+	// One key, not a copy of the whole metadata (FromIncomingContext):
+	// this runs on every data-plane call.
+	if v := metadata.ValueFromIncomingContext(ctx, CacheHeader); len(v) > 0 {
 		return v[0]
 	}
 	return ""

@@ -106,9 +106,8 @@ func authenticate(ctx context.Context, v auth.KeyVerifier, served Served, fullMe
 	if known && rule.Open {
 		return ctx, nil, nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
 	var token string
-	if vals := md.Get("authorization"); len(vals) > 0 {
+	if vals := metadata.ValueFromIncomingContext(ctx, "authorization"); len(vals) > 0 {
 		token = auth.TokenFromHeader(vals[0])
 	}
 	if token == "" {
