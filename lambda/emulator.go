@@ -42,10 +42,29 @@ type Config struct {
 	// to its runtime before the thaw (ResumeEventFirst, the default, as on
 	// Lambda) or after it (ResumeThawFirst).
 	ResumeOrder ResumeOrder
+	// EventQueueLimit is how many Event invocations of one function may wait
+	// for an environment; one more is refused with 429
+	// TooManyRequestsException, as Lambda throttles what its asynchronous
+	// queue cannot take. 0 means DefaultEventQueueLimit; at least 1.
+	EventQueueLimit int
+	// EventRetryDelays are the waits before the retries of a failed Event
+	// invocation (a function error, a timeout, a crash, an init error or an
+	// environment that could not start); the number of delays is the number
+	// of retries. Lambda retries twice, after about one and two minutes;
+	// nil means DefaultEventRetryDelays, the same shape scaled down for a
+	// local loop. An empty non-nil slice turns retries off.
+	EventRetryDelays []time.Duration
 }
 
 // DefaultAddr is the Invoke API address unless told otherwise.
 const DefaultAddr = "127.0.0.1:9001"
+
+// DefaultEventQueueLimit is Config.EventQueueLimit's default.
+const DefaultEventQueueLimit = 1000
+
+// DefaultEventRetryDelays returns Config.EventRetryDelays's default: two
+// retries, after 1 s and 2 s (Lambda: 1 min and 2 min).
+func DefaultEventRetryDelays() []time.Duration { return []time.Duration{time.Second, 2 * time.Second} }
 
 // Emulator serves the Invoke API for a set of functions and runs their
 // execution environments.
@@ -60,6 +79,7 @@ type Emulator struct {
 	cancel     context.CancelFunc
 
 	closeOnce sync.Once
+	closeErr  error // set by the first Close
 }
 
 // Start validates the functions, removes cgroups that a crashed earlier run
@@ -80,6 +100,20 @@ func Start(ctx context.Context, cfg Config) (*Emulator, error) {
 		return nil, err
 	}
 	cfg.ResumeOrder = order
+	if cfg.EventQueueLimit == 0 {
+		cfg.EventQueueLimit = DefaultEventQueueLimit
+	}
+	if cfg.EventQueueLimit < 0 {
+		return nil, fmt.Errorf("lambda: EventQueueLimit is %d, want at least 1", cfg.EventQueueLimit)
+	}
+	if cfg.EventRetryDelays == nil {
+		cfg.EventRetryDelays = DefaultEventRetryDelays()
+	}
+	for _, d := range cfg.EventRetryDelays {
+		if d < 0 {
+			return nil, fmt.Errorf("lambda: EventRetryDelays has %v, want no negative delay", d)
+		}
+	}
 	e := &Emulator{cfg: cfg, logger: cfg.Logger, pools: map[string]*pool{}}
 	if err := e.start(ctx); err != nil {
 		e.Close()
@@ -106,9 +140,10 @@ func (e *Emulator) start(ctx context.Context) error {
 	if err := sandbox.CleanupStale(e.logger); err != nil {
 		e.logger.Warn("cleaning up after an earlier run", "err", err)
 	}
-	dir, err := os.MkdirTemp("", "thaw-runtime-")
+	removeStaleRuntimeDirs(os.TempDir(), e.logger)
+	dir, err := makeRuntimeDir(os.TempDir())
 	if err != nil {
-		return fmt.Errorf("lambda: runtime directory: %w", err)
+		return err
 	}
 	e.runtimeDir = dir
 	if _, err := noderuntime.Install(dir); err != nil {
@@ -137,7 +172,8 @@ func (e *Emulator) start(ctx context.Context) error {
 			file = fh
 		}
 		logs := newLogSink(f.Name, e.cfg.Output, file)
-		e.pools[f.Name] = newPool(poolCtx, f, dir, e.cfg.FreezeMode, logs, e.logger)
+		events := eventPolicy{queueLimit: e.cfg.EventQueueLimit, retryDelays: e.cfg.EventRetryDelays}
+		e.pools[f.Name] = newPool(poolCtx, f, dir, e.cfg.FreezeMode, logs, e.logger, events)
 	}
 
 	var lc net.ListenConfig
@@ -215,12 +251,16 @@ func (e *Emulator) handleEnvironments(w http.ResponseWriter, _ *http.Request) {
 }
 
 // Close stops the Invoke API and kills every environment, thawing frozen
-// ones first, so that no process of any function is left behind.
+// ones first, so that no process of any function is left behind. It returns
+// what could not be cleaned up: environments whose kill failed (their
+// processes may be left), log files that did not close, a runtime directory
+// that was not removed. Later calls return the same error.
 func (e *Emulator) Close() error {
 	e.closeOnce.Do(func() {
+		var errs []error
 		if e.server != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			e.server.Shutdown(ctx)
+			e.server.Shutdown(ctx) // its error only says it took long; Close ends the rest
 			cancel()
 			e.server.Close()
 		} else if e.listener != nil {
@@ -230,16 +270,31 @@ func (e *Emulator) Close() error {
 			e.cancel()
 		}
 		var wg sync.WaitGroup
+		var mu sync.Mutex
 		for _, p := range e.pools {
-			wg.Go(p.close)
+			wg.Go(func() {
+				if err := p.close(); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			})
 		}
 		wg.Wait()
 		for _, f := range e.logFiles {
-			f.Close()
+			if err := f.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("lambda: close log file: %w", err))
+			}
 		}
 		if e.runtimeDir != "" {
-			os.RemoveAll(e.runtimeDir)
+			if err := os.RemoveAll(e.runtimeDir); err != nil {
+				errs = append(errs, fmt.Errorf("lambda: remove runtime directory: %w", err))
+			}
+		}
+		e.closeErr = errors.Join(errs...)
+		if e.closeErr != nil {
+			e.logger.Error("cleanup incomplete", "err", e.closeErr)
 		}
 	})
-	return nil
+	return e.closeErr
 }

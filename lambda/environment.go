@@ -2,6 +2,7 @@ package lambda
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -105,6 +106,19 @@ type environment struct {
 	runtimeExited chan struct{}
 	runtimeState  sandbox.ExitState // guarded by mu; set before runtimeExited is closed
 	shutdownOnce  sync.Once
+	shutdownErr   error // set by the first shutdown, read after shutdownOnce
+
+	// thawErr is why the environment could not be thawed for an event: it
+	// is being killed, and the event fails with a service error.
+	thawErr error // guarded by mu
+	// killErr is why a kill failed; the tree may still be alive.
+	killErr error // guarded by mu
+
+	// thawFault and killFault, when set (by tests, through the pool), run
+	// before each thaw and kill; an error they return replaces the
+	// operation, which is then not attempted.
+	thawFault func() error
+	killFault func() error
 }
 
 // startEnvironment starts the runtime of fn in a new sandbox with its own
@@ -176,6 +190,12 @@ func startEnvironment(ctx context.Context, fn Function, id string, runtimeDir st
 			os.Remove(e.statusPath)
 		}
 		return nil, fmt.Errorf("lambda: start %s: %w", fn.Name, err)
+	}
+	if e.sandbox.Mode() == sandbox.ModeSignal {
+		// No cgroup to find this tree by if thaw dies: the next run reads it here.
+		if err := recordProcessGroup(runtimeDir, e.sandbox.Pid()); err != nil {
+			e.logger.Warn("the next run cannot clean up this environment if thaw dies", "err", err)
+		}
 	}
 	// Serve only now that e.sandbox is set: a runtime that connects sooner
 	// waits in the listener's backlog until then.
@@ -321,7 +341,8 @@ func (e *environment) assign(inv *invocation) {
 
 // run waits until the runtime takes the assigned inv and then for its outcome,
 // the function timeout (counted from the hand-over), or the end of the
-// environment.
+// environment. An invocation the platform ends (timeout, crash) gets its
+// END and REPORT lines, and its log tail, here.
 func (e *environment) run(inv *invocation) outcome {
 	select {
 	case <-inv.started:
@@ -337,9 +358,11 @@ func (e *environment) run(inv *invocation) outcome {
 		return out
 	case <-timer.C:
 		e.logger.Info("invocation timed out; ending the environment", "request_id", inv.id, "timeout", e.fn.Timeout)
-		r := e.report(inv)
-		r.errorType = "Sandbox.Timedout"
-		e.platformDone(inv, "timeout", r)
+		// Lines printed before the deadline belong to this invocation.
+		e.sandbox.SyncOutput(50 * time.Millisecond)
+		message := fmt.Sprintf("Task timed out after %.2f seconds", e.fn.Timeout.Seconds())
+		tail := e.logs.end(e, inv, "timeout", "Sandbox.Timedout",
+			time.Now().UTC().Format("2006-01-02T15:04:05.000Z")+" "+inv.id+" "+message)
 		if e.hasExtensions() {
 			// Extensions get SHUTDOWN(timeout) and their grace period
 			// while the caller already has its answer; shuttingDown keeps
@@ -351,8 +374,8 @@ func (e *environment) run(inv *invocation) outcome {
 		} else {
 			e.kill()
 		}
-		return outcome{functionError: "Unhandled", payload: errorPayload("Sandbox.Timedout",
-			fmt.Sprintf("RequestId: %s Error: Task timed out after %.2f seconds", inv.id, e.fn.Timeout.Seconds()))}
+		return outcome{functionError: "Unhandled", logTail: tail, payload: errorPayload("Sandbox.Timedout",
+			fmt.Sprintf("RequestId: %s Error: %s", inv.id, message))}
 	case <-e.sandbox.Done():
 		return e.exitOutcome(inv)
 	case <-e.runtimeExited:
@@ -363,20 +386,40 @@ func (e *environment) run(inv *invocation) outcome {
 
 // exitOutcome is the outcome of inv when the runtime exited while it was
 // assigned: its answer if it gave one just before, else Runtime.ExitError
-// (Runtime.OutOfMemory when the memory cap killed it).
+// (Runtime.OutOfMemory when the memory cap killed it), or a service error
+// when thaw failed to thaw the environment for inv. An invocation that
+// had started gets its END and REPORT lines and its log tail.
 func (e *environment) exitOutcome(inv *invocation) outcome {
 	select {
 	case out := <-inv.done:
 		return out
 	default:
 	}
-	state := e.runtimeExitState()
-	errorType := "Runtime.ExitError"
-	if state.OOMKilled {
-		errorType = "Runtime.OutOfMemory"
+	e.mu.Lock()
+	thawErr := e.thawErr
+	e.mu.Unlock()
+	var out outcome
+	if thawErr != nil {
+		out = outcome{serviceError: thawErr, payload: errorPayload("ServiceException", thawErr.Error())}
+	} else {
+		state := e.runtimeExitState()
+		errorType := "Runtime.ExitError"
+		if state.OOMKilled {
+			errorType = "Runtime.OutOfMemory"
+		}
+		out = outcome{functionError: "Unhandled", payload: errorPayload(errorType,
+			fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", inv.id, state))}
 	}
-	return outcome{functionError: "Unhandled", payload: errorPayload(errorType,
-		fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", inv.id, state))}
+	if isClosed(inv.started) {
+		var body struct{ ErrorType, ErrorMessage string }
+		json.Unmarshal(out.payload, &body)
+		message := body.ErrorMessage
+		if thawErr != nil {
+			message = "RequestId: " + inv.id + " Error: " + message
+		}
+		out.logTail = e.logs.end(e, inv, "error", body.ErrorType, message)
+	}
+	return out
 }
 
 // complete delivers the outcome of the current invocation, if id names it.
@@ -439,15 +482,40 @@ func (e *environment) dead() bool {
 }
 
 // kill ends the environment: its process tree (thawed first if frozen, so no
-// process is left frozen) and its Runtime API server.
-func (e *environment) kill() {
-	if err := e.sandbox.Kill(); err != nil && !errors.Is(err, sandbox.ErrKilled) {
-		e.logger.Warn("kill environment", "err", err)
+// process is left frozen) and its Runtime API server. It returns the
+// sandbox's cleanup error; when the kill itself failed (the kernel did not
+// confirm it in time), the environment is marked abandoned: the pool no
+// longer counts or reuses it, and Close tries again.
+func (e *environment) kill() error {
+	var err error
+	if e.killFault != nil {
+		err = e.killFault()
+	}
+	if err == nil {
+		err = e.sandbox.Kill()
+	}
+	if errors.Is(err, sandbox.ErrKilled) {
+		err = nil
 	}
 	e.api.Close()
 	e.mu.Lock()
 	e.state = StateDead
+	if err != nil && !e.dead() {
+		e.killErr = err
+	}
 	e.mu.Unlock()
+	if err != nil {
+		e.logger.Error("kill environment", "err", err)
+	}
+	return err
+}
+
+// abandoned reports whether a kill of the environment failed while its
+// process tree may still be alive.
+func (e *environment) abandoned() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.killErr != nil && !e.dead()
 }
 
 // EnvironmentInfo describes an environment for /_thaw/environments.

@@ -391,20 +391,23 @@ func (e *environment) hasExtensions() bool {
 // for its next event again or exited, at most shutdownGrace minus
 // runtimeGrace; then the runtime gets SIGTERM and runtimeGrace to exit, and
 // whatever is left is killed. Concurrent and repeated calls wait for the
-// first.
-func (e *environment) shutdown(reason string) {
-	e.shutdownOnce.Do(func() { e.shutdownNow(reason) })
+// first. It returns the kill's error.
+func (e *environment) shutdown(reason string) error {
+	e.shutdownOnce.Do(func() { e.shutdownErr = e.shutdownNow(reason) })
+	return e.shutdownErr
 }
 
-func (e *environment) shutdownNow(reason string) {
+func (e *environment) shutdownNow(reason string) error {
 	e.mu.Lock()
 	e.shuttingDown = true
 	if len(e.extensions) == 0 || e.dead() {
 		e.mu.Unlock()
-		e.kill()
-		return
+		return e.kill()
 	}
-	e.thawLocked()
+	if err := e.thawLocked(); err != nil {
+		e.mu.Unlock()
+		return e.kill()
+	}
 	e.mu.Unlock()
 	// Subscribers get what is buffered before they are told to shut down.
 	e.flushTelemetry(runtimeGrace)
@@ -440,7 +443,7 @@ func (e *environment) shutdownNow(reason string) {
 		case <-time.After(runtimeGrace):
 		}
 	}
-	e.kill()
+	return e.kill()
 }
 
 // extensionPids returns the pids the launcher recorded for the external

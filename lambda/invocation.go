@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -14,6 +15,9 @@ type invocation struct {
 	clientContext string // the JSON the caller sent base64-encoded
 	traceID       string
 	wantLogTail   bool
+	// attempt counts the earlier attempts of an Event invocation: 0 for its
+	// first, 1 and 2 for Lambda's two retries.
+	attempt int
 	// deadline is set when the event is handed to the runtime, and started
 	// closed then.
 	startedAt time.Time
@@ -21,6 +25,9 @@ type invocation struct {
 	started   chan struct{}
 	// done receives the outcome exactly once.
 	done chan outcome
+	// logEnded is set by the first logSink.end of the invocation, which
+	// alone writes END and REPORT and takes the log tail.
+	logEnded atomic.Bool
 }
 
 // outcome is how an invocation ended.
@@ -32,10 +39,22 @@ type outcome struct {
 	functionError string
 	// logTail is the last 4 KB of the invocation's log when asked for.
 	logTail []byte
+	// serviceError is a failure of thaw itself (an environment it could not
+	// thaw): the Invoke API answers 500 ServiceException, as Lambda does
+	// for its own faults.
+	serviceError error
 }
 
 func newInvocation(id string, payload []byte) *invocation {
 	return &invocation{id: id, payload: payload, started: make(chan struct{}), done: make(chan outcome, 1)}
+}
+
+// retry returns a fresh invocation of the same event, with the same request
+// id as on Lambda, for the next attempt of a failed Event invocation.
+func (inv *invocation) retry() *invocation {
+	next := newInvocation(inv.id, inv.payload)
+	next.clientContext, next.traceID, next.attempt = inv.clientContext, inv.traceID, inv.attempt+1
+	return next
 }
 
 // newRequestID returns a random UUIDv4 string, the shape of Lambda's request ids.

@@ -103,7 +103,13 @@ func (e *Emulator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 	switch invocationType {
 	case "", "RequestResponse":
 	case "Event":
-		p.enqueue(inv)
+		if err := p.enqueue(inv); err != nil {
+			// Lambda throttles what its queue cannot take with 429.
+			w.Header().Set("Retry-After", "1")
+			writeAPIErrorWithReason(w, http.StatusTooManyRequests, "TooManyRequestsException",
+				"Rate Exceeded. "+err.Error(), "FunctionInvocationRateLimitExceeded")
+			return
+		}
 		w.WriteHeader(http.StatusAccepted)
 		return
 	case "DryRun":
@@ -123,6 +129,9 @@ func (e *Emulator) handleInvoke(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		writeAPIError(w, http.StatusInternalServerError, "ServiceException", err.Error())
+		return
+	case out.serviceError != nil:
+		writeAPIError(w, http.StatusInternalServerError, "ServiceException", out.serviceError.Error())
 		return
 	}
 	h := w.Header()

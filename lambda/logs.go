@@ -95,14 +95,29 @@ func (e *environment) report(inv *invocation) invocationReport {
 
 // end writes the END and REPORT lines of inv, publishes its
 // platform.runtimeDone and platform.report telemetry with status (success,
-// error or timeout) and returns its log tail, if one was asked for.
-func (s *logSink) end(e *environment, inv *invocation, status, errorType string) []byte {
+// error or timeout) and returns its log tail, if one was asked for. An
+// invocation the platform ended (a timeout, a crash) passes the line Lambda
+// logs for it as platformError ("... Task timed out after 3.00 seconds"): it
+// comes before END, and REPORT then carries the status and error type, as on
+// Lambda. Only the first call for an invocation writes anything and takes
+// its tail; later ones return nil.
+func (s *logSink) end(e *environment, inv *invocation, status, errorType, platformError string) []byte {
+	if !inv.logEnded.CompareAndSwap(false, true) {
+		return nil
+	}
 	r := e.report(inv)
 	r.errorType = errorType
 	report := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB",
 		inv.id, r.durationMs, r.billedMs, r.memoryMB, r.maxMemoryMB)
 	if r.initMs > 0 {
 		report += fmt.Sprintf("\tInit Duration: %.2f ms", r.initMs)
+	}
+	if platformError != "" {
+		s.emit(e.id, inv.id, platformError)
+		report += "\tStatus: " + status
+		if status != "timeout" && errorType != "" {
+			report += "\tError Type: " + errorType
+		}
 	}
 	s.emit(e.id, inv.id, "END RequestId: "+inv.id)
 	s.emit(e.id, inv.id, report)
@@ -112,9 +127,12 @@ func (s *logSink) end(e *environment, inv *invocation, status, errorType string)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tail := s.tails[inv.id].Bytes()
+	tail := s.tails[inv.id]
 	delete(s.tails, inv.id)
-	return tail
+	if tail == nil {
+		return nil
+	}
+	return tail.Bytes()
 }
 
 // maxMemoryUsedMB is the environment's peak memory in MB, 0 when unknown.

@@ -15,6 +15,26 @@ import (
 // concurrency is busy.
 var errTooManyRequests = errors.New("lambda: concurrency limit reached")
 
+// errEventQueueFull means a function's queue of Event invocations holds as
+// many as it may.
+var errEventQueueFull = errors.New("lambda: event queue is full")
+
+// eventPolicy says how a pool queues and retries Event invocations.
+type eventPolicy struct {
+	// queueLimit is how many Event invocations may wait; more get 429.
+	queueLimit int
+	// retryDelays are the waits before each retry of a failed Event
+	// invocation; its length is the number of retries.
+	retryDelays []time.Duration
+}
+
+// environmentFaults are test hooks (export_test.go) given to every new
+// environment of a pool: see environment.thawFault and killFault.
+type environmentFaults struct {
+	thaw func() error
+	kill func() error
+}
+
 // pool holds the environments of one function: it reuses idle ones,
 // cold-starts new ones up to the concurrency limit, reaps idle ones and runs
 // Event invocations in order of arrival.
@@ -24,14 +44,20 @@ type pool struct {
 	freezeMode sandbox.Mode
 	logs       *logSink
 	logger     *slog.Logger
+	events     eventPolicy
 	ctx        context.Context // ends when the emulator closes
 
 	mu       sync.Mutex        // guards the fields below
 	envs     []*environment    // guarded by mu
 	starting int               // guarded by mu: cold starts in progress, each counted against the concurrency limit
 	closed   bool              // guarded by mu
-	events   []*invocation     // guarded by mu: queued Event invocations, oldest first
+	queue    []*invocation     // guarded by mu: queued Event invocations, oldest first
 	ended    []EnvironmentInfo // guarded by mu: the last environments that ended, for introspection
+	// abandoned are environments whose kill failed (the kernel did not
+	// confirm it): out of envs, so they count against no limit, and killed
+	// again at close.
+	abandoned []*environment    // guarded by mu
+	faults    environmentFaults // guarded by mu
 	// beforeColdStart, if set, runs at the start of each cold start, outside
 	// mu; tests use it to hold starts (pool_export_test.go).
 	beforeColdStart func() // guarded by mu
@@ -41,9 +67,9 @@ type pool struct {
 	done     sync.WaitGroup
 }
 
-func newPool(ctx context.Context, fn Function, runtimeDir string, freezeMode sandbox.Mode, logs *logSink, logger *slog.Logger) *pool {
+func newPool(ctx context.Context, fn Function, runtimeDir string, freezeMode sandbox.Mode, logs *logSink, logger *slog.Logger, events eventPolicy) *pool {
 	p := &pool{
-		fn: fn, runtimeDir: runtimeDir, freezeMode: freezeMode, logs: logs, logger: logger, ctx: ctx,
+		fn: fn, runtimeDir: runtimeDir, freezeMode: freezeMode, logs: logs, logger: logger, events: events, ctx: ctx,
 		released: make(chan struct{}, 1),
 		queued:   make(chan struct{}, 1),
 	}
@@ -103,6 +129,7 @@ func (p *pool) acquire() (env *environment, cold bool, err error) {
 	p.starting++
 	p.done.Add(1) // close waits for the start, which ends the environment if it lost the race
 	hook := p.beforeColdStart
+	faults := p.faults
 	p.mu.Unlock()
 	defer p.done.Done()
 
@@ -112,7 +139,10 @@ func (p *pool) acquire() (env *environment, cold bool, err error) {
 	id := newEnvironmentID()
 	env, err = startEnvironment(p.ctx, p.fn, id, p.runtimeDir, p.freezeMode, p.logs, p.logger)
 	if err == nil {
+		env.mu.Lock()
 		env.busy = true // before it is in envs, where others could reserve it
+		env.thawFault, env.killFault = faults.thaw, faults.kill
+		env.mu.Unlock()
 	}
 
 	p.mu.Lock()
@@ -139,13 +169,20 @@ func (p *pool) acquire() (env *environment, cold bool, err error) {
 // maxEndedShown is how many ended environments introspection remembers.
 const maxEndedShown = 50
 
-// pruneLocked moves environments that have ended out of the pool.
+// pruneLocked moves environments that have ended out of the pool, and
+// those whose kill failed to abandoned.
 func (p *pool) pruneLocked() {
 	live := p.envs[:0]
 	for _, e := range p.envs {
-		if !e.dead() {
+		abandoned := e.abandoned()
+		if !e.dead() && !abandoned {
 			live = append(live, e)
 			continue
+		}
+		if abandoned {
+			p.logger.Error("environment could not be killed; no longer counted, killed again at close",
+				"function", p.fn.Name, "env", e.id, "pid", e.sandbox.Pid())
+			p.abandoned = append(p.abandoned, e)
 		}
 		p.ended = append(p.ended, e.info(time.Now()))
 		if len(p.ended) > maxEndedShown {
@@ -157,11 +194,17 @@ func (p *pool) pruneLocked() {
 }
 
 // enqueue queues an Event invocation; it runs when an environment is free.
-func (p *pool) enqueue(inv *invocation) {
+// A full queue refuses it with errEventQueueFull.
+func (p *pool) enqueue(inv *invocation) error {
 	p.mu.Lock()
-	p.events = append(p.events, inv)
+	if len(p.queue) >= p.events.queueLimit {
+		p.mu.Unlock()
+		return fmt.Errorf("%w: %s has %d events waiting", errEventQueueFull, p.fn.Name, p.events.queueLimit)
+	}
+	p.queue = append(p.queue, inv)
 	p.mu.Unlock()
 	signal(p.queued)
+	return nil
 }
 
 // dispatchEvents starts queued Event invocations in order of arrival, each as
@@ -171,8 +214,8 @@ func (p *pool) dispatchEvents() {
 	for {
 		p.mu.Lock()
 		var inv *invocation
-		if len(p.events) > 0 {
-			inv = p.events[0]
+		if len(p.queue) > 0 {
+			inv = p.queue[0]
 		}
 		p.mu.Unlock()
 		if inv == nil {
@@ -194,26 +237,63 @@ func (p *pool) dispatchEvents() {
 			continue
 		}
 		p.mu.Lock()
-		p.events = p.events[1:]
+		p.queue = p.queue[1:]
 		p.mu.Unlock()
 		if err != nil {
-			p.logger.Error("event invocation could not start", "function", p.fn.Name, "request_id", inv.id, "err", err)
+			p.eventFailed(inv, "could not start", err.Error())
 			continue
 		}
+		p.done.Add(1) // the dispatcher's own count is held: never from zero
 		go func() {
+			defer p.done.Done()
 			defer signal(p.released)
 			env.assign(inv)
 			if cold {
 				if payload := env.waitInit(p.ctx); payload != nil {
-					p.logger.Warn("event invocation failed in init", "request_id", inv.id, "error", string(payload))
+					p.eventFailed(inv, "failed in init", string(payload))
 					return
 				}
 			}
-			if out := env.run(inv); out.functionError != "" {
-				p.logger.Warn("event invocation failed", "request_id", inv.id, "error", string(out.payload))
+			switch out := env.run(inv); {
+			case out.serviceError != nil:
+				p.eventFailed(inv, "failed", out.serviceError.Error())
+			case out.functionError != "":
+				p.eventFailed(inv, "failed", string(out.payload))
 			}
 		}()
 	}
+}
+
+// eventFailed retries a failed Event invocation after the next of the
+// policy's retry delays, as Lambda retries an asynchronous invocation that
+// failed (twice by default), or drops it when its retries are used up. The
+// caller holds a count of p.done.
+func (p *pool) eventFailed(inv *invocation, what, why string) {
+	if inv.attempt >= len(p.events.retryDelays) {
+		p.logger.Error("event invocation "+what+"; dropped after its last attempt", "function", p.fn.Name,
+			"request_id", inv.id, "attempts", inv.attempt+1, "error", why)
+		return
+	}
+	delay := p.events.retryDelays[inv.attempt]
+	p.logger.Warn("event invocation "+what+"; retrying", "function", p.fn.Name,
+		"request_id", inv.id, "attempt", inv.attempt+1, "retry_in", delay, "error", why)
+	retry := inv.retry()
+	p.done.Add(1)
+	go func() {
+		defer p.done.Done()
+		timer := time.NewTimer(delay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-p.ctx.Done():
+			return
+		}
+		// A retry is already accepted: it joins the queue even when full.
+		p.mu.Lock()
+		p.queue = append(p.queue, retry)
+		p.mu.Unlock()
+		signal(p.queued)
+	}()
 }
 
 // reap shuts down environments idle for longer than the idle timeout.
@@ -263,17 +343,43 @@ func (p *pool) environments(now time.Time) []EnvironmentInfo {
 }
 
 // close shuts down every environment (extensions get SHUTDOWN and their
-// grace period first); no process is left frozen.
-func (p *pool) close() {
+// grace period first) and tries again to kill those whose kill failed; no
+// process is left frozen. It returns the errors of the kills that failed.
+func (p *pool) close() error {
 	p.mu.Lock()
 	p.closed = true
+	p.pruneLocked()
 	envs := p.envs
 	p.envs = nil
+	abandoned := p.abandoned
+	p.abandoned = nil
 	p.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, e := range envs {
-		wg.Go(func() { e.shutdown(shutdownSpindown) })
+	errs := make([]error, len(envs)+len(abandoned))
+	for i, e := range envs {
+		wg.Go(func() { errs[i] = e.shutdown(shutdownSpindown) })
+	}
+	for i, e := range abandoned {
+		wg.Go(func() { errs[len(envs)+i] = e.kill() })
 	}
 	wg.Wait()
 	p.done.Wait()
+	var failed []*environment
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		if i < len(envs) {
+			failed = append(failed, envs[i])
+		} else {
+			failed = append(failed, abandoned[i-len(envs)])
+		}
+	}
+	p.mu.Lock()
+	p.abandoned = failed
+	p.mu.Unlock()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("lambda: %s: %w", p.fn.Name, err)
+	}
+	return nil
 }

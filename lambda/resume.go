@@ -57,7 +57,10 @@ const eventFlushBound = 200 * time.Millisecond
 // runtimeAddr is the address of the runtime's end of the connection.
 func (e *environment) handOver(w http.ResponseWriter, runtimeAddr string, inv *invocation) {
 	if e.fn.resumeOrder == ResumeThawFirst {
-		e.thawAndStart(inv)
+		if err := e.thawAndStart(inv); err != nil {
+			e.kill() // closes this connection too; run reports the failure
+			return
+		}
 		e.flushTelemetry(telemetryFlushTimeout)
 		e.logs.start(e, inv)
 		writeNext(w, e.fn.Name, inv)
@@ -105,8 +108,15 @@ func (e *environment) handOver(w http.ResponseWriter, runtimeAddr string, inv *i
 	}
 	bound.Stop()
 	e.mu.Lock()
-	e.thawLocked()
+	err := e.thawLocked()
 	e.mu.Unlock()
+	if err != nil {
+		// The runtime would sit frozen on its event until the timeout.
+		// Killing it also ends the write to its socket, if still blocked.
+		e.kill()
+		<-flushed
+		return
+	}
 	// The handler may return only once the answer is written.
 	<-flushed
 	e.flushTelemetry(telemetryFlushTimeout)

@@ -118,12 +118,17 @@ func (e *environment) maybeFreezeLocked() {
 }
 
 // thawAndStart thaws the environment and makes inv the current invocation,
-// starting its timeout and sending INVOKE to the extensions.
-func (e *environment) thawAndStart(inv *invocation) {
+// starting its timeout and sending INVOKE to the extensions. If the thaw
+// fails, inv is not started and the error is returned: the caller ends the
+// environment, and inv fails with it.
+func (e *environment) thawAndStart(inv *invocation) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.thawLocked()
+	if err := e.thawLocked(); err != nil {
+		return err
+	}
 	e.startLocked(inv)
+	return nil
 }
 
 // startLocked makes inv the current invocation, starting its timeout and
@@ -154,15 +159,28 @@ func (e *environment) freezeLocked() {
 	e.logger.Debug("frozen", "latency", took, "mode", e.sandbox.Mode())
 }
 
-// thawLocked thaws the process tree if it is frozen.
-func (e *environment) thawLocked() {
+// thawLocked thaws the process tree if it is frozen. A failed thaw leaves
+// the tree frozen for good: it records the error in thawErr and marks the
+// environment shutting down, so it is not reserved again; the caller kills
+// it (without mu) so that the event fails at once instead of waiting out
+// its timeout in a frozen runtime.
+func (e *environment) thawLocked() error {
 	if e.state != StateFrozen {
-		return
+		return nil
 	}
-	took, err := e.sandbox.Thaw()
+	var took time.Duration
+	var err error
+	if e.thawFault != nil {
+		err = e.thawFault()
+	}
+	if err == nil {
+		took, err = e.sandbox.Thaw()
+	}
 	if err != nil {
-		e.logger.Warn("thaw failed", "err", err)
-		return
+		e.logger.Error("thaw failed; ending the environment", "err", err)
+		e.thawErr = fmt.Errorf("lambda: thaw environment %s of %s: %w", e.id, e.fn.Name, err)
+		e.shuttingDown = true
+		return err
 	}
 	close(e.thawed)
 	frozen := time.Since(e.frozenSince)
@@ -170,6 +188,7 @@ func (e *environment) thawLocked() {
 	e.frozenSince = time.Time{}
 	e.state = StateRunning
 	e.logger.Debug("thawed", "latency", took, "frozen_for", frozen)
+	return nil
 }
 
 // handleResponse takes the function's result, buffered or streamed
@@ -243,7 +262,7 @@ func (e *environment) finish(w http.ResponseWriter, id string, out outcome) {
 	if out.functionError != "" {
 		status, errorType = "error", errorTypeOf(out.payload)
 	}
-	out.logTail = e.logs.end(e, inv, status, errorType)
+	out.logTail = e.logs.end(e, inv, status, errorType, "")
 	if err := e.complete(id, out); err != nil {
 		writeRuntimeError(w, http.StatusBadRequest, "InvalidRequestID", err.Error())
 		return

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,15 @@ const (
 	// caught by a freeze completes after the thaw.
 	telemetryFlushTimeout = time.Second
 )
+
+// telemetryDeliveryTimeout bounds one POST to a subscriber, counting only
+// time the environment is not frozen (a delivery caught by a freeze goes on
+// after the thaw). A subscriber that does not answer in time loses the
+// batch, and its buffer takes new events again. It holds nanoseconds, in a
+// variable so that tests can shorten it (export_test.go).
+var telemetryDeliveryTimeout atomic.Int64
+
+func init() { telemetryDeliveryTimeout.Store(int64(5 * time.Second)) }
 
 // Telemetry stream types an extension can subscribe to.
 const (
@@ -68,9 +78,14 @@ type telemetrySubscriber struct {
 	stop   chan struct{} // closed when the subscription is replaced
 
 	mu     sync.Mutex        // guards the fields below
-	buf    []json.RawMessage // guarded by mu
+	buf    []json.RawMessage // guarded by mu: at most maxItems events and maxBytes
 	bytes  int               // guarded by mu
 	oldest time.Time         // guarded by mu: when the oldest buffered event arrived
+	// droppedRecords and droppedBytes count the events that found the
+	// buffer full since the last delivery; the next one reports them in a
+	// platform.logsDropped event, as Lambda does.
+	droppedRecords int // guarded by mu
+	droppedBytes   int // guarded by mu
 }
 
 // telemetrySubscription is the body of PUT /2022-07-01/telemetry.
@@ -241,8 +256,17 @@ func (e *environment) endInitTelemetry() {
 	e.telemetryMu.Unlock()
 }
 
+// add buffers event. A full buffer (maxItems events or maxBytes, which
+// happens only while a delivery is stuck or the environment is frozen) drops
+// it and counts it, as Lambda drops what a subscriber cannot keep up with.
 func (s *telemetrySubscriber) add(event json.RawMessage) {
 	s.mu.Lock()
+	if len(s.buf) >= s.maxItems || (len(s.buf) > 0 && s.bytes+len(event) > s.maxBytes) {
+		s.droppedRecords++
+		s.droppedBytes += len(event)
+		s.mu.Unlock()
+		return
+	}
 	if len(s.buf) == 0 {
 		s.oldest = time.Now()
 	}
@@ -297,15 +321,28 @@ func (s *telemetrySubscriber) deliver() {
 	}
 }
 
-// flush POSTs the buffered events as one JSON array, giving up when ctx ends.
+// flush POSTs the buffered events as one JSON array, giving up when ctx
+// ends or after telemetryDeliveryTimeout of unfrozen time.
 func (s *telemetrySubscriber) flush(ctx context.Context) {
 	s.mu.Lock()
 	batch := s.buf
 	s.buf, s.bytes = nil, 0
+	dropped, droppedBytes := s.droppedRecords, s.droppedBytes
+	s.droppedRecords, s.droppedBytes = 0, 0
 	s.mu.Unlock()
+	if dropped > 0 {
+		batch = append(batch, s.env.marshalEvent("platform.logsDropped", map[string]any{
+			"reason":         "Some logs were dropped because the downstream consumer is slower than the logs production rate",
+			"droppedRecords": dropped,
+			"droppedBytes":   droppedBytes,
+		}))
+	}
 	if len(batch) == 0 {
 		return
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.env.cancelAfterRunning(ctx, cancel, time.Duration(telemetryDeliveryTimeout.Load()))
 	body, _ := json.Marshal(batch)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.destination, bytes.NewReader(body))
 	if err != nil {
@@ -334,6 +371,30 @@ func (e *environment) flushTelemetry(timeout time.Duration) {
 		ctx, cancel := context.WithTimeout(s.ctx, timeout)
 		s.flush(ctx)
 		cancel()
+	}
+}
+
+// cancelAfterRunning calls cancel once the environment has spent timeout
+// not frozen, the clock restarting after each freeze, unless ctx ends first.
+func (e *environment) cancelAfterRunning(ctx context.Context, cancel context.CancelFunc, timeout time.Duration) {
+	for {
+		timer := time.NewTimer(timeout)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		}
+		e.mu.Lock()
+		frozen := e.state == StateFrozen
+		e.mu.Unlock()
+		if !frozen {
+			cancel()
+			return
+		}
+		if !e.waitThawed(ctx.Done()) {
+			return
+		}
 	}
 }
 

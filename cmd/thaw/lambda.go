@@ -51,6 +51,8 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 		quiet        bool
 		env          stringList
 		cpuScaling   bool
+		eventQueue   int
+		eventRetries string
 	)
 	fs.StringVar(&addr, "addr", lambda.DefaultAddr, "Invoke API `host:port` (POST /2015-03-31/functions/NAME/invocations); port 0 picks a free one")
 	fs.StringVar(&fn.Name, "function", "", "function `name` callers invoke")
@@ -71,6 +73,8 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&resumeOrder, "resume-order", string(lambda.ResumeEventFirst), "what a frozen environment finds when it resumes, an `order`: event-first (its event is already in the runtime's socket, as on Lambda) or thaw-first (the event is written after the thaw, so the resumed process may run before it is there)")
 	fs.StringVar(&logLevel, "log-level", "info", "thaw's own log `level`: debug (shows every freeze and thaw with its latency), info, warn or error")
 	fs.StringVar(&readyFile, "ready-file", "", "once listening, write {\"addr\"} as JSON to this `file` (useful with --addr 127.0.0.1:0)")
+	fs.IntVar(&eventQueue, "event-queue", lambda.DefaultEventQueueLimit, "most Event invocations waiting per function, at least 1; more get 429 TooManyRequestsException")
+	fs.StringVar(&eventRetries, "event-retry-delays", "1s,2s", "waits before the retries of a failed Event invocation, comma-separated `durations` (Lambda: 1m,2m); \"none\" turns retries off")
 	fs.BoolVar(&quiet, "quiet", false, "do not copy function output to the console (the log files still get it)")
 	if code, ok := fs.parse(args); !ok {
 		return code
@@ -106,6 +110,13 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 	); !ok {
 		return code
 	}
+	if code, ok := fs.check(atLeast("event-queue", eventQueue, 1, "at least 1")); !ok {
+		return code
+	}
+	retryDelays, err := parseRetryDelays(eventRetries)
+	if err != nil {
+		return usageError("%v", err)
+	}
 	mode, err := parseFreezeMode(freezeMode)
 	if err != nil {
 		return usageError("%v", err)
@@ -119,7 +130,8 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 		return usageError("%v", err)
 	}
 
-	cfg := lambda.Config{Addr: addr, LogDir: logDir, Logger: logger, FreezeMode: mode, ResumeOrder: order, Output: stdout}
+	cfg := lambda.Config{Addr: addr, LogDir: logDir, Logger: logger, FreezeMode: mode, ResumeOrder: order, Output: stdout,
+		EventQueueLimit: eventQueue, EventRetryDelays: retryDelays}
 	if quiet {
 		cfg.Output = nil
 	}
@@ -214,6 +226,23 @@ func readLambdaConfig(path string) (lambdaConfigFile, error) {
 		}
 	}
 	return file, nil
+}
+
+// parseRetryDelays parses --event-retry-delays: durations separated by
+// commas, or "none" for no retries.
+func parseRetryDelays(s string) ([]time.Duration, error) {
+	delays := []time.Duration{}
+	if strings.TrimSpace(s) == "none" {
+		return delays, nil
+	}
+	for _, field := range strings.Split(s, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(field))
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("--event-retry-delays %q: want durations such as 1s,2s, or none", s)
+		}
+		delays = append(delays, d)
+	}
+	return delays, nil
 }
 
 func parseFreezeMode(s string) (sandbox.Mode, error) {

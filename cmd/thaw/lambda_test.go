@@ -72,6 +72,8 @@ func TestLambdaUsageErrors(t *testing.T) {
 		{"bad --env", slices.Concat(function, []string{"--env", "NOEQUALS"}), `--env "NOEQUALS": want K=V`},
 		{"empty --env key", slices.Concat(function, []string{"--env", "=v"}), `--env "=v": want K=V`},
 		{"bad --freeze-mode", slices.Concat(function, []string{"--freeze-mode", "ice"}), `--freeze-mode "ice"`},
+		{"bad --event-retry-delays", slices.Concat(function, []string{"--event-retry-delays", "1s,soon"}), `--event-retry-delays "1s,soon"`},
+		{"zero --event-queue", slices.Concat(function, []string{"--event-queue", "0"}), "--event-queue"},
 		{"bad --resume-order", slices.Concat(function, []string{"--resume-order", "later"}), `--resume-order: lambda: unknown resume order "later"`},
 		{"bad --log-level", slices.Concat(function, []string{"--log-level", "loud"}), "--log-level"},
 		{"unknown flag", slices.Concat(function, []string{"--colour", "blue"}), "flag provided but not defined: -colour"},

@@ -89,6 +89,8 @@
 //     running, in their cgroup until the next CleanupStale.
 //   - cgroup v1: a frozen root cannot act on the SIGKILL until thawed; the
 //     tree stays frozen until the next CleanupStale, which thaws and kills it.
-//   - signals: the root dies; descendants stay stopped and nothing can find
-//     them later. Use cgroups where that matters.
+//   - signals: the root dies; descendants stay stopped and this package
+//     cannot find them later. A supervisor that records the process group
+//     (the root's pid) and the root's start time can: package lambda does,
+//     in its runtime directory. Use cgroups where that matters.
 package sandbox

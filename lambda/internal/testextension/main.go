@@ -4,10 +4,14 @@
 // $THAW_TEST_EXTENSION_LOG, works for $THAW_TEST_EXTENSION_DELAY_MS after
 // each INVOKE before asking for the next event, and exits on SHUTDOWN. With
 // $THAW_TEST_EXTENSION_TELEMETRY_LOG set it also subscribes to the Telemetry
-// API (platform and function) and appends every event it receives there.
+// API (platform and function) and appends every event it receives there;
+// with $THAW_TEST_EXTENSION_TELEMETRY_STALL also set, it never answers the
+// first delivery holding function output and records {"type":"test.deliveryAbandoned"} when thaw
+// gives up on it.
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -98,9 +103,27 @@ func subscribe(id, path string) error {
 	if err != nil {
 		return fmt.Errorf("telemetry listener: %w", err)
 	}
+	var stalled sync.Once
 	go http.Serve(lis, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if os.Getenv("THAW_TEST_EXTENSION_TELEMETRY_STALL") != "" && bytes.Contains(body, []byte(`"type":"function"`)) {
+			// The first delivery of function output never gets an
+			// answer: thaw must give up on it, which this records as a
+			// pseudo-event.
+			first := false
+			stalled.Do(func() { first = true })
+			if first {
+				<-r.Context().Done()
+				out.Write([]byte(`{"type":"test.deliveryAbandoned"}` + "\n"))
+				return
+			}
+		}
 		var batch []json.RawMessage
-		if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
+		if err := json.Unmarshal(body, &batch); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}

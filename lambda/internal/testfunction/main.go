@@ -57,6 +57,11 @@ func handle(ctx context.Context, ev event) (reply, error) {
 	case "", "echo", "count", "ticks":
 		r.Echo = ev.Text
 		fmt.Println("echo", ev.Text)
+	case "lines":
+		// "lines" prints ms lines at once, for tests of log volume.
+		for i := range ev.Millis {
+			fmt.Println("line", i)
+		}
 	case "sleep":
 		time.Sleep(time.Duration(ev.Millis) * time.Millisecond)
 	case "crash":
