@@ -12,6 +12,7 @@
 #   -small N      elements per small collection (default 10)
 #   -sizes A,B    value sizes in bytes (default 16,100)
 #   -kinds LIST   some of string,hash,set,list,zset (default all)
+#   -key-len N    bytes per key (default 16; issue 15 measures 12)
 #   -tolerance F  flag rows whose accounted bytes differ from the heap growth
 #                 by more than this fraction (default 0.25)
 #

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -53,7 +54,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`host:port`/metrics (off when empty)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "", "serve Momento's HTTP API at `host:port` (off when empty): GET, PUT and DELETE /cache/CACHE?key=KEY[&ttl_seconds=N] and POST /topics/CACHE/TOPIC, the key in an Authorization header or a token parameter; HTTPS with --tls-cert, with the same auth, limits and metrics as --addr")
-	fs.Var(&maxMemory, "max-memory", "memory for items, a `size` such as 512MiB or 2GB; beyond it the least recently used items are evicted (0 = no limit)")
+	fs.Var(&maxMemory, "max-memory", "memory for items, a `size` such as 512MiB or 2GB; beyond it the least recently used items are evicted (0 = no limit); with the memory store it also sets Go's memory limit to max-memory×5/4 + 64MiB unless $GOMEMLIMIT is set")
 	fs.IntVar(&cfg.MaxCaches, "max-caches", server.DefaultServeMaxCaches, "hold at most `n` caches; one more CreateCache fails with RESOURCE_EXHAUSTED, as on the service (10 reproduces Momento's default account limit; 0 = no limit; with --store redis:// the limit is the namespace's, across every node)")
 	fs.StringVar(&storeURL, "store", "memory", "where items live: memory (in this process, the default) or the `url` of a Redis Cluster (or Valkey cluster) that several thaw serve processes can share, redis://HOST:PORT[,HOST:PORT...] with any nodes as seeds (rediss:// for TLS); with Redis, its maxmemory applies instead of --max-memory")
 	fs.StringVar(&storePasswordFile, "store-password-file", "", "read the Redis password from this `file` (for --store redis://; a user name goes in the URL as redis://USER@HOST:PORT)")
@@ -152,6 +153,9 @@ func runServe(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "thaw serve: %v\n", err)
 		return 1
 	}
+	if redisCfg == nil {
+		setMemoryLimit(cfg.MaxMemory, logger)
+	}
 	hangups := make(chan os.Signal, 1)
 	signal.Notify(hangups, syscall.SIGHUP)
 	defer func() {
@@ -181,6 +185,45 @@ func runServe(args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// memoryLimitHeadroom is the part of Go's memory limit that `thaw serve`
+// leaves beyond the items for the rest of its heap: connections and their
+// buffers, gRPC's and the runtime's own structures.
+const memoryLimitHeadroom = 64 << 20
+
+// goMemoryLimit is the Go memory limit (debug.SetMemoryLimit) for a memory
+// store bounded by --max-memory: maxMemory×5/4 + memoryLimitHeadroom. The
+// store's accounted bytes are within 10% of the heap its items take (see
+// memory.ItemOverhead), so the quarter on top covers that error and leaves
+// the collector room to work in; without it the collector would run almost
+// continuously once the store is full. The 64 MiB are for the heap that is
+// not items. 64MiB gives 144MiB; the default 1GiB, 1.31GiB. A maxMemory so
+// large that the sum overflows gives math.MaxInt64, Go's "no limit".
+func goMemoryLimit(maxMemory int64) int64 {
+	if maxMemory > (math.MaxInt64-memoryLimitHeadroom)/5*4 {
+		return math.MaxInt64
+	}
+	return maxMemory + maxMemory/4 + memoryLimitHeadroom
+}
+
+// setMemoryLimit bounds the process's memory from --max-memory, so that the
+// garbage collector runs before the heap doubles (GOGC=100) rather than let
+// the process take about twice what the flag says: it sets Go's memory
+// limit to goMemoryLimit(maxMemory) and logs it, unless $GOMEMLIMIT is set
+// (the runtime has applied it, and it wins: the log says so) or maxMemory is
+// 0 (no limit: nothing to set).
+func setMemoryLimit(maxMemory int64, logger *slog.Logger) {
+	if env := os.Getenv("GOMEMLIMIT"); env != "" {
+		logger.Info("Go memory limit from $GOMEMLIMIT, not --max-memory", "GOMEMLIMIT", env, "limit_bytes", debug.SetMemoryLimit(-1))
+		return
+	}
+	if maxMemory <= 0 {
+		return
+	}
+	limit := goMemoryLimit(maxMemory)
+	debug.SetMemoryLimit(limit)
+	logger.Info("Go memory limit set from --max-memory", "limit_bytes", limit, "max_memory", maxMemory, "formula", "max-memory*5/4 + 64MiB")
 }
 
 // openRedisStore connects to the Redis Cluster of --store, within a start-up

@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"math"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -126,4 +131,108 @@ func TestServeReloadsRevokedKeysOnSIGHUP(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestGoMemoryLimit checks the formula that turns --max-memory into Go's
+// memory limit: max-memory×5/4 + 64 MiB, saturating at "no limit".
+func TestGoMemoryLimit(t *testing.T) {
+	tests := []struct {
+		name      string
+		maxMemory int64
+		want      int64
+	}{
+		{"64MiB", 64 << 20, 144 << 20},
+		{"1GiB", 1 << 30, 1<<30 + 256<<20 + 64<<20},
+		{"1 byte", 1, 1 + 64<<20},
+		{"largest flag value", 8589934591 << 30, math.MaxInt64},
+		{"MaxInt64", math.MaxInt64, math.MaxInt64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := goMemoryLimit(tt.maxMemory); got != tt.want {
+				t.Errorf("goMemoryLimit(%d) = %d, want %d", tt.maxMemory, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestServeMemoryLimit runs the thaw binary and reads the Go memory limit
+// it runs with from its metrics (go_gc_gomemlimit_bytes): set from a small
+// --max-memory, left to $GOMEMLIMIT when that is set, and left alone
+// without --max-memory; and the log says which.
+func TestServeMemoryLimit(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "thaw")
+	goBuild(t, bin, ".")
+	tests := []struct {
+		name       string
+		gomemlimit string
+		maxMemory  string
+		want       float64
+		log        string
+	}{
+		{"from --max-memory", "", "64MiB", 144 << 20, `msg="Go memory limit set from --max-memory" limit_bytes=150994944 max_memory=67108864`},
+		{"$GOMEMLIMIT wins", "300MiB", "64MiB", 300 << 20, `msg="Go memory limit from $GOMEMLIMIT, not --max-memory" GOMEMLIMIT=300MiB limit_bytes=314572800`},
+		{"no --max-memory", "", "0", math.MaxInt64, ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GOMEMLIMIT", tt.gomemlimit)
+			ready := filepath.Join(dir, "ready"+strconv.Itoa(i)+".json")
+			p := startThawProcess(t, bin, "serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
+				"--max-memory", tt.maxMemory, "--ready-file", ready)
+			p.waitReady(t, ready)
+			data, err := os.ReadFile(ready)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var info readyInfo
+			if err := json.Unmarshal(data, &info); err != nil {
+				t.Fatal(err)
+			}
+			if got := scrapeGauge(t, "http://"+info.MetricsAddr+"/metrics", "go_gc_gomemlimit_bytes"); got != tt.want {
+				t.Errorf("thaw serve --max-memory %s with GOMEMLIMIT=%q: go_gc_gomemlimit_bytes = %g, want %g", tt.maxMemory, tt.gomemlimit, got, tt.want)
+			}
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-p.exited:
+			case <-time.After(15 * time.Second):
+				t.Fatal("thaw serve did not exit 15 s after SIGTERM")
+			}
+			logged := p.stderr.String()
+			if tt.log != "" && !strings.Contains(logged, tt.log) {
+				t.Errorf("thaw serve --max-memory %s with GOMEMLIMIT=%q: log lacks %q:\n%s", tt.maxMemory, tt.gomemlimit, tt.log, logged)
+			}
+			if tt.log == "" && strings.Contains(logged, "Go memory limit") {
+				t.Errorf("thaw serve --max-memory %s: log mentions a Go memory limit, want none:\n%s", tt.maxMemory, logged)
+			}
+		})
+	}
+}
+
+// scrapeGauge returns the value of the unlabelled metric name at url.
+func scrapeGauge(t *testing.T, url, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(body)) {
+		if value, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				t.Fatalf("%s: %s = %q: %v", url, name, value, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("%s: no metric %s in:\n%s", url, name, body)
+	return 0
 }

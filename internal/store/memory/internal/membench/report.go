@@ -55,6 +55,7 @@ func (r row) flags(tolerance float64) []string {
 type environment struct {
 	goVersion string
 	redis     string // empty without -redis
+	keyLen    int
 }
 
 // report prints the header, the table and the rows whose accounting is off.
@@ -65,14 +66,16 @@ func report(out io.Writer, env environment, rows []row, tolerance float64) {
 		fmt.Fprintf(out, "redis:   %s\n", env.redis)
 	}
 	fmt.Fprintln(out, "Bytes per element. thaw acct: growth of Stats().Bytes (what --max-memory counts); thaw heap: growth of")
-	fmt.Fprintln(out, "HeapAlloc after GC; redis: growth of used_memory. Both heaps count allocated blocks, not fragmentation.")
+	fmt.Fprintln(out, "HeapAlloc after GC; thaw rss: growth of the process's RSS after that GC (GOGC="+gogc()+"), which adds the heap's")
+	fmt.Fprintln(out, "headroom and freed memory not yet returned to the OS; redis: growth of used_memory. Both heaps count allocated")
+	fmt.Fprintln(out, "blocks, not fragmentation.")
 	fmt.Fprintln(out, "Every key has a TTL: thaw items always do; Redis keys get PEXPIRE (one expires-dict entry per key).")
-	fmt.Fprintln(out, "payload: the element's own bytes (string: 16-byte key + value; hash: 16-byte field + value; zset: member +")
-	fmt.Fprintln(out, "8-byte score, scores are integers below 2^31). Collection keys are 16 bytes, shared by their elements.")
+	fmt.Fprintln(out, "payload: the element's own bytes (string: key + value; hash: 16-byte field + value; zset: member +")
+	fmt.Fprintf(out, "8-byte score, scores are integers below 2^31). Keys are %d bytes; a collection's are shared by its elements.\n", env.keyLen)
 	fmt.Fprintln(out)
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "kind\tshape\tvalue\tpayload\tthaw acct\tthaw heap\tacct/heap\tovh acct/heap\tredis\theap/redis\tredis encoding\tacct vs heap >"+pct(tolerance)+"\t")
+	fmt.Fprintln(tw, "kind\tshape\tvalue\tpayload\tthaw acct\tthaw heap\tthaw rss\tacct/heap\tovh acct/heap\tredis\theap/redis\tredis encoding\tacct vs heap >"+pct(tolerance)+"\t")
 	for _, r := range rows {
 		acct, heap := r.perElement(r.thaw.accounted), r.perElement(r.thaw.heap)
 		redis, ratio, enc := "-", "-", "-"
@@ -80,8 +83,8 @@ func report(out io.Writer, env environment, rows []row, tolerance float64) {
 			used := r.perElement(r.redis.usedMemory)
 			redis, ratio, enc = fmt.Sprintf("%.1f", used), fmt.Sprintf("%.2f", heap/used), r.redis.encoding
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%.1f\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t\n",
-			r.kind, r.shape(), r.size, r.payload(), acct, heap, acct/heap,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%s\t%s\t%s\t%s\t\n",
+			r.kind, r.shape(), r.size, r.payload(), acct, heap, r.perElement(r.thaw.rss), acct/heap,
 			r.overhead(r.thaw.accounted)/r.overhead(r.thaw.heap),
 			redis, ratio, enc, strings.Join(r.flags(tolerance), ", "))
 	}
@@ -132,4 +135,12 @@ func kernel() string {
 		return "unknown"
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// gogc is the GOGC the process runs with, as the environment says.
+func gogc() string {
+	if v := os.Getenv("GOGC"); v != "" {
+		return v
+	}
+	return "100"
 }

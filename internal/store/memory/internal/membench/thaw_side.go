@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/thaw-dev/thaw/internal/store"
@@ -23,6 +27,10 @@ type thawResult struct {
 	accounted int64
 	// heap is the growth of the live Go heap (HeapAlloc after a GC).
 	heap int64
+	// rss is the growth of the process's resident memory, read after the
+	// same GC: the live heap plus what the GC has freed but the runtime
+	// has not yet returned to the OS, and the heap's headroom (GOGC).
+	rss int64
 }
 
 // measureThaw loads w into a fresh memory store with the default Config
@@ -40,6 +48,8 @@ func measureThaw(ctx context.Context, w workload) (thawResult, error) {
 		elements []store.SortedSetElement
 	)
 	heapBefore := liveHeap()
+	debug.FreeOSMemory() // what earlier rows freed is not this row's
+	rssBefore := residentBytes()
 	bytesBefore := s.Stats().Bytes
 	err := w.each(func(wr *write) error {
 		switch w.kind {
@@ -69,6 +79,7 @@ func measureThaw(ctx context.Context, w workload) (thawResult, error) {
 		return thawResult{}, fmt.Errorf("thaw: %v: %w", w.kind, err)
 	}
 	heapAfter := liveHeap()
+	rssAfter := residentBytes()
 	bytesAfter := s.Stats().Bytes
 	if items := s.Stats().Items; items != int64(w.keys) {
 		return thawResult{}, fmt.Errorf("thaw: %v: the store holds %d items, want %d", w.kind, items, w.keys)
@@ -77,6 +88,7 @@ func measureThaw(ctx context.Context, w workload) (thawResult, error) {
 	return thawResult{
 		accounted: bytesAfter - bytesBefore,
 		heap:      int64(heapAfter) - int64(heapBefore),
+		rss:       rssAfter - rssBefore,
 	}, nil
 }
 
@@ -89,4 +101,22 @@ func liveHeap() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
+}
+
+// residentBytes returns the process's resident set size, from
+// /proc/self/statm (0 where there is none).
+func residentBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	fields := bytes.Fields(b)
+	if len(fields) < 2 {
+		return 0
+	}
+	pages, err := strconv.ParseInt(string(fields[1]), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return pages * int64(os.Getpagesize())
 }

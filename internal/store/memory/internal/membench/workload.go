@@ -5,11 +5,13 @@ import (
 	"strconv"
 )
 
-// keyLen and fieldLen are the lengths of every key and every dictionary
-// field name that a workload writes.
+// fieldLen is the length of every dictionary field name that a workload
+// writes; defaultKeyLen is the length of every key unless -key-len says
+// otherwise, and minKeyLen the shortest that names 10,000,000 keys.
 const (
-	keyLen   = 16
-	fieldLen = 16
+	fieldLen      = 16
+	defaultKeyLen = 16
+	minKeyLen     = 9
 )
 
 // kind is an item type, named as Redis names it.
@@ -65,6 +67,8 @@ type workload struct {
 	// batch is the most elements written to one key by one call (one
 	// command in Redis).
 	batch int
+	// keyLen is the length of every key.
+	keyLen int
 }
 
 // elements is the number of elements the workload loads.
@@ -85,7 +89,7 @@ func (w workload) shape() string {
 func (w workload) payload() int {
 	switch w.kind {
 	case kindString:
-		return keyLen + w.size
+		return w.keyLen + w.size
 	case kindHash:
 		return fieldLen + w.size
 	case kindZSet:
@@ -114,7 +118,7 @@ type write struct {
 // call, so that a store which keeps copies is all the heap grows by.
 func (w workload) each(fn func(*write) error) error {
 	batch := max(1, min(w.batch, w.perKey))
-	arena := make([]byte, 0, keyLen+batch*(fieldLen+w.size))
+	arena := make([]byte, 0, w.keyLen+batch*(fieldLen+w.size))
 	wr := &write{
 		values: make([][]byte, 0, batch),
 		fields: make([][]byte, 0, batch),
@@ -122,15 +126,15 @@ func (w workload) each(fn func(*write) error) error {
 	}
 	for k := range w.keys {
 		for start := 0; start < w.perKey; start += batch {
-			arena = appendName(arena[:0], 'k', k)
-			wr.key = arena[:keyLen]
+			arena = appendName(arena[:0], 'k', k, w.keyLen)
+			wr.key = arena[:w.keyLen]
 			wr.first = start == 0
 			wr.values, wr.fields, wr.scores = wr.values[:0], wr.fields[:0], wr.scores[:0]
 			for i := start; i < min(start+batch, w.perKey); i++ {
 				n := k*w.perKey + i // unique across the workload
 				if w.kind == kindHash {
 					from := len(arena)
-					arena = appendName(arena, 'f', i)
+					arena = appendName(arena, 'f', i, fieldLen)
 					wr.fields = append(wr.fields, arena[from:])
 				}
 				from := len(arena)
@@ -148,9 +152,10 @@ func (w workload) each(fn func(*write) error) error {
 	return nil
 }
 
-// appendName appends a 16-byte name: prefix and n in 15 decimal digits.
-func appendName(b []byte, prefix byte, n int) []byte {
-	return fmt.Appendf(b, "%c%015d", prefix, n)
+// appendName appends a name of size bytes: prefix and n in size-1 decimal
+// digits.
+func appendName(b []byte, prefix byte, n, size int) []byte {
+	return fmt.Appendf(b, "%c%0*d", prefix, size-1, n)
 }
 
 // appendValue appends the size-byte value of element n: a 'v', n in decimal
