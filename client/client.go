@@ -227,7 +227,7 @@ func invoke[T any](ctx context.Context, c *Client, m rpc, cache string, send sen
 			// against a spare (recovery_race.go); ch is where the call
 			// goes on.
 			suspect := ch
-			resp, err, trailer, ch = raceAfterGap(ctx, c, ch, gap, send)
+			resp, trailer, ch, err = raceAfterGap(ctx, c, ch, gap, send)
 			if err != nil && ch != suspect && !serverReplied(status.Code(err)) && ctx.Err() == nil {
 				probe = false
 				sent++

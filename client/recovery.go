@@ -109,7 +109,7 @@ func (c *Client) recoverBefore(ctx context.Context, ch *channel, info *methodInf
 		// status from the server proves it alive, and an ended call context
 		// proves nothing.
 		start := time.Now()
-		_, err, _, next := raceAfterGap(ctx, c, ch, gap, pingSend)
+		_, _, next, err := raceAfterGap(ctx, c, ch, gap, pingSend)
 		c.traceProbe(next, start, err)
 		if err != nil && !serverReplied(status.Code(err)) && ctx.Err() == nil && next == ch {
 			return c.replace(ch, "probe ping failed: "+status.Code(err).String(), gap), false

@@ -193,10 +193,10 @@ type raceAttempt[T any] struct {
 // connection against it as the comment at the top of this file says. send
 // must be safe to send twice. It returns the answer (an error status is an
 // answer too) or, when no connection answered, the suspect connection's
-// error; and the connection the call goes on with: old, the spare when it
-// won, or the spare when old failed to answer and the spare was ready too
-// late to be tried. The trailer is the winning attempt's.
-func raceAfterGap[T any](ctx context.Context, c *Client, old *channel, gap time.Duration, send sendFunc[T]) (T, error, metadata.MD, *channel) {
+// error; the winning attempt's trailer; and the connection the call goes
+// on with: old, or the spare when it answered first or was ready when old
+// had failed to answer.
+func raceAfterGap[T any](ctx context.Context, c *Client, old *channel, gap time.Duration, send sendFunc[T]) (T, metadata.MD, *channel, error) {
 	out := make(chan raceAttempt[T], 2)
 	start := func(actx context.Context, on *channel) {
 		go func() {
@@ -229,11 +229,9 @@ func raceAfterGap[T any](ctx context.Context, c *Client, old *channel, gap time.
 				ready = sp.ready
 			}
 		case <-ready:
+			// old has not answered yet: once old fails, the loop returns
+			// or waits on the spare's attempt, so ready never fires after.
 			ready = nil
-			if oldFailed != nil {
-				// Too late to race: old gave no answer; go on with the spare.
-				return oldFailed.resp, oldFailed.err, oldFailed.trailer, c.adopt(old, sp, "spare ready after the probe failed", gap)
-			}
 			start(spareCtx, sp.ch)
 			inflight++
 		case a := <-out:
@@ -244,15 +242,15 @@ func raceAfterGap[T any](ctx context.Context, c *Client, old *channel, gap time.
 						cancelSpare()
 						c.leaveSpare(sp)
 					}
-					return a.resp, a.err, a.trailer, old
+					return a.resp, a.trailer, old, a.err
 				}
 				cancelOld()
-				return a.resp, a.err, a.trailer, c.adopt(old, sp, "spare answered first", gap)
+				return a.resp, a.trailer, c.adopt(old, sp, "spare answered first", gap), a.err
 			}
 			if a.ch == old {
 				oldFailed = &a
 				if sp == nil {
-					return a.resp, a.err, a.trailer, old // no spare yet: the caller replaces old
+					return a.resp, a.trailer, old, a.err // no spare yet: the caller replaces old
 				}
 				if inflight > 0 {
 					continue // the spare's attempt is under way
@@ -261,16 +259,16 @@ func raceAfterGap[T any](ctx context.Context, c *Client, old *channel, gap time.
 				// call's deadline, rather than dial another.
 				select {
 				case <-sp.ready:
-					return a.resp, a.err, a.trailer, c.adopt(old, sp, "probe failed; spare ready", gap)
+					return a.resp, a.trailer, c.adopt(old, sp, "probe failed; spare ready", gap), a.err
 				case <-ctx.Done():
 					c.leaveSpare(sp)
-					return a.resp, a.err, a.trailer, old
+					return a.resp, a.trailer, old, a.err
 				}
 			}
 			// The spare's attempt got no answer either.
 			c.leaveSpare(sp)
 			if oldFailed != nil {
-				return oldFailed.resp, oldFailed.err, oldFailed.trailer, old
+				return oldFailed.resp, oldFailed.trailer, old, oldFailed.err
 			}
 			sp, ready = nil, nil
 		}

@@ -148,12 +148,14 @@ func TestRecoverySlowProbe(t *testing.T) {
 	}
 }
 
-// TestRecoveryFailedPing: the ping before a non-idempotent call fails, the
+// TestRecoveryFailedPing: with no spare connection to race (HedgeDelay
+// negative; on a busy machine a spare could otherwise answer before the
+// injected failure), the ping before a non-idempotent call fails, the
 // connection is replaced, and the call is sent once, on the new connection.
 func TestRecoveryFailedPing(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, server.Config{EnableTestAdmin: true})
-	c, clock, trace := recoveryClient(t, srv.Addr(), nil)
+	c, clock, trace := recoveryClient(t, srv.Addr(), func(c *client.Config) { c.HedgeDelay = -1 })
 	if _, err := c.Increment(t.Context(), "c", []byte("n"), 1, 0); err != nil {
 		t.Fatal(err)
 	}
