@@ -26,7 +26,7 @@ func writeJSON(w io.Writer, v any) error {
 func describeLoad(r *LoadResult) string {
 	c := r.Config
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s cache %q (%s", c.Endpoint, c.Cache, map[bool]string{true: "TLS", false: "plaintext"}[c.TLS])
+	fmt.Fprintf(&b, "%s cache %q (%s", c.Endpoint, c.Cache, transportName(c.TLS))
 	if c.Auth {
 		b.WriteString(", API key")
 	}
@@ -41,15 +41,31 @@ func describeLoad(r *LoadResult) string {
 	return b.String()
 }
 
+// transportName says how a result's connections were made: "TLS" or
+// "plaintext".
+func transportName(tls bool) string {
+	if tls {
+		return "TLS"
+	}
+	return "plaintext"
+}
+
+// writeInterruption says how much an interrupted result covers: nothing,
+// when it was interrupted before measuring (durationS 0), or else the part
+// that ran. It writes nothing for a result that was not interrupted.
+func writeInterruption(w io.Writer, interrupted bool, durationS float64, nothing string) {
+	switch {
+	case interrupted && durationS == 0:
+		fmt.Fprintln(w, nothing)
+	case interrupted:
+		fmt.Fprintln(w, "interrupted: the numbers cover the part that ran")
+	}
+}
+
 // writeLoadTable writes a load result as a table for people.
 func writeLoadTable(w io.Writer, r *LoadResult) {
 	fmt.Fprintf(w, "%s\n", describeLoad(r))
-	switch {
-	case r.Interrupted && r.DurationS == 0:
-		fmt.Fprintln(w, "interrupted before measuring started: nothing was measured")
-	case r.Interrupted:
-		fmt.Fprintln(w, "interrupted: the numbers cover the part that ran")
-	}
+	writeInterruption(w, r.Interrupted, r.DurationS, "interrupted before measuring started: nothing was measured")
 	fmt.Fprintln(w)
 	width := len("all")
 	for name := range r.PerOp {
@@ -74,9 +90,9 @@ func writeLoadTable(w io.Writer, r *LoadResult) {
 		row("all", OpResult{Ops: r.Ops, OpsPerS: r.OpsPerS, Hits: r.Hits, Misses: r.Misses, Errors: r.Errors, Latency: r.Latency})
 	}
 	tw.Flush()
-	if r.Mode == "open" && r.TargetRate > 0 && r.DurationS > 0 && (r.OpsPerS+perSecondErrors(r))/r.TargetRate < 0.9 {
+	if achieved := r.OpsPerS + perSecondErrors(r); r.Mode == "open" && r.TargetRate > 0 && r.DurationS > 0 && achieved/r.TargetRate < 0.9 {
 		fmt.Fprintf(w, "\nthe load fell behind the schedule: %.0f of %g ops/s; raise --concurrency, or the server is saturated\n",
-			r.OpsPerS+perSecondErrors(r), r.TargetRate)
+			achieved, r.TargetRate)
 	}
 	if len(r.ErrorsByCode) > 0 {
 		fmt.Fprintf(w, "\nerrors by code:")
@@ -97,13 +113,8 @@ func perSecondErrors(r *LoadResult) float64 {
 // writeIdleTable writes an idle result for people.
 func writeIdleTable(w io.Writer, r *IdleResult) {
 	fmt.Fprintf(w, "%s (%s): %d idle connections, keepalive every %gs, for %.1fs\n",
-		r.Endpoint, map[bool]string{true: "TLS", false: "plaintext"}[r.TLS], r.Connections, r.KeepaliveS, r.DurationS)
-	switch {
-	case r.Interrupted && r.DurationS == 0:
-		fmt.Fprintln(w, "interrupted while connecting: the server's usage was not measured")
-	case r.Interrupted:
-		fmt.Fprintln(w, "interrupted: the numbers cover the part that ran")
-	}
+		r.Endpoint, transportName(r.TLS), r.Connections, r.KeepaliveS, r.DurationS)
+	writeInterruption(w, r.Interrupted, r.DurationS, "interrupted while connecting: the server's usage was not measured")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "connected\t%d of %d in %.2fs\n", r.Connected, r.Connections, r.ConnectS)

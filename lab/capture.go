@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -48,4 +49,17 @@ func invocationName(inv Invocation) string {
 		return inv.RequestID
 	}
 	return "#" + strconv.Itoa(inv.Index)
+}
+
+// writeCaptureIn writes the run's packet capture, if it has one, to
+// dir/NAME.pcapng and returns that path; "" if it has none.
+func (r *run) writeCaptureIn(dir string) (string, error) {
+	if r.capture == nil {
+		return "", nil
+	}
+	path := filepath.Join(dir, r.spec.Name()+".pcapng")
+	if err := r.writeCapture(path); err != nil {
+		return "", err
+	}
+	return path, nil
 }

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -255,20 +256,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	functions := map[lambda.ResumeOrder][]lambda.Function{}
 	for i, spec := range opts.Runs {
 		r := &run{spec: spec, coldStarts: coldStarts}
-		proxyCfg := netem.Config{
-			Target:  srv.Addr(),
-			Latency: opts.Latency,
-			Jitter:  opts.Jitter,
-			Seed:    opts.Seed + uint64(i),
-			OnEvent: r.onProxyEvent,
-		}
-		if opts.PcapDir != "" {
-			r.capture = pcap.New()
-			proxyCfg.OnDeliver = r.capture.OnDeliver
-		}
-		r.proxy, err = netem.Listen(proxyCfg)
-		if err != nil {
-			return nil, fmt.Errorf("lab: start proxy for %s: %w", spec.Label(), err)
+		if err := r.startProxy(srv.Addr(), opts.Latency, opts.Jitter, opts.Seed+uint64(i), opts.PcapDir != ""); err != nil {
+			return nil, err
 		}
 		defer r.proxy.Close()
 		runs[i] = r
@@ -279,12 +268,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		functions[spec.ResumeOrder] = append(functions[spec.ResumeOrder], fn)
 	}
 
-	logDir := opts.LogDir
-	if logDir == "" {
-		logDir = filepath.Join(tmp, "logs")
-	}
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
-		return nil, fmt.Errorf("lab: log dir: %w", err)
+	logDir, err := makeLogDir(opts.LogDir, tmp)
+	if err != nil {
+		return nil, err
 	}
 	emulators := map[lambda.ResumeOrder]*lambda.Emulator{}
 	for _, order := range lambda.ResumeOrders() {
@@ -338,11 +324,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if r.spec.Client == ClientGo {
 			res.SDKVersion = GoSDKVersion
 		}
-		if r.capture != nil {
-			res.Pcap = filepath.Join(opts.PcapDir, r.spec.Name()+".pcapng")
-			if err := r.writeCapture(res.Pcap); err != nil {
-				return nil, err
-			}
+		if res.Pcap, err = r.writeCaptureIn(opts.PcapDir); err != nil {
+			return nil, err
 		}
 		report.Runs = append(report.Runs, res)
 	}
@@ -435,6 +418,34 @@ func functionFor(spec RunSpec, opts Options, endpoint, nodeDir, goDir string, tl
 	return fn, nil
 }
 
+// startProxy starts the run's proxy to target with the given delay and seed,
+// capturing what it carries when capture is set. The caller closes r.proxy.
+func (r *run) startProxy(target string, latency, jitter time.Duration, seed uint64, capture bool) error {
+	cfg := netem.Config{Target: target, Latency: latency, Jitter: jitter, Seed: seed, OnEvent: r.onProxyEvent}
+	if capture {
+		r.capture = pcap.New()
+		cfg.OnDeliver = r.capture.OnDeliver
+	}
+	proxy, err := netem.Listen(cfg)
+	if err != nil {
+		return fmt.Errorf("lab: start proxy for %s: %w", r.spec.Label(), err)
+	}
+	r.proxy = proxy
+	return nil
+}
+
+// makeLogDir creates the directory that keeps the functions' logs: logDir,
+// or else logs under tmp.
+func makeLogDir(logDir, tmp string) (string, error) {
+	if logDir == "" {
+		logDir = filepath.Join(tmp, "logs")
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return "", fmt.Errorf("lab: log dir: %w", err)
+	}
+	return logDir, nil
+}
+
 // onProxyEvent records the connections the function opens, and passes
 // every event to the capture, if any.
 func (r *run) onProxyEvent(ev netem.Event) {
@@ -472,18 +483,8 @@ func (r *run) replay(ctx context.Context, emu *lambda.Emulator, hc *http.Client,
 	defer func() { r.timeline.End = time.Now() }()
 	var lastEnd time.Time
 	for i, step := range steps {
-		if i > 0 {
-			deadline := lastEnd.Add(step.Gap)
-			if step.Blackhole && r.spec.Scenario == ScenarioBlackhole {
-				// Cut the flow only once the environment is frozen, as a
-				// middlebox would forget an idle one.
-				r.waitFrozen(ctx, hc, emu.Addr(), deadline)
-				r.blackhole()
-			}
-			if !sleepUntil(ctx, deadline) {
-				return
-			}
-			r.timeline.Frozen = append(r.timeline.Frozen, Span{Start: lastEnd, End: time.Now()})
+		if i > 0 && !r.waitGap(ctx, hc, emu.Addr(), lastEnd, step, nil) {
+			return
 		}
 		if i == 0 {
 			// Cold starts take turns (see coldStarts).
@@ -507,6 +508,28 @@ func (r *run) replay(ctx context.Context, emu *lambda.Emulator, hc *http.Client,
 	}
 	// Leave time for a ping sent during the last invocation to be logged.
 	sleepUntil(ctx, time.Now().Add(200*time.Millisecond))
+}
+
+// waitGap waits out step's gap after the invocation that ended at lastEnd,
+// blackholing the run's connections once the environment is frozen if the
+// step and the scenario ask for it (beforeBlackhole, if set, runs just
+// before), and records the frozen span. It reports false if ctx ended first.
+func (r *run) waitGap(ctx context.Context, hc *http.Client, addr string, lastEnd time.Time, step Step, beforeBlackhole func()) bool {
+	deadline := lastEnd.Add(step.Gap)
+	if step.Blackhole && r.spec.Scenario == ScenarioBlackhole {
+		// Cut the flow only once the environment is frozen, as a
+		// middlebox would forget an idle one.
+		r.waitFrozen(ctx, hc, addr, deadline)
+		if beforeBlackhole != nil {
+			beforeBlackhole()
+		}
+		r.blackhole()
+	}
+	if !sleepUntil(ctx, deadline) {
+		return false
+	}
+	r.timeline.Frozen = append(r.timeline.Frozen, Span{Start: lastEnd, End: time.Now()})
+	return true
 }
 
 // waitFrozen waits until the run's environment is frozen, or until deadline.
@@ -573,21 +596,36 @@ type reply struct {
 // refusal) counts as a failure too, under its own code.
 func invoke(ctx context.Context, hc *http.Client, addr, function string, index int, step Step) Invocation {
 	inv := Invocation{Index: index, Op: step.Op, Start: time.Now()}
+	body, _ := json.Marshal(map[string]any{"op": step.Op, "work_ms": float64(step.Work.Microseconds()) / 1000, "key": step.Key})
+	var rep reply
+	if postInvocation(ctx, hc, addr, function, body, &inv, &rep) {
+		if rep.RequestID != "" {
+			inv.RequestID = rep.RequestID
+		}
+		inv.CallMs, inv.ErrorCode, inv.Error = rep.Ms, rep.ErrorCode, rep.Error
+	}
+	return inv
+}
+
+// postInvocation invokes function with body through the emulator's invoke
+// API and decodes its reply into rep. It sets inv's End and RequestID, and
+// records a failure of the invocation itself (INVOKE_ERROR, INVOKE_HTTP_<code>,
+// FUNCTION_ERROR, BAD_REPLY) in inv. It reports whether rep holds the reply.
+func postInvocation(ctx context.Context, hc *http.Client, addr, function string, body []byte, inv *Invocation, rep any) bool {
 	defer func() {
 		if inv.End.IsZero() {
 			inv.End = time.Now()
 		}
 	}()
-	body, _ := json.Marshal(map[string]any{"op": step.Op, "work_ms": float64(step.Work.Microseconds()) / 1000, "key": step.Key})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/2015-03-31/functions/"+function+"/invocations", strings.NewReader(string(body)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/2015-03-31/functions/"+function+"/invocations", bytes.NewReader(body))
 	if err != nil {
 		inv.ErrorCode, inv.Error = "INVOKE_ERROR", err.Error()
-		return inv
+		return false
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		inv.ErrorCode, inv.Error = "INVOKE_ERROR", err.Error()
-		return inv
+		return false
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
@@ -601,15 +639,11 @@ func invoke(ctx context.Context, hc *http.Client, addr, function string, index i
 	case resp.Header.Get("X-Amz-Function-Error") != "":
 		inv.ErrorCode, inv.Error = "FUNCTION_ERROR", string(data)
 	default:
-		var rep reply
-		if err := json.Unmarshal(data, &rep); err != nil {
+		if err := json.Unmarshal(data, rep); err != nil {
 			inv.ErrorCode, inv.Error = "BAD_REPLY", fmt.Sprintf("%v: %q", err, data)
-			break
+			return false
 		}
-		if rep.RequestID != "" {
-			inv.RequestID = rep.RequestID
-		}
-		inv.CallMs, inv.ErrorCode, inv.Error = rep.Ms, rep.ErrorCode, rep.Error
+		return true
 	}
-	return inv
+	return false
 }

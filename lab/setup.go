@@ -134,10 +134,16 @@ func nodeModulesMatchLock(dir string) (bool, error) {
 // BuildGoFunction builds the lab's Go function from the checkout at root
 // into dir/bootstrap, the executable a provided runtime runs.
 func BuildGoFunction(ctx context.Context, root, dir string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "bootstrap"), "./lab/functions/go")
+	return buildBootstrap(ctx, root, "./lab/functions/go", dir)
+}
+
+// buildBootstrap builds the Go package pkg of the checkout at root into
+// dir/bootstrap.
+func buildBootstrap(ctx context.Context, root, pkg, dir string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "bootstrap"), pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("lab: go build ./lab/functions/go: %w\n%s", err, out)
+		return fmt.Errorf("lab: go build %s: %w\n%s", pkg, err, out)
 	}
 	return nil
 }

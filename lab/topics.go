@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/thaw-dev/thaw/client"
 	"github.com/thaw-dev/thaw/internal/netem"
-	"github.com/thaw-dev/thaw/internal/pcap"
 	"github.com/thaw-dev/thaw/lambda"
 	"github.com/thaw-dev/thaw/server"
 )
@@ -212,7 +210,6 @@ type topicsRun struct {
 	run
 	published atomic.Uint64 // acknowledged publishes
 	replies   []topicsReply // one per invocation, zero on failure
-	gaps      []bool        // whether invocation i followed a freeze
 	// streamsKilled counts the blackholes that silenced at least one open
 	// connection; written by replayTopics only.
 	streamsKilled int
@@ -254,10 +251,8 @@ func RunTopics(ctx context.Context, opts TopicsOptions) (*TopicsReport, error) {
 			}
 		case ClientGo:
 			opts.Progress.Status("Go function: go build ./examples/topics-go (a minute on a fresh machine)")
-			cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(goDir, "bootstrap"), "./examples/topics-go")
-			cmd.Dir = opts.Root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("lab: go build ./examples/topics-go: %w\n%s", err, out)
+			if err := buildBootstrap(ctx, opts.Root, "./examples/topics-go", goDir); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -280,15 +275,8 @@ func RunTopics(ctx context.Context, opts TopicsOptions) (*TopicsReport, error) {
 	var functions []lambda.Function
 	for i, spec := range specs {
 		r := &topicsRun{run: run{spec: spec}}
-		proxyCfg := netem.Config{Target: srv.Addr(), Latency: opts.Latency, Jitter: opts.Jitter,
-			Seed: opts.Seed + uint64(i), OnEvent: r.onProxyEvent}
-		if opts.PcapDir != "" {
-			r.capture = pcap.New()
-			proxyCfg.OnDeliver = r.capture.OnDeliver
-		}
-		r.proxy, err = netem.Listen(proxyCfg)
-		if err != nil {
-			return nil, fmt.Errorf("lab: start proxy for %s: %w", spec.Label(), err)
+		if err := r.startProxy(srv.Addr(), opts.Latency, opts.Jitter, opts.Seed+uint64(i), opts.PcapDir != ""); err != nil {
+			return nil, err
 		}
 		defer r.proxy.Close()
 		runs[i] = r
@@ -304,12 +292,9 @@ func RunTopics(ctx context.Context, opts TopicsOptions) (*TopicsReport, error) {
 		functions = append(functions, fn)
 	}
 
-	logDir := opts.LogDir
-	if logDir == "" {
-		logDir = filepath.Join(tmp, "logs")
-	}
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
-		return nil, fmt.Errorf("lab: log dir: %w", err)
+	logDir, err := makeLogDir(opts.LogDir, tmp)
+	if err != nil {
+		return nil, err
 	}
 	emu, err := lambda.Start(ctx, lambda.Config{Addr: "127.0.0.1:0", Functions: functions, LogDir: logDir, Logger: opts.Logger})
 	if err != nil {
@@ -337,11 +322,8 @@ func RunTopics(ctx context.Context, opts TopicsOptions) (*TopicsReport, error) {
 		r.timeline.Marks = r.marks
 		r.mu.Unlock()
 		res := r.summarize()
-		if r.capture != nil {
-			res.Pcap = filepath.Join(opts.PcapDir, r.spec.Name()+".pcapng")
-			if err := r.writeCapture(res.Pcap); err != nil {
-				return nil, err
-			}
+		if res.Pcap, err = r.writeCaptureIn(opts.PcapDir); err != nil {
+			return nil, err
 		}
 		report.Runs = append(report.Runs, res)
 	}
@@ -361,24 +343,10 @@ func (r *topicsRun) replayTopics(ctx context.Context, emu *lambda.Emulator, hc *
 	defer func() { stopPub(); pubDone.Wait() }()
 	var lastEnd time.Time
 	for i, step := range steps {
-		if i > 0 {
-			deadline := lastEnd.Add(step.Gap)
-			if step.Blackhole && r.spec.Scenario == ScenarioBlackhole {
-				r.waitFrozen(ctx, hc, emu.Addr(), deadline)
-				for _, c := range r.proxy.Conns() {
-					if c.State == netem.StateOpen {
-						r.streamsKilled++
-						break
-					}
-				}
-				r.blackhole()
-			}
-			if !sleepUntil(ctx, deadline) {
-				return
-			}
-			r.timeline.Frozen = append(r.timeline.Frozen, Span{Start: lastEnd, End: time.Now()})
+		if i > 0 && !r.waitGap(ctx, hc, emu.Addr(), lastEnd, step, r.countStreamKilled) {
+			return
 		}
-		inv := r.invokeTopics(ctx, hc, emu.Addr(), i, opts.ReadWindow, i > 0)
+		inv := r.invokeTopics(ctx, hc, emu.Addr(), i, opts.ReadWindow)
 		inv.Gap = step.Gap
 		r.timeline.Invocations = append(r.timeline.Invocations, inv)
 		lastEnd = inv.End
@@ -392,9 +360,20 @@ func (r *topicsRun) replayTopics(ctx context.Context, emu *lambda.Emulator, hc *
 	}
 	stopPub()
 	pubDone.Wait()
-	inv := r.invokeTopics(ctx, hc, emu.Addr(), len(steps), drainWindow, true)
+	inv := r.invokeTopics(ctx, hc, emu.Addr(), len(steps), drainWindow)
 	r.timeline.Invocations = append(r.timeline.Invocations, inv)
 	opts.Progress.Invoked(r.spec, inv)
+}
+
+// countStreamKilled counts a blackhole about to fall if it catches at least
+// one open connection.
+func (r *topicsRun) countStreamKilled() {
+	for _, c := range r.proxy.Conns() {
+		if c.State == netem.StateOpen {
+			r.streamsKilled++
+			return
+		}
+	}
 }
 
 // publish publishes the text of the next sequence number every interval
@@ -420,45 +399,14 @@ func (r *topicsRun) publish(ctx context.Context, pub *client.Client, interval ti
 
 // invokeTopics asks the function for every item up to the latest published
 // one, waiting at most window, and keeps its reply.
-func (r *topicsRun) invokeTopics(ctx context.Context, hc *http.Client, addr string, index int, window time.Duration, afterGap bool) Invocation {
+func (r *topicsRun) invokeTopics(ctx context.Context, hc *http.Client, addr string, index int, window time.Duration) Invocation {
 	inv := Invocation{Index: index, Op: "read", Start: time.Now()}
 	body, _ := json.Marshal(map[string]any{"until": r.published.Load(), "wait_ms": window.Milliseconds()})
 	var rep topicsReply
-	defer func() {
-		if inv.End.IsZero() {
-			inv.End = time.Now()
-		}
-		r.replies = append(r.replies, rep)
-		r.gaps = append(r.gaps, afterGap)
-	}()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/2015-03-31/functions/"+r.spec.Name()+"/invocations", strings.NewReader(string(body)))
-	if err != nil {
-		inv.ErrorCode, inv.Error = "INVOKE_ERROR", err.Error()
-		return inv
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		inv.ErrorCode, inv.Error = "INVOKE_ERROR", err.Error()
-		return inv
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	inv.End = time.Now()
-	inv.RequestID = resp.Header.Get("X-Amzn-Requestid")
-	switch {
-	case err != nil:
-		inv.ErrorCode, inv.Error = "INVOKE_ERROR", err.Error()
-	case resp.StatusCode != http.StatusOK:
-		inv.ErrorCode, inv.Error = fmt.Sprintf("INVOKE_HTTP_%d", resp.StatusCode), string(data)
-	case resp.Header.Get("X-Amz-Function-Error") != "":
-		inv.ErrorCode, inv.Error = "FUNCTION_ERROR", string(data)
-	default:
-		if err := json.Unmarshal(data, &rep); err != nil {
-			inv.ErrorCode, inv.Error = "BAD_REPLY", fmt.Sprintf("%v: %q", err, data)
-			break
-		}
+	if postInvocation(ctx, hc, addr, r.spec.Name(), body, &inv, &rep) {
 		inv.CallMs = rep.FirstItemMs
 	}
+	r.replies = append(r.replies, rep)
 	return inv
 }
 
@@ -486,7 +434,7 @@ func (r *topicsRun) summarize() TopicsRunResult {
 			res.ReadErrors = append(res.ReadErrors, rep.Error)
 		}
 		res.ReadErrors = append(res.ReadErrors, rep.Errors...)
-		if len(rep.Items) > 0 && r.gaps[i] {
+		if len(rep.Items) > 0 && i > 0 { // every invocation but the cold start follows a freeze
 			firsts = append(firsts, rep.FirstItemMs)
 		}
 		if r.spec.Client == ClientGo {
