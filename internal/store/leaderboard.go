@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
-	"unicode/utf8"
 )
 
 // Leaderboard errors.
@@ -109,16 +107,7 @@ type LeaderboardStore interface {
 // reason, for a blank, non-UTF-8 or over-long name; leaderboard names share
 // the cache names' length limit.
 func (l Limits) CheckLeaderboardName(name string) error {
-	l = l.WithDefaults()
-	switch {
-	case strings.TrimSpace(name) == "":
-		return fmt.Errorf("%w: leaderboard name must not be blank", ErrInvalidLeaderboardName)
-	case len(name) > l.MaxCacheNameLength:
-		return fmt.Errorf("%w: leaderboard name is %d bytes, the limit is %d", ErrInvalidLeaderboardName, len(name), l.MaxCacheNameLength)
-	case !utf8.ValidString(name):
-		return fmt.Errorf("%w: leaderboard name must be valid UTF-8", ErrInvalidLeaderboardName)
-	}
-	return nil
+	return checkName(ErrInvalidLeaderboardName, "leaderboard", name, l.WithDefaults().MaxCacheNameLength)
 }
 
 // CheckLeaderboardScore returns ErrScoreNotFinite, wrapped with what the

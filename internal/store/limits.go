@@ -145,14 +145,20 @@ func (l Limits) WithDefaults() Limits {
 // CheckCacheName returns ErrInvalidName, wrapped with the reason, for a blank,
 // over-long or non-UTF-8 name.
 func (l Limits) CheckCacheName(name string) error {
-	l = l.WithDefaults()
+	return checkName(ErrInvalidName, "cache", name, l.WithDefaults().MaxCacheNameLength)
+}
+
+// checkName returns sentinel, wrapped with the reason, for a blank name, one
+// longer than limit bytes or one that is not UTF-8; kind ("cache", "topic")
+// starts the reason.
+func checkName(sentinel error, kind, name string, limit int) error {
 	switch {
 	case strings.TrimSpace(name) == "":
-		return fmt.Errorf("%w: cache name must not be blank", ErrInvalidName)
-	case len(name) > l.MaxCacheNameLength:
-		return fmt.Errorf("%w: cache name is %d bytes, the limit is %d", ErrInvalidName, len(name), l.MaxCacheNameLength)
+		return fmt.Errorf("%w: %s name must not be blank", sentinel, kind)
+	case len(name) > limit:
+		return fmt.Errorf("%w: %s name is %d bytes, the limit is %d", sentinel, kind, len(name), limit)
 	case !utf8.ValidString(name):
-		return fmt.Errorf("%w: cache name must be valid UTF-8", ErrInvalidName)
+		return fmt.Errorf("%w: %s name must be valid UTF-8", sentinel, kind)
 	}
 	return nil
 }
@@ -160,16 +166,7 @@ func (l Limits) CheckCacheName(name string) error {
 // CheckTopicName returns ErrInvalidTopicName, wrapped with the reason, for a
 // blank, over-long or non-UTF-8 topic name.
 func (l Limits) CheckTopicName(name string) error {
-	l = l.WithDefaults()
-	switch {
-	case strings.TrimSpace(name) == "":
-		return fmt.Errorf("%w: topic name must not be blank", ErrInvalidTopicName)
-	case len(name) > l.MaxTopicNameLength:
-		return fmt.Errorf("%w: topic name is %d bytes, the limit is %d", ErrInvalidTopicName, len(name), l.MaxTopicNameLength)
-	case !utf8.ValidString(name):
-		return fmt.Errorf("%w: topic name must be valid UTF-8", ErrInvalidTopicName)
-	}
-	return nil
+	return checkName(ErrInvalidTopicName, "topic", name, l.WithDefaults().MaxTopicNameLength)
 }
 
 // CheckTopicMessageSize returns ErrItemTooLarge, wrapped with the sizes,

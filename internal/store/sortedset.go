@@ -151,6 +151,26 @@ func (a SortedSetAggregate) String() string {
 	return fmt.Sprintf("aggregate %d", int(a))
 }
 
+// Combine returns the function that combines two weighted scores of one
+// value under a, as ZUNIONSTORE's AGGREGATE does; every backend's
+// SortedSetUnionStore uses it.
+func (a SortedSetAggregate) Combine() (func(x, y float64) float64, error) {
+	switch a {
+	case AggregateSum:
+		return func(x, y float64) float64 {
+			if sum := x + y; !math.IsNaN(sum) {
+				return sum
+			}
+			return 0 // +Inf plus -Inf, as Redis
+		}, nil
+	case AggregateMin:
+		return math.Min, nil
+	case AggregateMax:
+		return math.Max, nil
+	}
+	return nil, fmt.Errorf("unknown aggregate function %v", a)
+}
+
 // SortedSetSource is one input of SortedSetUnionStore: a sorted set of the
 // same cache and the factor its scores are multiplied by.
 type SortedSetSource struct {

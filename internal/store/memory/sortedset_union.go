@@ -26,7 +26,7 @@ import (
 // Redis Cluster backend can give for sources in other hash slots.
 func (s *Store) SortedSetUnionStore(_ context.Context, cacheName string, dest []byte, sources []store.SortedSetSource, aggregate store.SortedSetAggregate, w store.CollectionWrite) (int, error) {
 	const name = "sorted set union store"
-	combine, err := zsetAggregator(aggregate)
+	combine, err := aggregate.Combine()
 	if err != nil {
 		return 0, fmt.Errorf("memory: %s: %w", name, err)
 	}
@@ -79,23 +79,4 @@ func (s *Store) SortedSetUnionStore(_ context.Context, cacheName string, dest []
 		return 0, err
 	}
 	return length, nil
-}
-
-// zsetAggregator returns the function that combines two weighted scores of one
-// value under a.
-func zsetAggregator(a store.SortedSetAggregate) (func(x, y float64) float64, error) {
-	switch a {
-	case store.AggregateSum:
-		return func(x, y float64) float64 {
-			if sum := x + y; !math.IsNaN(sum) {
-				return sum
-			}
-			return 0 // +Inf plus -Inf, as Redis
-		}, nil
-	case store.AggregateMin:
-		return math.Min, nil
-	case store.AggregateMax:
-		return math.Max, nil
-	}
-	return nil, fmt.Errorf("unknown aggregate function %v", a)
 }

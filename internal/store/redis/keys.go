@@ -82,33 +82,29 @@ func escape(dst []byte, s string) []byte {
 
 // cachePrefix is the prefix of every key of the cache named name in epoch.
 func cachePrefix(ns, name string, epoch uint64) string {
-	esc := escape(nil, name)
-	b := make([]byte, 0, len(ns)+len(esc)+32)
-	b = append(b, ns...)
-	b = append(b, ":{"...)
-	b = strconv.AppendInt(b, int64(len(esc)), 10)
-	b = append(b, ':')
-	b = append(b, esc...)
-	b = append(b, ':')
-	b = strconv.AppendUint(b, epoch, 10)
-	b = append(b, ':')
-	return string(b)
+	return nameTag(ns, ":{", name, epoch, ':')
 }
 
 // leaderboardTag is the common start of every leaderboard key of the cache
 // named name in generation gen: the "<ns>:lb:{<n>:<name>:<gen>}" of the
 // layout.
 func leaderboardTag(ns, name string, gen uint64) string {
+	return nameTag(ns, ":lb:{", name, gen, '}')
+}
+
+// nameTag returns "<ns><open><n>:<name>:<num><end>", name escaped and n its
+// escaped length: the start the cache prefix and the leaderboard tag share.
+func nameTag(ns, open, name string, num uint64, end byte) string {
 	esc := escape(nil, name)
 	b := make([]byte, 0, len(ns)+len(esc)+32)
 	b = append(b, ns...)
-	b = append(b, ":lb:{"...)
+	b = append(b, open...)
 	b = strconv.AppendInt(b, int64(len(esc)), 10)
 	b = append(b, ':')
 	b = append(b, esc...)
 	b = append(b, ':')
-	b = strconv.AppendUint(b, gen, 10)
-	b = append(b, '}')
+	b = strconv.AppendUint(b, num, 10)
+	b = append(b, end)
 	return string(b)
 }
 

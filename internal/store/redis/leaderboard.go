@@ -165,10 +165,15 @@ func leaderboardID(m *rueidis.RedisMessage) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(text) != 4 {
-		return 0, fmt.Errorf("malformed leaderboard member %q", text)
+	return memberID(text)
+}
+
+// memberID decodes a ZSET member, the 4 bytes of leaderboardMember, as an id.
+func memberID(member string) (uint32, error) {
+	if len(member) != 4 {
+		return 0, fmt.Errorf("malformed leaderboard member %q", member)
 	}
-	return binary.BigEndian.Uint32([]byte(text)), nil
+	return binary.BigEndian.Uint32([]byte(member)), nil
 }
 
 // leaderboardOrder renders order for a script: "1" for descending.
@@ -267,10 +272,11 @@ func (s *Store) LeaderboardFetchByRank(ctx context.Context, cacheName, name stri
 	}
 	out := make([]store.RankedElement, len(scores))
 	for i, z := range scores {
-		if len(z.Member) != 4 {
-			return nil, s.wrap(ctx, op, fmt.Errorf("malformed leaderboard member %q", z.Member))
+		id, err := memberID(z.Member)
+		if err != nil {
+			return nil, s.wrap(ctx, op, err)
 		}
-		out[i] = store.RankedElement{ID: binary.BigEndian.Uint32([]byte(z.Member)), Score: z.Score, Rank: start + i}
+		out[i] = store.RankedElement{ID: id, Score: z.Score, Rank: start + i}
 	}
 	return out, nil
 }

@@ -275,11 +275,9 @@ func (s *Store) ListFetch(ctx context.Context, cacheName string, key []byte, r s
 	if err != nil || !found {
 		return nil, false, err
 	}
-	out := make([][]byte, len(res))
-	for i := range res {
-		if out[i], err = res[i].AsBytes(); err != nil {
-			return nil, false, s.wrap(ctx, op, err)
-		}
+	out, err := replyBytes(res)
+	if err != nil {
+		return nil, false, s.wrap(ctx, op, err)
 	}
 	return out, true, nil
 }

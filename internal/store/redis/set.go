@@ -268,13 +268,23 @@ func (s *Store) SetPop(ctx context.Context, cacheName string, key []byte, count 
 	if err != nil || !found {
 		return nil, false, err
 	}
-	out := make([][]byte, len(res))
-	for i := range res {
-		if out[i], err = res[i].AsBytes(); err != nil {
-			return nil, false, s.wrap(ctx, op, err)
-		}
+	out, err := replyBytes(res)
+	if err != nil {
+		return nil, false, s.wrap(ctx, op, err)
 	}
 	return out, true, nil
+}
+
+// replyBytes converts the bulk strings of an array reply.
+func replyBytes(res []rueidis.RedisMessage) ([][]byte, error) {
+	out := make([][]byte, len(res))
+	for i := range res {
+		var err error
+		if out[i], err = res[i].AsBytes(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // byteSlices converts the strings of a reply.

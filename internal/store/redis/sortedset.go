@@ -428,7 +428,7 @@ func (s *Store) SortedSetLengthByScore(ctx context.Context, cacheName string, ke
 // source's read: the per-source snapshot the store interface describes.
 func (s *Store) SortedSetUnionStore(ctx context.Context, cacheName string, dest []byte, sources []store.SortedSetSource, aggregate store.SortedSetAggregate, w store.CollectionWrite) (int, error) {
 	const op = "sorted set union store"
-	combine, err := aggregator(aggregate)
+	combine, err := aggregate.Combine()
 	if err != nil {
 		return 0, fmt.Errorf("redis: %s: %w", op, err)
 	}
@@ -490,23 +490,4 @@ func (s *Store) SortedSetUnionStore(ctx context.Context, cacheName string, dest 
 		return 0, s.wrap(ctx, op, err)
 	}
 	return int(n), nil
-}
-
-// aggregator returns the function that combines two weighted scores of one
-// value under a, as ZUNIONSTORE's AGGREGATE does.
-func aggregator(a store.SortedSetAggregate) (func(x, y float64) float64, error) {
-	switch a {
-	case store.AggregateSum:
-		return func(x, y float64) float64 {
-			if sum := x + y; !math.IsNaN(sum) {
-				return sum
-			}
-			return 0 // +Inf plus -Inf, as Redis
-		}, nil
-	case store.AggregateMin:
-		return math.Min, nil
-	case store.AggregateMax:
-		return math.Max, nil
-	}
-	return nil, fmt.Errorf("unknown aggregate function %v", a)
 }
