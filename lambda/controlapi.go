@@ -170,13 +170,8 @@ func (c *controlAPI) handleListFunctions(w http.ResponseWriter, r *http.Request)
 
 func (c *controlAPI) handleGetFunction(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-Requestid", newRequestID())
-	f, ok := c.lookup(w, r)
+	f, cfg, ok := c.lookupConfiguration(w, r)
 	if !ok {
-		return
-	}
-	cfg, err := c.configuration(r.Context(), f)
-	if err != nil {
-		writeAPIError(w, http.StatusInternalServerError, "ServiceException", err.Error())
 		return
 	}
 	type codeLocation struct {
@@ -201,13 +196,8 @@ func (c *controlAPI) handleGetFunction(w http.ResponseWriter, r *http.Request) {
 
 func (c *controlAPI) handleGetFunctionConfiguration(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-Requestid", newRequestID())
-	f, ok := c.lookup(w, r)
+	_, cfg, ok := c.lookupConfiguration(w, r)
 	if !ok {
-		return
-	}
-	cfg, err := c.configuration(r.Context(), f)
-	if err != nil {
-		writeAPIError(w, http.StatusInternalServerError, "ServiceException", err.Error())
 		return
 	}
 	writeJSON(w, cfg)
@@ -276,6 +266,21 @@ func (c *controlAPI) lookup(w http.ResponseWriter, r *http.Request) (Function, b
 	}
 	writeAPIError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+functionARN(name))
 	return Function{}, false
+}
+
+// lookupConfiguration finds the function the request names and describes it,
+// or answers the error as Lambda does.
+func (c *controlAPI) lookupConfiguration(w http.ResponseWriter, r *http.Request) (Function, functionConfiguration, bool) {
+	f, ok := c.lookup(w, r)
+	if !ok {
+		return Function{}, functionConfiguration{}, false
+	}
+	cfg, err := c.configuration(r.Context(), f)
+	if err != nil {
+		writeAPIError(w, http.StatusInternalServerError, "ServiceException", err.Error())
+		return Function{}, functionConfiguration{}, false
+	}
+	return f, cfg, true
 }
 
 // configuration describes f as Lambda's FunctionConfiguration of $LATEST.

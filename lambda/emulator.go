@@ -197,8 +197,8 @@ func (e *Emulator) start(ctx context.Context) error {
 }
 
 // resolvePythonInterpreters finds, in parallel, the python3 each Python
-// function runs (see pythonruntime.Interpreter), so that cold starts, which
-// hold their pool's lock, find it cached.
+// function runs (see pythonruntime.Interpreter), so that the first cold
+// start finds it cached rather than spend its init time on a slow shim.
 func resolvePythonInterpreters(functions []Function) {
 	var wg sync.WaitGroup
 	for _, f := range functions {

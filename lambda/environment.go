@@ -2,7 +2,6 @@ package lambda
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -399,25 +398,24 @@ func (e *environment) exitOutcome(inv *invocation) outcome {
 	thawErr := e.thawErr
 	e.mu.Unlock()
 	var out outcome
+	var errorType, message string
 	if thawErr != nil {
-		out = outcome{serviceError: thawErr, payload: errorPayload("ServiceException", thawErr.Error())}
+		errorType, message = "ServiceException", thawErr.Error()
+		out = outcome{serviceError: thawErr, payload: errorPayload(errorType, message)}
 	} else {
 		state := e.runtimeExitState()
-		errorType := "Runtime.ExitError"
+		errorType = "Runtime.ExitError"
 		if state.OOMKilled {
 			errorType = "Runtime.OutOfMemory"
 		}
-		out = outcome{functionError: "Unhandled", payload: errorPayload(errorType,
-			fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", inv.id, state))}
+		message = fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", inv.id, state)
+		out = outcome{functionError: "Unhandled", payload: errorPayload(errorType, message)}
 	}
 	if isClosed(inv.started) {
-		var body struct{ ErrorType, ErrorMessage string }
-		json.Unmarshal(out.payload, &body)
-		message := body.ErrorMessage
 		if thawErr != nil {
 			message = "RequestId: " + inv.id + " Error: " + message
 		}
-		out.logTail = e.logs.end(e, inv, "error", body.ErrorType, message)
+		out.logTail = e.logs.end(e, inv, "error", errorType, message)
 	}
 	return out
 }

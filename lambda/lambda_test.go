@@ -84,10 +84,20 @@ type harness struct {
 	envs   map[string]bool // every environment's sandbox name, its cgroups checked removed at the end
 }
 
+// startEmulator serves fns, freezing their environments the way mode says.
 func startEmulator(t *testing.T, mode sandbox.Mode, fns ...lambda.Function) *harness {
 	t.Helper()
+	return startEmulatorConfig(t, lambda.Config{Functions: fns, FreezeMode: mode})
+}
+
+// startEmulatorConfig starts an emulator with cfg, its Addr and LogDir the
+// harness's, and at the end of the test closes it and checks that nothing of
+// its environments survives.
+func startEmulatorConfig(t *testing.T, cfg lambda.Config) *harness {
+	t.Helper()
 	h := &harness{t: t, logDir: t.TempDir(), pids: map[int]bool{}, envs: map[string]bool{}}
-	emu, err := lambda.Start(t.Context(), lambda.Config{Addr: "127.0.0.1:0", Functions: fns, LogDir: h.logDir, FreezeMode: mode})
+	cfg.Addr, cfg.LogDir = "127.0.0.1:0", h.logDir
+	emu, err := lambda.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("lambda.Start: %v", err)
 	}

@@ -73,28 +73,6 @@ func TestResumeOrder(t *testing.T) {
 	}
 }
 
-// startEmulatorConfig is startEmulator with the rest of cfg set by the test;
-// Addr and LogDir are the harness's.
-func startEmulatorConfig(t *testing.T, cfg lambda.Config) *harness {
-	t.Helper()
-	h := &harness{t: t, logDir: t.TempDir(), pids: map[int]bool{}, envs: map[string]bool{}}
-	cfg.Addr, cfg.LogDir = "127.0.0.1:0", h.logDir
-	emu, err := lambda.Start(t.Context(), cfg)
-	if err != nil {
-		t.Fatalf("lambda.Start: %v", err)
-	}
-	h.emu = emu
-	t.Cleanup(func() {
-		for _, env := range emu.Environments() {
-			h.pids[env.Pid] = true
-			h.envs[env.Function+"-"+env.ID] = true
-		}
-		emu.Close()
-		h.assertNoLeftovers()
-	})
-	return h
-}
-
 // TestParseResumeOrder checks the names the CLI and the lab accept.
 func TestParseResumeOrder(t *testing.T) {
 	for _, tc := range []struct {

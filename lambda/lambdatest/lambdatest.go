@@ -25,6 +25,9 @@ type Response struct {
 // FunctionError is the X-Amz-Function-Error header, "" on success.
 func (r Response) FunctionError() string { return r.Header.Get("X-Amz-Function-Error") }
 
+// RequestID is the X-Amzn-Requestid header: the invocation's request ID.
+func (r Response) RequestID() string { return r.Header.Get("X-Amzn-Requestid") }
+
 // Invoke posts payload to function at the emulator listening on addr, with
 // headers given as name, value pairs, and returns the answer.
 func Invoke(t testing.TB, client *http.Client, addr, function, payload string, headers ...string) Response {

@@ -1,13 +1,9 @@
 package noderuntime_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,34 +16,7 @@ import (
 )
 
 func TestInstall(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "runtime")
-	for range 2 { // a second Install replaces the first
-		path, err := noderuntime.Install(dir)
-		if err != nil {
-			t.Fatalf("Install(%q): %v", dir, err)
-		}
-		if want := filepath.Join(dir, noderuntime.FileName); path != want {
-			t.Errorf("Install(%q) = %q, want %q", dir, path, want)
-		}
-		info, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Mode().Perm() != 0o644 {
-			t.Errorf("mode of %s = %v, want 0644", path, info.Mode().Perm())
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, noderuntime.Script()) {
-			t.Errorf("%s differs from Script()", path)
-		}
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("Install left %d files in %s, want 1", len(entries), dir)
-	}
+	lambdatest.CheckInstall(t, noderuntime.Install, noderuntime.FileName, noderuntime.Script())
 }
 
 func TestCommand(t *testing.T) {
@@ -75,94 +44,17 @@ func requireNode(t *testing.T) {
 	}
 }
 
-// emulator is a running lambda.Emulator serving Node functions made from
-// testdata.
-type emulator struct {
-	t      *testing.T
-	emu    *lambda.Emulator
-	logDir string
-}
-
 // nodeFunction is a nodejs function whose code is testdata/dir.
 func nodeFunction(t *testing.T, name, dir, handler string) lambda.Function {
 	t.Helper()
-	code, err := filepath.Abs(filepath.Join("testdata", dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	noCPUScaling := false // the bootstrap, not CPU shares, is under test
-	return lambda.Function{
-		Name:       name,
-		Runtime:    lambda.RuntimeNodeJS,
-		Code:       code,
-		Handler:    handler,
-		MemoryMB:   512,
-		Timeout:    10 * time.Second,
-		CPUScaling: &noCPUScaling,
-	}
+	return lambdatest.TestdataFunction(t, lambda.RuntimeNodeJS, name, dir, handler)
 }
 
-func startEmulator(t *testing.T, fns ...lambda.Function) *emulator {
+// startEmulator serves fns; it skips the test when node is not in PATH.
+func startEmulator(t *testing.T, fns ...lambda.Function) *lambdatest.Emulator {
 	t.Helper()
 	requireNode(t)
-	e := &emulator{t: t, logDir: t.TempDir()}
-	emu, err := lambda.Start(t.Context(), lambda.Config{Addr: "127.0.0.1:0", Functions: fns, LogDir: e.logDir})
-	if err != nil {
-		t.Fatalf("lambda.Start: %v", err)
-	}
-	t.Cleanup(func() { emu.Close() })
-	e.emu = emu
-	return e
-}
-
-// invocation is what the Invoke API answered.
-type invocation struct {
-	status        int
-	functionError string
-	requestID     string
-	body          []byte
-}
-
-func (e *emulator) invoke(function, payload string) invocation {
-	e.t.Helper()
-	resp, err := http.Post("http://"+e.emu.Addr()+"/2015-03-31/functions/"+function+"/invocations", "application/json", strings.NewReader(payload))
-	if err != nil {
-		e.t.Fatalf("invoke %s: %v", function, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatalf("invoke %s: %v", function, err)
-	}
-	return invocation{resp.StatusCode, resp.Header.Get("X-Amz-Function-Error"), resp.Header.Get("X-Amzn-Requestid"), body}
-}
-
-// invokeOK invokes function and fails the test unless it succeeded; it
-// returns the response body.
-func (e *emulator) invokeOK(function, payload string) []byte {
-	e.t.Helper()
-	r := e.invoke(function, payload)
-	if r.status != http.StatusOK || r.functionError != "" {
-		e.t.Fatalf("invoke %s %s = %d %s (function error %q), want 200 success", function, payload, r.status, r.body, r.functionError)
-	}
-	return r.body
-}
-
-// waitForLog waits until the function's log file matches re and returns the
-// log.
-func (e *emulator) waitForLog(function string, re *regexp.Regexp) string {
-	e.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		data, _ := os.ReadFile(filepath.Join(e.logDir, function+".log"))
-		if re.Match(data) {
-			return string(data)
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("log of %s does not match %q:\n%s", function, re, data)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return lambdatest.Start(t, fns...)
 }
 
 // nodeError is the error shape of Lambda's Node runtime.
@@ -199,7 +91,7 @@ func TestHandlersSucceed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			for i := range 2 { // cold, then warm
-				if got := e.invokeOK(tt.name, `{"n":1}`); string(got) != tt.want {
+				if got := e.InvokeBody(tt.name, `{"n":1}`); string(got) != tt.want {
 					t.Errorf("invocation %d of %s (%s) = %s, want %s", i+1, tt.handler, tt.dir, got, tt.want)
 				}
 			}
@@ -209,16 +101,16 @@ func TestHandlersSucceed(t *testing.T) {
 
 func TestContext(t *testing.T) {
 	e := startEmulator(t, nodeFunction(t, "echo", "commonjs", "index.echo"))
-	r := e.invoke("echo", `{"hello":"world"}`)
-	if r.status != http.StatusOK || r.functionError != "" {
-		t.Fatalf("invoke echo = %d %s (function error %q), want success", r.status, r.body, r.functionError)
+	r := e.Invoke("echo", `{"hello":"world"}`)
+	if r.Status != http.StatusOK || r.FunctionError() != "" {
+		t.Fatalf("invoke echo = %d %s (function error %q), want success", r.Status, r.Body, r.FunctionError())
 	}
 	var got map[string]any
-	if err := json.Unmarshal(r.body, &got); err != nil {
-		t.Fatalf("echo answered %s: %v", r.body, err)
+	if err := json.Unmarshal(r.Body, &got); err != nil {
+		t.Fatalf("echo answered %s: %v", r.Body, err)
 	}
 	want := map[string]any{
-		"awsRequestId":                   r.requestID,
+		"awsRequestId":                   r.RequestID(),
 		"functionName":                   "echo",
 		"functionVersion":                "$LATEST",
 		"memoryLimitInMB":                "512", // a string, as on Lambda
@@ -273,13 +165,13 @@ func TestFunctionErrors(t *testing.T) {
 		t.Run(handlerFunction(tt.handler), func(t *testing.T) {
 			t.Parallel()
 			for i := range 2 { // the environment survives a function error
-				r := e.invoke(handlerFunction(tt.handler), `{}`)
+				r := e.Invoke(handlerFunction(tt.handler), `{}`)
 				var got nodeError
-				if err := json.Unmarshal(r.body, &got); err != nil {
-					t.Fatalf("invoke %s = %d %s: not an error object: %v", tt.handler, r.status, r.body, err)
+				if err := json.Unmarshal(r.Body, &got); err != nil {
+					t.Fatalf("invoke %s = %d %s: not an error object: %v", tt.handler, r.Status, r.Body, err)
 				}
-				if r.status != http.StatusOK || r.functionError != "Unhandled" {
-					t.Errorf("invoke %s = %d with X-Amz-Function-Error %q, want 200 and Unhandled", tt.handler, r.status, r.functionError)
+				if r.Status != http.StatusOK || r.FunctionError() != "Unhandled" {
+					t.Errorf("invoke %s = %d with X-Amz-Function-Error %q, want 200 and Unhandled", tt.handler, r.Status, r.FunctionError())
 				}
 				if got.ErrorType != tt.wantType || got.ErrorMessage != tt.wantMessage {
 					t.Errorf("invocation %d of %s = %s: %q, want %s: %q", i+1, tt.handler, got.ErrorType, got.ErrorMessage, tt.wantType, tt.wantMessage)
@@ -291,7 +183,7 @@ func TestFunctionErrors(t *testing.T) {
 					t.Errorf("trace of %s is missing, want []", tt.handler)
 				}
 			}
-			if live := lambdatest.Live(e.emu.Environments(), handlerFunction(tt.handler)); len(live) != 1 {
+			if live := lambdatest.Live(e.Environments(), handlerFunction(tt.handler)); len(live) != 1 {
 				t.Errorf("%s has %d live environments after two function errors, want 1 (reused)", tt.handler, len(live))
 			}
 		})
@@ -325,12 +217,12 @@ func TestInitErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := e.invoke(tt.name, `{}`)
+			r := e.Invoke(tt.name, `{}`)
 			var got nodeError
-			if err := json.Unmarshal(r.body, &got); err != nil {
-				t.Fatalf("invoke %s = %d %s: not an error object: %v", tt.handler, r.status, r.body, err)
+			if err := json.Unmarshal(r.Body, &got); err != nil {
+				t.Fatalf("invoke %s = %d %s: not an error object: %v", tt.handler, r.Status, r.Body, err)
 			}
-			if r.functionError == "" {
+			if r.FunctionError() == "" {
 				t.Errorf("invoke %s: X-Amz-Function-Error is empty, want a function error", tt.handler)
 			}
 			if got.ErrorType != tt.wantType || !strings.HasPrefix(got.ErrorMessage, tt.wantMessage) {
@@ -338,7 +230,7 @@ func TestInitErrors(t *testing.T) {
 			}
 			// Lambda's Node runtime logs init failures as an uncaught exception
 			// before any request id exists.
-			e.waitForLog(tt.name, regexp.MustCompile(`\tundefined\tERROR\tUncaught Exception \t\{"errorType":"`+regexp.QuoteMeta(tt.wantType)+`"`))
+			e.WaitForLog(tt.name, regexp.MustCompile(`\tundefined\tERROR\tUncaught Exception \t\{"errorType":"`+regexp.QuoteMeta(tt.wantType)+`"`))
 		})
 	}
 }
@@ -363,17 +255,17 @@ func TestCrashReportsAndRestarts(t *testing.T) {
 			t.Parallel()
 			pids := map[int]bool{}
 			for i := range 2 {
-				r := e.invoke(handlerFunction(tt.handler), `{}`)
+				r := e.Invoke(handlerFunction(tt.handler), `{}`)
 				var got nodeError
-				if err := json.Unmarshal(r.body, &got); err != nil {
-					t.Fatalf("invoke %s = %d %s: not an error object: %v", tt.handler, r.status, r.body, err)
+				if err := json.Unmarshal(r.Body, &got); err != nil {
+					t.Fatalf("invoke %s = %d %s: not an error object: %v", tt.handler, r.Status, r.Body, err)
 				}
-				if r.functionError != "Unhandled" || got.ErrorType != tt.wantType || got.ErrorMessage != tt.wantMessage {
-					t.Errorf("invocation %d of %s = %q %s: %q, want Unhandled %s: %q", i+1, tt.handler, r.functionError, got.ErrorType, got.ErrorMessage, tt.wantType, tt.wantMessage)
+				if r.FunctionError() != "Unhandled" || got.ErrorType != tt.wantType || got.ErrorMessage != tt.wantMessage {
+					t.Errorf("invocation %d of %s = %q %s: %q, want Unhandled %s: %q", i+1, tt.handler, r.FunctionError(), got.ErrorType, got.ErrorMessage, tt.wantType, tt.wantMessage)
 				}
-				e.waitForLog(handlerFunction(tt.handler), regexp.MustCompile(regexp.QuoteMeta(r.requestID)+`\tERROR\t`+tt.wantLog+` \t\{`))
-				lambdatest.WaitFor(t, "the crashed environment to end", func() bool { return len(lambdatest.Live(e.emu.Environments(), handlerFunction(tt.handler))) == 0 })
-				for _, env := range e.emu.Environments() {
+				e.WaitForLog(handlerFunction(tt.handler), regexp.MustCompile(regexp.QuoteMeta(r.RequestID())+`\tERROR\t`+tt.wantLog+` \t\{`))
+				lambdatest.WaitFor(t, "the crashed environment to end", func() bool { return len(lambdatest.Live(e.Environments(), handlerFunction(tt.handler))) == 0 })
+				for _, env := range e.Environments() {
 					if env.Function == handlerFunction(tt.handler) {
 						pids[env.Pid] = true
 					}
@@ -389,11 +281,11 @@ func TestCrashReportsAndRestarts(t *testing.T) {
 func TestWarmEnvironmentKeepsState(t *testing.T) {
 	e := startEmulator(t, nodeFunction(t, "counter", "commonjs", "index.counter"))
 	for want := 1; want <= 3; want++ {
-		if got := string(e.invokeOK("counter", `{}`)); got != strconv.Itoa(want) {
+		if got := string(e.InvokeBody("counter", `{}`)); got != strconv.Itoa(want) {
 			t.Errorf("invocation %d of counter = %s, want %d", want, got, want)
 		}
 	}
-	if live := lambdatest.Live(e.emu.Environments(), "counter"); len(live) != 1 || live[0].Invocations != 3 {
+	if live := lambdatest.Live(e.Environments(), "counter"); len(live) != 1 || live[0].Invocations != 3 {
 		t.Errorf("environments of counter = %+v, want one that served 3 invocations", live)
 	}
 }
@@ -403,14 +295,14 @@ func TestConsoleFormat(t *testing.T) {
 		nodeFunction(t, "logs", "commonjs", "index.logs"),
 		nodeFunction(t, "esm", "esm", "index.handler"),
 	)
-	r := e.invoke("logs", `{}`)
-	if r.status != http.StatusOK || r.functionError != "" || string(r.body) != `"logged"` {
-		t.Fatalf("invoke logs = %d %s (function error %q), want \"logged\"", r.status, r.body, r.functionError)
+	r := e.Invoke("logs", `{}`)
+	if r.Status != http.StatusOK || r.FunctionError() != "" || string(r.Body) != `"logged"` {
+		t.Fatalf("invoke logs = %d %s (function error %q), want \"logged\"", r.Status, r.Body, r.FunctionError())
 	}
 	record := func(level, message string) *regexp.Regexp {
-		return regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t` + regexp.QuoteMeta(r.requestID) + `\t` + level + `\t` + message + `\n`)
+		return regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t` + regexp.QuoteMeta(r.RequestID()) + `\t` + level + `\t` + message + `\n`)
 	}
-	log := e.waitForLog("logs", record("INFO", `line one\rline two`))
+	log := e.WaitForLog("logs", record("INFO", `line one\rline two`))
 	for _, want := range []*regexp.Regexp{
 		record("INFO", `log formatted 42`),
 		record("INFO", `info \{ a: 1 \}`),
@@ -424,8 +316,8 @@ func TestConsoleFormat(t *testing.T) {
 		}
 	}
 
-	e.invokeOK("esm", `{}`)
-	e.waitForLog("esm", regexp.MustCompile(`Z\tundefined\tINFO\tesm module loaded\n`))
+	e.InvokeBody("esm", `{}`)
+	e.WaitForLog("esm", regexp.MustCompile(`Z\tundefined\tINFO\tesm module loaded\n`))
 }
 
 // TestTimersStopWhileFrozen is the seed's experiment: a background counter
@@ -442,7 +334,7 @@ func TestTimersStopWhileFrozen(t *testing.T) {
 		if i > 0 {
 			time.Sleep(700 * time.Millisecond)
 		}
-		if err := json.Unmarshal(e.invokeOK("ticker", `{}`), &reply); err != nil {
+		if err := json.Unmarshal(e.InvokeBody("ticker", `{}`), &reply); err != nil {
 			t.Fatal(err)
 		}
 		pids[reply.Pid] = true
@@ -462,7 +354,7 @@ func handlerFunction(handler string) string { return strings.TrimPrefix(handler,
 
 // startCommonJSHandlers starts one emulator with a function per handler of
 // testdata/commonjs, each named by handlerFunction.
-func startCommonJSHandlers(t *testing.T, handlers []string) *emulator {
+func startCommonJSHandlers(t *testing.T, handlers []string) *lambdatest.Emulator {
 	t.Helper()
 	fns := make([]lambda.Function, 0, len(handlers))
 	for _, h := range handlers {

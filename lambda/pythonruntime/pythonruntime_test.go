@@ -25,34 +25,7 @@ import (
 )
 
 func TestPythonInstall(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "runtime")
-	for range 2 { // a second Install replaces the first
-		path, err := pythonruntime.Install(dir)
-		if err != nil {
-			t.Fatalf("Install(%q): %v", dir, err)
-		}
-		if want := filepath.Join(dir, pythonruntime.FileName); path != want {
-			t.Errorf("Install(%q) = %q, want %q", dir, path, want)
-		}
-		info, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Mode().Perm() != 0o644 {
-			t.Errorf("mode of %s = %v, want 0644", path, info.Mode().Perm())
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, pythonruntime.Script()) {
-			t.Errorf("%s differs from Script()", path)
-		}
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("Install left %d files in %s, want 1", len(entries), dir)
-	}
+	lambdatest.CheckInstall(t, pythonruntime.Install, pythonruntime.FileName, pythonruntime.Script())
 }
 
 func TestPythonCommand(t *testing.T) {
@@ -81,97 +54,21 @@ func requirePython(t *testing.T) {
 	}
 }
 
-// emulator is a running lambda.Emulator serving Python functions made from
-// testdata.
-type emulator struct {
-	t      *testing.T
-	emu    *lambda.Emulator
-	logDir string
-}
-
 // pythonFunction is a python function whose code is testdata/dir.
 func pythonFunction(t *testing.T, name, dir, handler string) lambda.Function {
 	t.Helper()
-	code, err := filepath.Abs(filepath.Join("testdata", dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	noCPUScaling := false // the bootstrap, not CPU shares, is under test
-	return lambda.Function{
-		Name:       name,
-		Runtime:    lambda.RuntimePython,
-		Code:       code,
-		Handler:    handler,
-		MemoryMB:   512,
-		Timeout:    10 * time.Second,
-		CPUScaling: &noCPUScaling,
-	}
+	return lambdatest.TestdataFunction(t, lambda.RuntimePython, name, dir, handler)
 }
 
 // startEmulator serves fns and, at the end of the test, closes the emulator
-// and checks that none of its runtime processes survive.
-func startEmulator(t *testing.T, fns ...lambda.Function) *emulator {
+// and checks that none of its runtime processes survive; it skips the test
+// when python3 is not in PATH.
+func startEmulator(t *testing.T, fns ...lambda.Function) *lambdatest.Emulator {
 	t.Helper()
 	requirePython(t)
-	e := &emulator{t: t, logDir: t.TempDir()}
-	emu, err := lambda.Start(t.Context(), lambda.Config{Addr: "127.0.0.1:0", Functions: fns, LogDir: e.logDir})
-	if err != nil {
-		t.Fatalf("lambda.Start: %v", err)
-	}
-	t.Cleanup(func() {
-		envs := emu.Environments()
-		emu.Close()
-		for _, env := range envs {
-			if _, err := os.Stat(fmt.Sprintf("/proc/%d/cmdline", env.Pid)); err == nil && processAlive(env.Pid) {
-				t.Errorf("runtime process %d of %s still alive after Close", env.Pid, env.Function)
-			}
-		}
-	})
-	e.emu = emu
+	e := lambdatest.Start(t, fns...)
+	e.ExpectNoSurvivors()
 	return e
-}
-
-// processAlive reports whether pid exists and is not a zombie.
-func processAlive(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
-}
-
-func (e *emulator) invoke(function, payload string, headers ...string) lambdatest.Response {
-	e.t.Helper()
-	return lambdatest.Invoke(e.t, http.DefaultClient, e.emu.Addr(), function, payload, headers...)
-}
-
-// invokeOK invokes function and fails the test unless it succeeded; it
-// returns the response body.
-func (e *emulator) invokeOK(function, payload string) []byte {
-	e.t.Helper()
-	r := e.invoke(function, payload)
-	if r.Status != http.StatusOK || r.FunctionError() != "" {
-		e.t.Fatalf("invoke %s %s = %d %s (function error %q), want 200 success", function, payload, r.Status, r.Body, r.FunctionError())
-	}
-	return r.Body
-}
-
-// waitForLog waits until the function's log file matches re and returns the
-// log.
-func (e *emulator) waitForLog(function string, re *regexp.Regexp) string {
-	e.t.Helper()
-	deadline := time.Now().Add(lambdatest.WaitTimeout)
-	for {
-		data, _ := os.ReadFile(filepath.Join(e.logDir, function+".log"))
-		if re.Match(data) {
-			return string(data)
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("log of %s does not match %q:\n%s", function, re, data)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // pythonError is the error shape of Lambda's Python runtime.
@@ -219,7 +116,7 @@ func TestPythonHandlersSucceed(t *testing.T) {
 				if tt.handler == "app.counter" {
 					want = strconv.Itoa(i + 1)
 				}
-				if got := e.invokeOK(tt.name, `{"n": 1}`); string(got) != want {
+				if got := e.InvokeBody(tt.name, `{"n": 1}`); string(got) != want {
 					t.Errorf("invocation %d of %s = %s, want %s", i+1, tt.handler, got, want)
 				}
 			}
@@ -232,7 +129,7 @@ func TestPythonContext(t *testing.T) {
 	e := startEmulator(t, pythonFunction(t, "echo", "handlers", "app.echo"))
 	clientContext := base64.StdEncoding.EncodeToString([]byte(`{"custom":{"k":"v"},"env":{"platform":"test"}}`))
 	const trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
-	r := e.invoke("echo", `{"hello":"world"}`, "X-Amz-Client-Context", clientContext, "X-Amzn-Trace-Id", trace)
+	r := e.Invoke("echo", `{"hello":"world"}`, "X-Amz-Client-Context", clientContext, "X-Amzn-Trace-Id", trace)
 	if r.Status != http.StatusOK || r.FunctionError() != "" {
 		t.Fatalf("invoke echo = %d %s (function error %q), want success", r.Status, r.Body, r.FunctionError())
 	}
@@ -300,7 +197,7 @@ func TestPythonFunctionErrors(t *testing.T) {
 		t.Run(handlerFunction(tt.handler), func(t *testing.T) {
 			t.Parallel()
 			for i := range 2 { // the environment survives a function error
-				r := e.invoke(handlerFunction(tt.handler), `{"field": "x"}`)
+				r := e.Invoke(handlerFunction(tt.handler), `{"field": "x"}`)
 				got := decodeError(t, r)
 				if r.Status != http.StatusOK || r.FunctionError() != "Unhandled" {
 					t.Errorf("invoke %s = %d with X-Amz-Function-Error %q, want 200 and Unhandled", tt.handler, r.Status, r.FunctionError())
@@ -320,13 +217,13 @@ func TestPythonFunctionErrors(t *testing.T) {
 					}
 				}
 			}
-			if live := lambdatest.Live(e.emu.Environments(), handlerFunction(tt.handler)); len(live) != 1 {
+			if live := lambdatest.Live(e.Environments(), handlerFunction(tt.handler)); len(live) != 1 {
 				t.Errorf("%s has %d live environments after two function errors, want 1 (reused)", tt.handler, len(live))
 			}
 			if tt.handler == "app.raises" {
 				// The error is logged as one record, lines joined by '\r' and
 				// indented with no-break spaces, as Lambda's runtime does.
-				e.waitForLog("raises", regexp.MustCompile(`\t\[ERROR\] ValidationError: bad input: x\rTraceback \(most recent call last\):\r\x{00a0}\x{00a0}File "[^"]*app\.py", line 52, in raises\r\x{00a0}{4}raise ValidationError\(`))
+				e.WaitForLog("raises", regexp.MustCompile(`\t\[ERROR\] ValidationError: bad input: x\rTraceback \(most recent call last\):\r\x{00a0}\x{00a0}File "[^"]*app\.py", line 52, in raises\r\x{00a0}{4}raise ValidationError\(`))
 			}
 		})
 	}
@@ -357,7 +254,7 @@ func TestPythonInitErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := e.invoke(tt.name, `{}`)
+			r := e.Invoke(tt.name, `{}`)
 			got := decodeError(t, r)
 			if r.FunctionError() == "" {
 				t.Errorf("invoke %s: X-Amz-Function-Error is empty, want a function error", tt.handler)
@@ -369,9 +266,9 @@ func TestPythonInitErrors(t *testing.T) {
 				t.Errorf("stackTrace of %s = %q, want a trace: %v", tt.handler, got.StackTrace, tt.wantTrace)
 			}
 			// Logged before any request id exists.
-			e.waitForLog(tt.name, regexp.MustCompile(`\t\[ERROR\] `+regexp.QuoteMeta(tt.wantType)+`: `))
+			e.WaitForLog(tt.name, regexp.MustCompile(`\t\[ERROR\] `+regexp.QuoteMeta(tt.wantType)+`: `))
 			lambdatest.WaitFor(t, "the failed environment to end", func() bool {
-				return len(lambdatest.Live(e.emu.Environments(), tt.name)) == 0
+				return len(lambdatest.Live(e.Environments(), tt.name)) == 0
 			})
 		})
 	}
@@ -379,7 +276,7 @@ func TestPythonInitErrors(t *testing.T) {
 
 func TestPythonExitEndsTheEnvironment(t *testing.T) {
 	e := startEmulator(t, pythonFunction(t, "exits", "handlers", "app.exits"))
-	r := e.invoke("exits", `{}`)
+	r := e.Invoke("exits", `{}`)
 	got := decodeErrorLoose(t, r)
 	if r.FunctionError() != "Unhandled" || got.ErrorType != "Runtime.ExitError" || !strings.Contains(got.ErrorMessage, "exit status 3") {
 		t.Errorf("invoke of sys.exit(3) = %q %s: %q, want Unhandled Runtime.ExitError with exit status 3", r.FunctionError(), got.ErrorType, got.ErrorMessage)
@@ -405,7 +302,7 @@ func TestPythonAsyncHandlersShareOneEventLoop(t *testing.T) {
 		Async       bool    `json:"async"`
 		RemainingMs float64 `json:"remaining_ms"`
 	}
-	if err := json.Unmarshal(e.invokeOK("async", `{}`), &got); err != nil {
+	if err := json.Unmarshal(e.InvokeBody("async", `{}`), &got); err != nil {
 		t.Fatal(err)
 	}
 	if !got.Async || got.RemainingMs <= 0 || got.RemainingMs > 10000 {
@@ -416,7 +313,7 @@ func TestPythonAsyncHandlersShareOneEventLoop(t *testing.T) {
 		Invocations int `json:"invocations"`
 	}
 	for range 3 {
-		if err := json.Unmarshal(e.invokeOK("loop", `{}`), &loops); err != nil {
+		if err := json.Unmarshal(e.InvokeBody("loop", `{}`), &loops); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -427,7 +324,7 @@ func TestPythonAsyncHandlersShareOneEventLoop(t *testing.T) {
 
 func TestPythonLogFormat(t *testing.T) {
 	e := startEmulator(t, pythonFunction(t, "logs", "handlers", "app.logs"))
-	r := e.invoke("logs", `{}`)
+	r := e.Invoke("logs", `{}`)
 	if r.Status != http.StatusOK || r.FunctionError() != "" || string(r.Body) != `"logged"` {
 		t.Fatalf("invoke logs = %d %s (function error %q), want \"logged\"", r.Status, r.Body, r.FunctionError())
 	}
@@ -440,7 +337,7 @@ func TestPythonLogFormat(t *testing.T) {
 	record := func(level, message string) *regexp.Regexp {
 		return line(`\[` + level + `\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t` + id + `\t` + message)
 	}
-	log := e.waitForLog("logs", regexp.MustCompile(`END RequestId: `+id))
+	log := e.WaitForLog("logs", regexp.MustCompile(`END RequestId: `+id))
 	for _, want := range []*regexp.Regexp{
 		line(`printed line`),
 		line(`two`),
@@ -474,7 +371,7 @@ func TestPythonTimersStopWhileFrozen(t *testing.T) {
 		if i > 0 {
 			time.Sleep(700 * time.Millisecond)
 		}
-		if err := json.Unmarshal(e.invokeOK("ticker", `{}`), &reply); err != nil {
+		if err := json.Unmarshal(e.InvokeBody("ticker", `{}`), &reply); err != nil {
 			t.Fatal(err)
 		}
 		pids[reply.Pid] = true

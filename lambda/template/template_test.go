@@ -1,9 +1,7 @@
 package template_test
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -192,19 +190,8 @@ func TestTemplateServesFunctions(t *testing.T) {
 		}
 	}
 	tmpl := load(t, "sam-globals.yaml")
-	emu, err := lambda.Start(t.Context(), lambda.Config{Addr: "127.0.0.1:0", Functions: tmpl.Functions, LogDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("lambda.Start: %v", err)
-	}
-	t.Cleanup(func() {
-		envs := emu.Environments()
-		emu.Close()
-		for _, env := range envs {
-			if processAlive(env.Pid) {
-				t.Errorf("runtime process %d of %s still alive after Close", env.Pid, env.Function)
-			}
-		}
-	})
+	emu := lambdatest.Start(t, tmpl.Functions...)
+	emu.ExpectNoSurvivors()
 	client := &http.Client{Timeout: 30 * time.Second}
 	tests := []struct {
 		function string
@@ -235,16 +222,6 @@ func TestTemplateServesFunctions(t *testing.T) {
 	if r := lambdatest.Invoke(t, client, emu.Addr(), "Table", `{}`); r.Status != http.StatusNotFound {
 		t.Errorf("invoke Table (not a function) = %d, want 404", r.Status)
 	}
-}
-
-// processAlive reports whether pid exists and is not a zombie.
-func processAlive(pid int) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
 }
 
 func TestTemplateProvidedRuntimes(t *testing.T) {
