@@ -358,9 +358,19 @@ func TestTelemetryStuckSubscriber(t *testing.T) {
 		}
 		return abandoned, delivered, dropped
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			kinds := map[string]int{}
+			for _, event := range extensionEvents(t, telemetry) {
+				kinds[fmt.Sprint(event["type"])]++
+			}
+			t.Logf("telemetry events by type: %v", kinds)
+		}
+	})
 	// The delivery timeout counts only unfrozen time: invocations that
-	// take a while let it pass.
-	waitFor(t, "the stuck delivery to be abandoned and the drops reported", func() bool {
+	// take a while let it pass. On a loaded machine (the whole suite with
+	// the race detector) that takes longer than lambdatest's usual wait.
+	lambdatest.WaitForWithin(t, time.Minute, "the stuck delivery to be abandoned and the drops reported", func() bool {
 		h.invokeOK("fn", `{"action":"sleep","ms":100}`)
 		abandoned, _, dropped := count()
 		return abandoned && dropped > 0

@@ -99,10 +99,17 @@ const WaitTimeout = 15 * time.Second
 // what it waited for when WaitTimeout passes first.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(WaitTimeout)
+	WaitForWithin(t, WaitTimeout, what, cond)
+}
+
+// WaitForWithin is WaitFor with a wait of its own, for conditions that
+// take longer than WaitTimeout on a loaded machine.
+func WaitForWithin(t testing.TB, wait time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(wait)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", WaitTimeout, what)
+			t.Fatalf("timed out after %v waiting for %s", wait, what)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
