@@ -1,16 +1,20 @@
 package lambda
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/thaw-dev/thaw/lambda/noderuntime"
@@ -39,7 +43,19 @@ const (
 var errEnvironmentDead = errors.New("lambda: environment ended")
 
 // environment is one execution environment: a runtime process tree in a
-// sandbox and the Runtime API server it talks to.
+// sandbox and the API server it talks to. The environment keeps the
+// lifecycle (Init, the current invocation, freeze and thaw, shutdown); the
+// APIs its processes call are types of their own that reach it through
+// narrow interfaces, which the environment implements: runtimeAPI
+// (runtimeHost), extensionRegistry (extensionHost) and telemetryHub
+// (telemetryHost). The function's logSink, shared by its environments, knows
+// it only by its id.
+//
+// Lock order: mu, then telemetry.mu, then a subscriber's mu; the logSink's
+// mu is never held while another is taken. The extension registry has no
+// lock of its own: its state is guarded by mu, because whether every
+// extension has finished its phase decides, atomically with the runtime's
+// state, when Init ends and when the environment freezes.
 type environment struct {
 	id       string
 	fn       Function
@@ -51,6 +67,12 @@ type environment struct {
 	listener net.Listener
 	api      *http.Server
 
+	// runtime, extensions and telemetry serve the Runtime, Extensions and
+	// Telemetry APIs on api.
+	runtime    *runtimeAPI
+	extensions *extensionRegistry
+	telemetry  *telemetryHub
+
 	// initialized is closed at the runtime's first /next; initFailed when it
 	// reports an error through /init/error instead (initErr holds the body).
 	initialized chan struct{}
@@ -58,7 +80,7 @@ type environment struct {
 	// pending hands the next event to the runtime's /next call.
 	pending chan *invocation
 
-	mu           sync.Mutex    // guards the fields below
+	mu           sync.Mutex    // guards the fields below and extensions' state
 	state        State         // guarded by mu
 	busy         bool          // guarded by mu: an event is assigned and not yet answered
 	current      *invocation   // guarded by mu: the event the runtime is processing
@@ -74,11 +96,6 @@ type environment struct {
 	runtimeWaiting bool // guarded by mu
 	// runtimeCalledNext: the runtime has asked for its first event.
 	runtimeCalledNext bool // guarded by mu
-	// extensions are the registered extensions, in order of registration.
-	extensions []*extension // guarded by mu
-	// expectedExtensions is how many external extensions were started: the
-	// Init phase waits for that many to register.
-	expectedExtensions int // guarded by mu
 	// shuttingDown: shutdown has begun; the environment is neither frozen
 	// nor reserved again.
 	shuttingDown bool // guarded by mu
@@ -86,13 +103,6 @@ type environment struct {
 	// thawed is closed at the thaw that ends the current freeze; telemetry
 	// deliveries wait for it.
 	thawed chan struct{} // guarded by mu
-
-	telemetryMu sync.Mutex             // guards subscribers, initEvents and initEventsDone
-	subscribers []*telemetrySubscriber // guarded by telemetryMu
-	// initEvents are the events published during Init, for extensions
-	// that subscribe after they happened; initEventsDone ends the keeping.
-	initEvents     []bufferedTelemetry // guarded by telemetryMu
-	initEventsDone bool                // guarded by telemetryMu
 
 	// pidFile is where the launcher records external extensions' pids, "" without.
 	pidFile string
@@ -133,12 +143,15 @@ func startEnvironment(ctx context.Context, fn Function, id string, runtimeDir st
 		lastUsed:    time.Now(),
 		coldPending: true,
 	}
+	e.extensions = newExtensionRegistry(e, &e.mu, fn, e.logger)
+	e.telemetry = newTelemetryHub(e, e.extensions, e.logger)
+	e.runtime = &runtimeAPI{host: e, logger: e.logger}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("lambda: runtime API listener: %w", err)
 	}
 	e.listener = lis
-	e.api = &http.Server{Handler: e.runtimeAPI(), ReadHeaderTimeout: 10 * time.Second}
+	e.api = &http.Server{Handler: e.apiHandler(), ReadHeaderTimeout: 10 * time.Second}
 
 	path, args, err := runtimeCommand(fn, runtimeDir)
 	if err != nil {
@@ -154,7 +167,7 @@ func startEnvironment(ctx context.Context, fn Function, id string, runtimeDir st
 		if len(extensions) > 0 {
 			e.pidFile = filepath.Join(runtimeDir, "extensions-"+id+".pids")
 			e.statusPath = filepath.Join(runtimeDir, "runtime-"+id+".status")
-			e.expectedExtensions = len(extensions)
+			e.extensions.expected = len(extensions)
 			e.runtimeExited = make(chan struct{})
 			path, args = launcherCommand(extensions, e.pidFile, e.statusPath, path, args)
 		}
@@ -166,9 +179,11 @@ func startEnvironment(ctx context.Context, fn Function, id string, runtimeDir st
 			return nil, err
 		}
 	}
-	out := logs.writerFor(e)
+	out := logs.writerFor(e.id, e.currentRequestID, func(line string) {
+		e.telemetry.publish(telemetryFunction, "function", line)
+	})
 	e.output = out
-	e.platformInitStart()
+	e.telemetry.platformInitStart(e.fn, e.id)
 	e.sandbox, err = sandbox.Start(ctx, sandbox.Config{
 		Path:              path,
 		Args:              args,
@@ -204,6 +219,16 @@ func startEnvironment(ctx context.Context, fn Function, id string, runtimeDir st
 		go e.watchRuntime(statusFIFO)
 	}
 	return e, nil
+}
+
+// apiHandler returns the handler of the environment's API server: the
+// Runtime, Extensions and Telemetry APIs on one port.
+func (e *environment) apiHandler() http.Handler {
+	mux := http.NewServeMux()
+	e.runtime.routes(mux)
+	e.extensions.routes(mux)
+	e.telemetry.routes(mux)
+	return mux
 }
 
 // runtimeCommand returns the program and arguments that start fn's runtime.
@@ -259,6 +284,7 @@ func (e *environment) processEnv() []string {
 	return append(env, e.fn.sortedEnv()...)
 }
 
+// firstNonEmpty returns the first of values that is not "".
 func firstNonEmpty(values ...string) string {
 	for _, v := range values {
 		if v != "" {
@@ -360,9 +386,9 @@ func (e *environment) run(inv *invocation) outcome {
 		// Lines printed before the deadline belong to this invocation.
 		e.sandbox.SyncOutput(50 * time.Millisecond)
 		message := fmt.Sprintf("Task timed out after %.2f seconds", e.fn.Timeout.Seconds())
-		tail := e.logs.end(e, inv, "timeout", "Sandbox.Timedout",
+		tail := e.logEnd(inv, "timeout", "Sandbox.Timedout",
 			time.Now().UTC().Format("2006-01-02T15:04:05.000Z")+" "+inv.id+" "+message)
-		if e.hasExtensions() {
+		if e.extensions.registered() {
 			// Extensions get SHUTDOWN(timeout) and their grace period
 			// while the caller already has its answer; shuttingDown keeps
 			// the environment from being reserved meanwhile.
@@ -415,7 +441,7 @@ func (e *environment) exitOutcome(inv *invocation) outcome {
 		if thawErr != nil {
 			message = "RequestId: " + inv.id + " Error: " + message
 		}
-		out.logTail = e.logs.end(e, inv, "error", errorType, message)
+		out.logTail = e.logEnd(inv, "error", errorType, message)
 	}
 	return out
 }
@@ -441,7 +467,7 @@ func (e *environment) complete(id string, out outcome) error {
 func (e *environment) tryReserve() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.busy || !e.extensionsReadyLocked() || e.shuttingDown || e.state == StateDead || e.state == StateInitializing || e.dead() {
+	if e.busy || !e.extensions.readyLocked() || e.shuttingDown || e.state == StateDead || e.state == StateInitializing || e.dead() {
 		return false
 	}
 	e.busy = true
@@ -463,7 +489,7 @@ func (e *environment) currentRequestID() string {
 func (e *environment) idleFor(now time.Time) time.Duration {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.busy || !e.extensionsReadyLocked() || e.state == StateDead {
+	if e.busy || !e.extensions.readyLocked() || e.state == StateDead {
 		return 0
 	}
 	return now.Sub(e.lastUsed)
@@ -516,6 +542,9 @@ func (e *environment) abandoned() bool {
 	return e.killErr != nil && !e.dead()
 }
 
+// ended is closed when the environment's process tree has ended.
+func (e *environment) ended() <-chan struct{} { return e.sandbox.Done() }
+
 // EnvironmentInfo describes an environment for /_thaw/environments.
 type EnvironmentInfo struct {
 	ID            string    `json:"id"`
@@ -534,6 +563,7 @@ type EnvironmentInfo struct {
 	CPUMode    string `json:"cpu_mode"`
 }
 
+// info describes the environment as it is at now.
 func (e *environment) info(now time.Time) EnvironmentInfo {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -559,4 +589,466 @@ func limitMode(m sandbox.Mode) string {
 		return m.String()
 	}
 	return "none"
+}
+
+// watchRuntime reads the runtime's exit status from the launcher's FIFO.
+// When the runtime exits while the environment is not shutting down (a
+// crash), the extensions get SHUTDOWN(failure) and their grace period before
+// the tree is killed, as on Lambda. It ends with the environment.
+func (e *environment) watchRuntime(fifo *os.File) {
+	go func() {
+		<-e.sandbox.Done()
+		fifo.Close()
+	}()
+	line, err := bufio.NewReader(fifo).ReadString('\n')
+	if err != nil {
+		return // the environment ended first
+	}
+	state, err := parseWaitStatus(line)
+	if err != nil {
+		e.logger.Warn("launcher reported an unreadable runtime status", "err", err)
+		state = sandbox.ExitState{Code: -1}
+	}
+	e.mu.Lock()
+	e.runtimeState = state
+	close(e.runtimeExited)
+	failure := !e.shuttingDown
+	e.shuttingDown = true
+	e.mu.Unlock()
+	e.logger.Info("runtime exited", "exit", state.String())
+	if failure {
+		e.shutdown(shutdownFailure)
+	}
+}
+
+// shutdown ends the environment. Without extensions it is killed at once.
+// With extensions, as on Lambda: the tree is thawed, extensions subscribed
+// to SHUTDOWN receive it with reason, and they get until every one has asked
+// for its next event again or exited, at most shutdownGrace minus
+// runtimeGrace; then the runtime gets SIGTERM and runtimeGrace to exit, and
+// whatever is left is killed. Concurrent and repeated calls wait for the
+// first. It returns the kill's error.
+func (e *environment) shutdown(reason string) error {
+	e.shutdownOnce.Do(func() { e.shutdownErr = e.shutdownNow(reason) })
+	return e.shutdownErr
+}
+
+// shutdownNow is shutdown, run once.
+func (e *environment) shutdownNow(reason string) error {
+	e.mu.Lock()
+	e.shuttingDown = true
+	if !e.extensions.registeredLocked() || e.dead() {
+		e.mu.Unlock()
+		return e.kill()
+	}
+	if err := e.thawLocked(); err != nil {
+		e.mu.Unlock()
+		return e.kill()
+	}
+	e.mu.Unlock()
+	// Subscribers get what is buffered before they are told to shut down.
+	e.telemetry.flush(runtimeGrace)
+	e.mu.Lock()
+	e.extensions.sendShutdownLocked(reason, time.Now().Add(shutdownGrace))
+	e.mu.Unlock()
+	e.logger.Info("sending SHUTDOWN to extensions", "reason", reason)
+
+	pids := launcherPids(e.pidFile)
+	extensionsDone := time.Now().Add(shutdownGrace - runtimeGrace)
+	for time.Now().Before(extensionsDone) && !e.dead() {
+		e.mu.Lock()
+		ready := e.extensions.readyLocked()
+		e.mu.Unlock()
+		if ready || (len(pids) > 0 && allExited(pids)) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !e.dead() {
+		// With extensions the root is the launcher, which passes SIGTERM
+		// on to the runtime and reports its exit.
+		syscall.Kill(e.sandbox.Pid(), syscall.SIGTERM)
+		select {
+		case <-e.sandbox.Done():
+		case <-e.runtimeExited:
+		case <-time.After(runtimeGrace):
+		}
+	}
+	return e.kill()
+}
+
+// nextEvent is the runtime asking for its next event in /next. Its first
+// call ends the runtime's part of the Init phase and waits for the rest
+// (every extension registered and asking for its first event). Unless an
+// event is already pending, the environment is then frozen (if the
+// extensions are done too) and the call waits for one. It returns nil when
+// ctx or the environment ends first.
+func (e *environment) nextEvent(ctx context.Context) *invocation {
+	e.mu.Lock()
+	e.runtimeWaiting = true
+	firstCall := !e.runtimeCalledNext
+	e.runtimeCalledNext = true
+	if firstCall {
+		// Published before checkInitLocked can publish the init report.
+		e.telemetry.platformInitRuntimeDone("success", "")
+	}
+	e.checkInitLocked()
+	e.mu.Unlock()
+	select {
+	case <-e.initialized:
+	case <-ctx.Done():
+		return nil
+	case <-e.sandbox.Done():
+		return nil
+	}
+	if inv := e.takeOrFreeze(); inv != nil {
+		return inv
+	}
+	select {
+	case inv := <-e.pending:
+		return inv
+	case <-ctx.Done():
+		return nil
+	case <-e.sandbox.Done():
+		return nil
+	}
+}
+
+// initOver reports whether the Init phase has ended.
+func (e *environment) initOver() bool { return isClosed(e.initialized) }
+
+// checkInitLocked ends the Init phase once the runtime has asked for its
+// first event and every expected extension has registered and asked for its
+// first event; the caller holds mu.
+func (e *environment) checkInitLocked() {
+	if isClosed(e.initialized) || e.initErr != nil {
+		return
+	}
+	if !e.runtimeCalledNext || !e.extensions.allRegisteredLocked() || !e.extensions.readyLocked() {
+		return
+	}
+	e.initDuration = time.Since(e.created)
+	close(e.initialized)
+	e.telemetry.platformInitReport(e.initDuration)
+	e.telemetry.endInit()
+}
+
+// initError records body, the error the runtime reported for its Init
+// phase; the first such report fails the Init phase.
+func (e *environment) initError(body []byte) {
+	e.mu.Lock()
+	first := e.initErr == nil
+	e.initErr = body
+	e.mu.Unlock()
+	if first {
+		e.telemetry.platformInitRuntimeDone("error", errorTypeOf(body))
+		close(e.initFailed)
+	}
+}
+
+// extensionReadyLocked is the registry telling that an extension has
+// finished its current phase: the idle time starts if no invocation is
+// current, and the Init phase may end or the environment freeze; the
+// caller holds mu.
+func (e *environment) extensionReadyLocked() {
+	if e.current == nil {
+		// The environment's idle time starts when its last extension is done.
+		e.lastUsed = time.Now()
+	}
+	e.checkInitLocked()
+	e.maybeFreezeLocked()
+}
+
+// extensionFailedLocked is the registry telling that the extension name
+// reported an error of errorType with body. One reported during Init fails
+// the Init phase (unless it already ended or failed); otherwise the
+// environment may now freeze without it. The caller holds mu.
+func (e *environment) extensionFailedLocked(name, errorType string, body []byte, duringInit bool) {
+	failInit := duringInit && !isClosed(e.initialized) && e.initErr == nil
+	if failInit {
+		e.initErr = errorPayload(errorType, fmt.Sprintf("Extension %s failed to initialize: %s", name, bytes.TrimSpace(body)))
+		close(e.initFailed)
+	} else {
+		e.maybeFreezeLocked()
+	}
+}
+
+// takeOrFreeze returns the pending event if there is one, or freezes the
+// environment (if the extensions are done too) and returns nil.
+func (e *environment) takeOrFreeze() *invocation {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state == StateInitializing {
+		e.state = StateRunning
+	}
+	select {
+	case inv := <-e.pending:
+		return inv
+	default:
+		e.maybeFreezeLocked()
+		return nil
+	}
+}
+
+// maybeFreezeLocked freezes the environment when the runtime waits for its
+// next event, none is pending, and every extension has finished too; the
+// caller holds mu.
+func (e *environment) maybeFreezeLocked() {
+	if !e.runtimeWaiting || e.shuttingDown || e.state == StateFrozen || !isClosed(e.initialized) ||
+		len(e.pending) > 0 || !e.extensions.readyLocked() {
+		return
+	}
+	e.freezeLocked()
+}
+
+// thawAndStart thaws the environment and makes inv the current invocation,
+// starting its timeout and sending INVOKE to the extensions. If the thaw
+// fails, inv is not started and the error is returned: the caller ends the
+// environment, and inv fails with it.
+func (e *environment) thawAndStart(inv *invocation) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.thawLocked(); err != nil {
+		return err
+	}
+	e.startLocked(inv)
+	return nil
+}
+
+// startLocked makes inv the current invocation, starting its timeout and
+// sending INVOKE to the extensions; the caller holds mu.
+func (e *environment) startLocked(inv *invocation) {
+	e.runtimeWaiting = false
+	e.current = inv
+	e.invocations++
+	inv.startedAt = time.Now()
+	inv.deadline = inv.startedAt.Add(e.fn.Timeout)
+	close(inv.started)
+	e.extensions.sendInvokeLocked(inv)
+}
+
+// freezeLocked freezes the process tree and records when.
+func (e *environment) freezeLocked() {
+	if e.state == StateDead {
+		return
+	}
+	took, err := e.sandbox.Freeze()
+	if err != nil {
+		e.logger.Warn("freeze failed; the environment keeps running", "err", err)
+		return
+	}
+	e.state = StateFrozen
+	e.thawed = make(chan struct{})
+	e.frozenSince = time.Now()
+	e.logger.Debug("frozen", "latency", took, "mode", e.sandbox.Mode())
+}
+
+// thawLocked thaws the process tree if it is frozen. A failed thaw leaves
+// the tree frozen for good: it records the error in thawErr and marks the
+// environment shutting down, so it is not reserved again; the caller kills
+// it (without mu) so that the event fails at once instead of waiting out
+// its timeout in a frozen runtime.
+func (e *environment) thawLocked() error {
+	if e.state != StateFrozen {
+		return nil
+	}
+	var took time.Duration
+	var err error
+	if e.thawFault != nil {
+		err = e.thawFault()
+	}
+	if err == nil {
+		took, err = e.sandbox.Thaw()
+	}
+	if err != nil {
+		e.logger.Error("thaw failed; ending the environment", "err", err)
+		e.thawErr = fmt.Errorf("lambda: thaw environment %s of %s: %w", e.id, e.fn.Name, err)
+		e.shuttingDown = true
+		return err
+	}
+	close(e.thawed)
+	frozen := time.Since(e.frozenSince)
+	e.frozenTotal += frozen
+	e.frozenSince = time.Time{}
+	e.state = StateRunning
+	e.logger.Debug("thawed", "latency", took, "frozen_for", frozen)
+	return nil
+}
+
+// frozen reports whether the environment is frozen now.
+func (e *environment) frozen() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.state == StateFrozen
+}
+
+// waitThawed returns once the environment is not frozen: true, or false if
+// stop closed or the environment ended first. A freeze can still begin right
+// after it returns; a delivery caught by it completes after the thaw.
+func (e *environment) waitThawed(stop <-chan struct{}) bool {
+	for {
+		e.mu.Lock()
+		frozen, thawed := e.state == StateFrozen, e.thawed
+		e.mu.Unlock()
+		if !frozen {
+			return true
+		}
+		select {
+		case <-thawed:
+		case <-stop:
+			return false
+		case <-e.sandbox.Done():
+			return false
+		}
+	}
+}
+
+// handOver gives inv to the runtime as the answer to its pending /next and
+// ends the freeze the runtime may be in, in the environment's resume order.
+// runtimeAddr is the address of the runtime's end of the connection.
+func (e *environment) handOver(w http.ResponseWriter, runtimeAddr string, inv *invocation) {
+	if e.fn.resumeOrder == ResumeThawFirst {
+		if err := e.thawAndStart(inv); err != nil {
+			e.kill() // closes this connection too; run reports the failure
+			return
+		}
+		e.telemetry.flush(telemetryFlushTimeout)
+		e.logStart(inv)
+		writeNext(w, e.fn.Name, inv)
+		return
+	}
+	// Event first: the invocation starts (its deadline goes into the
+	// headers) and its answer is written and flushed while the tree may
+	// still be frozen: the kernel keeps it in the runtime's socket. START
+	// comes before the thaw, so every line the resumed function prints
+	// follows it, as on Lambda.
+	e.mu.Lock()
+	frozen := e.state == StateFrozen
+	e.startLocked(inv)
+	e.mu.Unlock()
+	e.logStart(inv)
+	if !frozen {
+		writeNext(w, e.fn.Name, inv)
+		e.telemetry.flush(telemetryFlushTimeout)
+		return
+	}
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		writeNext(w, e.fn.Name, inv)
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			e.logger.Debug("flush /next before the thaw", "request_id", inv.id, "err", err)
+		}
+	}()
+	deadline := time.Now().Add(eventFlushBound)
+	bound := time.NewTimer(eventFlushBound)
+	select {
+	case <-flushed:
+		// Written is not yet received: on loopback the kernel may finish
+		// the delivery in a softirq after the write returned.
+		switch err := waitReceived(runtimeAddr, e.listener.Addr().String(), deadline); {
+		case errors.Is(err, errNotReceived):
+			e.logger.Warn("event not in the runtime's socket before the thaw; thawing anyway", "request_id", inv.id, "err", err)
+		case err != nil:
+			// No sock_diag here (a kernel without inet_diag): the write
+			// returned, which is as far as thaw can see.
+			e.logger.Debug("cannot check that the event reached the runtime's socket", "request_id", inv.id, "err", err)
+		}
+	case <-bound.C:
+		e.logger.Warn("event not written to the runtime's socket before the thaw; thawing anyway", "request_id", inv.id, "bound", eventFlushBound)
+	}
+	bound.Stop()
+	e.mu.Lock()
+	err := e.thawLocked()
+	e.mu.Unlock()
+	if err != nil {
+		// The runtime would sit frozen on its event until the timeout.
+		// Killing it also ends the write to its socket, if still blocked.
+		e.kill()
+		<-flushed
+		return
+	}
+	// The handler may return only once the answer is written.
+	<-flushed
+	e.telemetry.flush(telemetryFlushTimeout)
+}
+
+// currentInvocation returns the event the runtime is processing, or nil.
+func (e *environment) currentInvocation() *invocation {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.current
+}
+
+// finishInvocation ends inv, the current invocation, with the outcome the
+// runtime posted: its END and REPORT lines and telemetry once the lines it
+// printed before have arrived, then the answer to its caller.
+func (e *environment) finishInvocation(inv *invocation, out outcome) error {
+	// Lines the function printed before it posted its result belong to
+	// this invocation: let them reach the log before END is written.
+	if err := e.sandbox.SyncOutput(50 * time.Millisecond); err != nil {
+		e.logger.Debug("function output still in flight at END", "err", err)
+	}
+	status, errorType := "success", ""
+	if out.functionError != "" {
+		status, errorType = "error", errorTypeOf(out.payload)
+	}
+	out.logTail = e.logEnd(inv, status, errorType, "")
+	return e.complete(inv.id, out)
+}
+
+// logStart writes the START line of inv and publishes its platform.start.
+func (e *environment) logStart(inv *invocation) {
+	e.logs.start(e.id, inv)
+	e.telemetry.platformStart(inv)
+}
+
+// logEnd writes the END and REPORT lines of inv, publishes its
+// platform.runtimeDone and platform.report telemetry with status (success,
+// error or timeout) and returns its log tail, if one was asked for. An
+// invocation the platform ended (a timeout, a crash) passes the line Lambda
+// logs for it as platformError (see logSink.end). Only the first call for
+// an invocation writes anything and takes its tail; later ones return nil.
+func (e *environment) logEnd(inv *invocation, status, errorType, platformError string) []byte {
+	if !inv.logEnded.CompareAndSwap(false, true) {
+		return nil
+	}
+	r := e.report(inv)
+	r.errorType = errorType
+	e.logs.end(e.id, inv, r, status, platformError)
+	e.telemetry.platformDone(inv, status, r)
+	return e.logs.takeTail(inv)
+}
+
+// report measures inv now, taking the Init Duration if this is the first
+// invocation of the environment.
+func (e *environment) report(inv *invocation) invocationReport {
+	ms := float64(time.Since(inv.startedAt).Microseconds()) / 1000
+	r := invocationReport{durationMs: ms, billedMs: int64(math.Ceil(ms)), memoryMB: e.fn.MemoryMB, maxMemoryMB: maxMemoryUsedMB(e.sandbox)}
+	e.mu.Lock()
+	if e.coldPending {
+		e.coldPending = false
+		r.initMs = float64(e.initDuration.Microseconds()) / 1000
+	}
+	e.mu.Unlock()
+	return r
+}
+
+// maxMemoryUsedMB is the sandbox's peak memory in MB, 0 when unknown.
+func maxMemoryUsedMB(s *sandbox.Sandbox) int64 {
+	peak, err := s.PeakMemory()
+	if err != nil {
+		return 0
+	}
+	return (peak + 1<<20 - 1) >> 20
+}
+
+// isClosed reports whether c is closed.
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"math"
 	"sync"
 	"time"
 )
@@ -19,7 +18,9 @@ const logTailBytes = 4096
 //
 //	<RFC 3339 time>\t<request id or ->\t<environment id>\t<text>
 //
-// with the function name in front on the console.
+// with the function name in front on the console. The environments of the
+// function share it; it knows each only by its id, and the invocations
+// they hand it.
 type logSink struct {
 	function string
 	console  io.Writer
@@ -29,6 +30,8 @@ type logSink struct {
 	tails map[string]*bytes.Buffer // guarded by mu: logs of invocations asking for Tail
 }
 
+// newLogSink returns the log of function, written to console and file
+// (either may be nil).
 func newLogSink(function string, console, file io.Writer) *logSink {
 	if console == nil {
 		console = io.Discard
@@ -57,15 +60,15 @@ func (s *logSink) emit(envID, requestID, text string) {
 	}
 }
 
-// start writes the START line of inv and begins collecting its tail.
-func (s *logSink) start(e *environment, inv *invocation) {
+// start writes the START line of inv, run by environment envID, and begins
+// collecting its tail.
+func (s *logSink) start(envID string, inv *invocation) {
 	if inv.wantLogTail {
 		s.mu.Lock()
 		s.tails[inv.id] = &bytes.Buffer{}
 		s.mu.Unlock()
 	}
-	s.emit(e.id, inv.id, "START RequestId: "+inv.id+" Version: $LATEST")
-	e.platformStart(inv)
+	s.emit(envID, inv.id, "START RequestId: "+inv.id+" Version: $LATEST")
 }
 
 // invocationReport holds the figures of an invocation's REPORT line and
@@ -79,49 +82,32 @@ type invocationReport struct {
 	errorType   string  // "" on success
 }
 
-// report measures inv now, taking the Init Duration if this is the first
-// invocation of the environment.
-func (e *environment) report(inv *invocation) invocationReport {
-	ms := float64(time.Since(inv.startedAt).Microseconds()) / 1000
-	r := invocationReport{durationMs: ms, billedMs: int64(math.Ceil(ms)), memoryMB: e.fn.MemoryMB, maxMemoryMB: maxMemoryUsedMB(e)}
-	e.mu.Lock()
-	if e.coldPending {
-		e.coldPending = false
-		r.initMs = float64(e.initDuration.Microseconds()) / 1000
-	}
-	e.mu.Unlock()
-	return r
-}
-
-// end writes the END and REPORT lines of inv, publishes its
-// platform.runtimeDone and platform.report telemetry with status (success,
-// error or timeout) and returns its log tail, if one was asked for. An
-// invocation the platform ended (a timeout, a crash) passes the line Lambda
-// logs for it as platformError ("... Task timed out after 3.00 seconds"): it
-// comes before END, and REPORT then carries the status and error type, as on
-// Lambda. Only the first call for an invocation writes anything and takes
-// its tail; later ones return nil.
-func (s *logSink) end(e *environment, inv *invocation, status, errorType, platformError string) []byte {
-	if !inv.logEnded.CompareAndSwap(false, true) {
-		return nil
-	}
-	r := e.report(inv)
-	r.errorType = errorType
+// end writes the END and REPORT lines of inv, run by environment envID,
+// with the figures r and status (success, error or timeout). An invocation
+// the platform ended (a timeout, a crash) passes the line Lambda logs for it
+// as platformError ("... Task timed out after 3.00 seconds"): it comes
+// before END, and REPORT then carries the status and error type, as on
+// Lambda. The caller writes each invocation's end once.
+func (s *logSink) end(envID string, inv *invocation, r invocationReport, status, platformError string) {
 	report := fmt.Sprintf("REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB",
 		inv.id, r.durationMs, r.billedMs, r.memoryMB, r.maxMemoryMB)
 	if r.initMs > 0 {
 		report += fmt.Sprintf("\tInit Duration: %.2f ms", r.initMs)
 	}
 	if platformError != "" {
-		s.emit(e.id, inv.id, platformError)
+		s.emit(envID, inv.id, platformError)
 		report += "\tStatus: " + status
-		if status != "timeout" && errorType != "" {
-			report += "\tError Type: " + errorType
+		if status != "timeout" && r.errorType != "" {
+			report += "\tError Type: " + r.errorType
 		}
 	}
-	s.emit(e.id, inv.id, "END RequestId: "+inv.id)
-	s.emit(e.id, inv.id, report)
-	e.platformDone(inv, status, r)
+	s.emit(envID, inv.id, "END RequestId: "+inv.id)
+	s.emit(envID, inv.id, report)
+}
+
+// takeTail returns the log tail of inv and stops collecting it; nil if
+// inv did not ask for one or it was taken already.
+func (s *logSink) takeTail(inv *invocation) []byte {
 	if !inv.wantLogTail {
 		return nil
 	}
@@ -135,22 +121,15 @@ func (s *logSink) end(e *environment, inv *invocation, status, errorType, platfo
 	return tail.Bytes()
 }
 
-// maxMemoryUsedMB is the environment's peak memory in MB, 0 when unknown.
-func maxMemoryUsedMB(e *environment) int64 {
-	peak, err := e.sandbox.PeakMemory()
-	if err != nil {
-		return 0
-	}
-	return (peak + 1<<20 - 1) >> 20
-}
-
-// writerFor returns the writer that receives the output of e's process tree
-// and emits it line by line, to the log and as function telemetry. (The
-// extensions' output shares the pipe, so it is function telemetry too.)
-func (s *logSink) writerFor(e *environment) *lineWriter {
+// writerFor returns the writer that receives the output of environment
+// envID's process tree and emits it line by line to the log, tagged with
+// the id requestID returns when the line arrives, and then passes each
+// line to publish (as function telemetry: the extensions' output shares
+// the pipe, so it is function telemetry too).
+func (s *logSink) writerFor(envID string, requestID func() string, publish func(line string)) *lineWriter {
 	return &lineWriter{emit: func(line string) {
-		s.emit(e.id, e.currentRequestID(), line)
-		e.publish(telemetryFunction, "function", line)
+		s.emit(envID, requestID(), line)
+		publish(line)
 	}}
 }
 

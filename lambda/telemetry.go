@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -63,7 +64,8 @@ type telemetryEvent struct {
 // them, as JSON arrays POSTed to its destination, while the environment is
 // not frozen.
 type telemetrySubscriber struct {
-	env         *environment
+	host        telemetryHost
+	logger      *slog.Logger
 	extensionID string
 	destination string
 	types       map[string]bool
@@ -86,6 +88,53 @@ type telemetrySubscriber struct {
 	// platform.logsDropped event, as Lambda does.
 	droppedRecords int // guarded by mu
 	droppedBytes   int // guarded by mu
+}
+
+// telemetryHost is what the Telemetry API needs from the environment's
+// lifecycle: deliveries wait while it is frozen and end with it.
+type telemetryHost interface {
+	// frozen reports whether the environment is frozen now.
+	frozen() bool
+	// waitThawed returns once the environment is not frozen: true, or false
+	// if stop closed or the environment ended first.
+	waitThawed(stop <-chan struct{}) bool
+	// ended is closed when the environment's process tree has ended.
+	ended() <-chan struct{}
+}
+
+// extensionIdentifier tells which registered extension a request comes
+// from: only those may subscribe.
+type extensionIdentifier interface {
+	identify(r *http.Request) (id, name string, err error)
+}
+
+// telemetryHub serves the Telemetry API of one environment: it keeps the
+// subscriptions of its extensions, publishes events to them, and keeps the
+// events of the Init phase for extensions that subscribe later in it.
+// Publishing never calls back into the environment, so the environment may
+// publish while holding its own mu (mu is then taken after it).
+type telemetryHub struct {
+	host       telemetryHost
+	extensions extensionIdentifier
+	logger     *slog.Logger
+
+	mu          sync.Mutex             // guards subscribers, initEvents and initEventsDone
+	subscribers []*telemetrySubscriber // guarded by mu
+	// initEvents are the events published during Init, for extensions
+	// that subscribe after they happened; initEventsDone ends the keeping.
+	initEvents     []bufferedTelemetry // guarded by mu
+	initEventsDone bool                // guarded by mu
+}
+
+// newTelemetryHub returns the Telemetry API of an environment whose
+// lifecycle is host and whose extensions are identified by extensions.
+func newTelemetryHub(host telemetryHost, extensions extensionIdentifier, logger *slog.Logger) *telemetryHub {
+	return &telemetryHub{host: host, extensions: extensions, logger: logger}
+}
+
+// routes adds the Telemetry API route to mux.
+func (t *telemetryHub) routes(mux *http.ServeMux) {
+	mux.HandleFunc(telemetrySubscribePath, t.handleSubscribe)
 }
 
 // telemetrySubscription is the body of PUT /2022-07-01/telemetry.
@@ -131,10 +180,10 @@ func destinationURL(uri string) (string, error) {
 	return u.String(), nil
 }
 
-func (e *environment) handleTelemetrySubscribe(w http.ResponseWriter, r *http.Request) {
-	e.mu.Lock()
-	ext, err := e.extensionLocked(r)
-	e.mu.Unlock()
+// handleSubscribe subscribes the extension that sends r to the streams and
+// destination its body names, replacing its earlier subscription.
+func (t *telemetryHub) handleSubscribe(w http.ResponseWriter, r *http.Request) {
+	extID, extName, err := t.extensions.identify(r)
 	if err != nil {
 		writeRuntimeError(w, http.StatusForbidden, "AccessDeniedException", "only registered extensions may subscribe to the Telemetry API: "+err.Error())
 		return
@@ -171,7 +220,7 @@ func (e *environment) handleTelemetrySubscribe(w http.ResponseWriter, r *http.Re
 		return
 	}
 	s := &telemetrySubscriber{
-		env: e, extensionID: ext.id, destination: dest, types: types,
+		host: t.host, logger: t.logger, extensionID: extID, destination: dest, types: types,
 		maxItems: maxItems, maxBytes: maxBytes, timeout: time.Duration(timeoutMs) * time.Millisecond,
 		client: &http.Client{},
 		kick:   make(chan struct{}, 1),
@@ -180,31 +229,31 @@ func (e *environment) handleTelemetrySubscribe(w http.ResponseWriter, r *http.Re
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go func() {
 		select {
-		case <-e.sandbox.Done():
+		case <-t.host.ended():
 		case <-s.stop:
 		}
 		s.cancel()
 	}()
-	e.telemetryMu.Lock()
-	kept := e.subscribers[:0]
-	for _, old := range e.subscribers {
-		if old.extensionID == ext.id {
+	t.mu.Lock()
+	kept := t.subscribers[:0]
+	for _, old := range t.subscribers {
+		if old.extensionID == extID {
 			close(old.stop) // a new subscription replaces the extension's old one
 			continue
 		}
 		kept = append(kept, old)
 	}
-	// Under telemetryMu, so that each event published meanwhile reaches s
-	// exactly once: from this backlog or from publish.
-	for _, event := range e.initEvents {
+	// Under mu, so that each event published meanwhile reaches s exactly
+	// once: from this backlog or from publish.
+	for _, event := range t.initEvents {
 		if s.types[event.stream] {
 			s.add(event.data)
 		}
 	}
-	e.subscribers = append(kept, s)
-	e.telemetryMu.Unlock()
+	t.subscribers = append(kept, s)
+	t.mu.Unlock()
 	go s.deliver()
-	e.logger.Info("telemetry subscription", "extension", ext.name, "types", sub.Types, "destination", dest)
+	t.logger.Info("telemetry subscription", "extension", extName, "types", sub.Types, "destination", dest)
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, "OK")
 }
@@ -214,28 +263,28 @@ func (e *environment) handleTelemetrySubscribe(w http.ResponseWriter, r *http.Re
 // Until the Init phase ends it also keeps the event, so that an extension
 // subscribing during Init receives what happened before its subscription, as
 // on Lambda.
-func (e *environment) publish(stream, eventType string, record any) {
-	e.telemetryMu.Lock()
-	subs := append([]*telemetrySubscriber(nil), e.subscribers...)
+func (t *telemetryHub) publish(stream, eventType string, record any) {
+	t.mu.Lock()
+	subs := append([]*telemetrySubscriber(nil), t.subscribers...)
 	var data []byte
-	if !e.initEventsDone && len(e.initEvents) < maxTelemetryMaxItems {
-		data = e.marshalEvent(eventType, record)
-		e.initEvents = append(e.initEvents, bufferedTelemetry{stream: stream, data: data})
+	if !t.initEventsDone && len(t.initEvents) < maxTelemetryMaxItems {
+		data = marshalTelemetry(eventType, record)
+		t.initEvents = append(t.initEvents, bufferedTelemetry{stream: stream, data: data})
 	}
-	e.telemetryMu.Unlock()
+	t.mu.Unlock()
 	for _, s := range subs {
 		if !s.types[stream] {
 			continue
 		}
 		if data == nil {
-			data = e.marshalEvent(eventType, record)
+			data = marshalTelemetry(eventType, record)
 		}
 		s.add(data)
 	}
 }
 
-// marshalEvent encodes one Telemetry API event that happens now.
-func (e *environment) marshalEvent(eventType string, record any) json.RawMessage {
+// marshalTelemetry encodes one Telemetry API event that happens now.
+func marshalTelemetry(eventType string, record any) json.RawMessage {
 	data, _ := json.Marshal(telemetryEvent{Time: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), Type: eventType, Record: record})
 	return data
 }
@@ -247,13 +296,13 @@ type bufferedTelemetry struct {
 	data   json.RawMessage
 }
 
-// endInitTelemetry stops keeping events for later subscribers: the Init
-// phase, during which extensions subscribe, is over.
-func (e *environment) endInitTelemetry() {
-	e.telemetryMu.Lock()
-	e.initEventsDone = true
-	e.initEvents = nil
-	e.telemetryMu.Unlock()
+// endInit stops keeping events for later subscribers: the Init phase,
+// during which extensions subscribe, is over.
+func (t *telemetryHub) endInit() {
+	t.mu.Lock()
+	t.initEventsDone = true
+	t.initEvents = nil
+	t.mu.Unlock()
 }
 
 // add buffers event. A full buffer (maxItems events or maxBytes, which
@@ -284,7 +333,7 @@ func (s *telemetrySubscriber) add(event json.RawMessage) {
 // is frozen: then it waits for the thaw. It ends with the environment or the
 // subscription.
 func (s *telemetrySubscriber) deliver() {
-	done := s.env.sandbox.Done()
+	done := s.host.ended()
 	for {
 		s.mu.Lock()
 		n, full, due := len(s.buf), len(s.buf) >= s.maxItems || s.bytes >= s.maxBytes, time.Until(s.oldest.Add(s.timeout))
@@ -314,7 +363,7 @@ func (s *telemetrySubscriber) deliver() {
 				return
 			}
 		}
-		if !s.env.waitThawed(s.stop) {
+		if !s.host.waitThawed(s.stop) {
 			return
 		}
 		s.flush(s.ctx)
@@ -331,7 +380,7 @@ func (s *telemetrySubscriber) flush(ctx context.Context) {
 	s.droppedRecords, s.droppedBytes = 0, 0
 	s.mu.Unlock()
 	if dropped > 0 {
-		batch = append(batch, s.env.marshalEvent("platform.logsDropped", map[string]any{
+		batch = append(batch, marshalTelemetry("platform.logsDropped", map[string]any{
 			"reason":         "Some logs were dropped because the downstream consumer is slower than the logs production rate",
 			"droppedRecords": dropped,
 			"droppedBytes":   droppedBytes,
@@ -342,31 +391,31 @@ func (s *telemetrySubscriber) flush(ctx context.Context) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go s.env.cancelAfterRunning(ctx, cancel, time.Duration(telemetryDeliveryTimeout.Load()))
+	go cancelAfterRunning(ctx, s.host, cancel, time.Duration(telemetryDeliveryTimeout.Load()))
 	body, _ := json.Marshal(batch)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.destination, bytes.NewReader(body))
 	if err != nil {
-		s.env.logger.Warn("telemetry delivery", "err", err)
+		s.logger.Warn("telemetry delivery", "err", err)
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		s.env.logger.Warn("telemetry delivery failed; events dropped", "destination", s.destination, "events", len(batch), "err", err)
+		s.logger.Warn("telemetry delivery failed; events dropped", "destination", s.destination, "events", len(batch), "err", err)
 		return
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 }
 
-// flushTelemetry delivers what every subscriber has buffered, now, each
-// within timeout. The environment must not be frozen. Right after a thaw it
-// hands subscribers what the freeze held back (the last invocation's
+// flush delivers what every subscriber has buffered, now, each within
+// timeout. The environment must not be frozen. Right after a thaw it hands
+// subscribers what the freeze held back (the last invocation's
 // platform.report, typically) before the runtime gets the next event.
-func (e *environment) flushTelemetry(timeout time.Duration) {
-	e.telemetryMu.Lock()
-	subs := append([]*telemetrySubscriber(nil), e.subscribers...)
-	e.telemetryMu.Unlock()
+func (t *telemetryHub) flush(timeout time.Duration) {
+	t.mu.Lock()
+	subs := append([]*telemetrySubscriber(nil), t.subscribers...)
+	t.mu.Unlock()
 	for _, s := range subs {
 		ctx, cancel := context.WithTimeout(s.ctx, timeout)
 		s.flush(ctx)
@@ -374,9 +423,10 @@ func (e *environment) flushTelemetry(timeout time.Duration) {
 	}
 }
 
-// cancelAfterRunning calls cancel once the environment has spent timeout
-// not frozen, the clock restarting after each freeze, unless ctx ends first.
-func (e *environment) cancelAfterRunning(ctx context.Context, cancel context.CancelFunc, timeout time.Duration) {
+// cancelAfterRunning calls cancel once the environment host has spent
+// timeout not frozen, the clock restarting after each freeze, unless ctx
+// ends first.
+func cancelAfterRunning(ctx context.Context, host telemetryHost, cancel context.CancelFunc, timeout time.Duration) {
 	for {
 		timer := time.NewTimer(timeout)
 		select {
@@ -385,43 +435,19 @@ func (e *environment) cancelAfterRunning(ctx context.Context, cancel context.Can
 			timer.Stop()
 			return
 		}
-		e.mu.Lock()
-		frozen := e.state == StateFrozen
-		e.mu.Unlock()
-		if !frozen {
+		if !host.frozen() {
 			cancel()
 			return
 		}
-		if !e.waitThawed(ctx.Done()) {
+		if !host.waitThawed(ctx.Done()) {
 			return
-		}
-	}
-}
-
-// waitThawed returns once the environment is not frozen: true, or false if
-// stop closed or the environment ended first. A freeze can still begin right
-// after it returns; a delivery caught by it completes after the thaw.
-func (e *environment) waitThawed(stop <-chan struct{}) bool {
-	for {
-		e.mu.Lock()
-		frozen, thawed := e.state == StateFrozen, e.thawed
-		e.mu.Unlock()
-		if !frozen {
-			return true
-		}
-		select {
-		case <-thawed:
-		case <-stop:
-			return false
-		case <-e.sandbox.Done():
-			return false
 		}
 	}
 }
 
 // platformStart publishes platform.start for inv.
-func (e *environment) platformStart(inv *invocation) {
-	e.publish(telemetryPlatform, "platform.start", map[string]any{
+func (t *telemetryHub) platformStart(inv *invocation) {
+	t.publish(telemetryPlatform, "platform.start", map[string]any{
 		"requestId": inv.id,
 		"version":   "$LATEST",
 		"tracing":   map[string]string{"type": "X-Amzn-Trace-Id", "value": inv.traceID},
@@ -430,7 +456,7 @@ func (e *environment) platformStart(inv *invocation) {
 
 // platformDone publishes platform.runtimeDone and platform.report for inv
 // with its status (success, error or timeout) and metrics.
-func (e *environment) platformDone(inv *invocation, status string, r invocationReport) {
+func (t *telemetryHub) platformDone(inv *invocation, status string, r invocationReport) {
 	tracing := map[string]string{"type": "X-Amzn-Trace-Id", "value": inv.traceID}
 	done := map[string]any{
 		"requestId": inv.id,
@@ -441,7 +467,7 @@ func (e *environment) platformDone(inv *invocation, status string, r invocationR
 	if status != "success" {
 		done["errorType"] = r.errorType
 	}
-	e.publish(telemetryPlatform, "platform.runtimeDone", done)
+	t.publish(telemetryPlatform, "platform.runtimeDone", done)
 	metrics := map[string]any{
 		"durationMs":       r.durationMs,
 		"billedDurationMs": r.billedMs,
@@ -455,7 +481,7 @@ func (e *environment) platformDone(inv *invocation, status string, r invocationR
 	if status != "success" {
 		report["errorType"] = r.errorType
 	}
-	e.publish(telemetryPlatform, "platform.report", report)
+	t.publish(telemetryPlatform, "platform.report", report)
 }
 
 // initTelemetryRecord is the part every platform.init* record shares.
@@ -463,33 +489,34 @@ func initTelemetryRecord() map[string]any {
 	return map[string]any{"initializationType": "on-demand", "phase": "init"}
 }
 
-// platformInitStart publishes platform.initStart: the Init phase has begun.
-func (e *environment) platformInitStart() {
+// platformInitStart publishes platform.initStart: the Init phase of
+// environment envID of fn has begun.
+func (t *telemetryHub) platformInitStart(fn Function, envID string) {
 	record := initTelemetryRecord()
-	record["functionName"] = e.fn.Name
+	record["functionName"] = fn.Name
 	record["functionVersion"] = "$LATEST"
-	record["instanceId"] = e.id
-	record["instanceMaxMemory"] = e.fn.MemoryMB
-	e.publish(telemetryPlatform, "platform.initStart", record)
+	record["instanceId"] = envID
+	record["instanceMaxMemory"] = fn.MemoryMB
+	t.publish(telemetryPlatform, "platform.initStart", record)
 }
 
 // platformInitRuntimeDone publishes platform.initRuntimeDone: the runtime has
 // finished its own initialization (status success), or reported it failed
 // (status error, with errorType).
-func (e *environment) platformInitRuntimeDone(status, errorType string) {
+func (t *telemetryHub) platformInitRuntimeDone(status, errorType string) {
 	record := initTelemetryRecord()
 	record["status"] = status
 	if errorType != "" {
 		record["errorType"] = errorType
 	}
-	e.publish(telemetryPlatform, "platform.initRuntimeDone", record)
+	t.publish(telemetryPlatform, "platform.initRuntimeDone", record)
 }
 
 // platformInitReport publishes platform.initReport: the Init phase, runtime
 // and extensions together, ended successfully after took.
-func (e *environment) platformInitReport(took time.Duration) {
+func (t *telemetryHub) platformInitReport(took time.Duration) {
 	record := initTelemetryRecord()
 	record["status"] = "success"
 	record["metrics"] = map[string]any{"durationMs": float64(took.Microseconds()) / 1000}
-	e.publish(telemetryPlatform, "platform.initReport", record)
+	t.publish(telemetryPlatform, "platform.initReport", record)
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,7 +28,44 @@ type lambdaConfigFile struct {
 	Functions []lambda.Function `yaml:"functions"`
 }
 
+// lambdaFlags holds the command line of thaw lambda.
+type lambdaFlags struct {
+	fn           lambda.Function
+	addr         string
+	configFile   string
+	templateFile string
+	logDir       string
+	readyFile    string
+	freezeMode   string
+	resumeOrder  string
+	logLevel     string
+	quiet        bool
+	env          stringList
+	cpuScaling   bool
+	eventQueue   int
+	eventRetries string
+}
+
+// runLambda is `thaw lambda`: it serves the functions its flags, --config or
+// --template describe until SIGINT or SIGTERM, and returns the exit code.
 func runLambda(args []string, stdout, stderr io.Writer) int {
+	fs, flags := newLambdaFlags(stderr)
+	if code, ok := fs.parse(args); !ok {
+		return code
+	}
+	if code, ok := checkLambdaFlags(fs, flags); !ok {
+		return code
+	}
+	cfg, logger, err := lambdaConfig(fs, flags, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "thaw lambda: %v\n", err)
+		return 2
+	}
+	return serveLambda(cfg, flags.readyFile, logger, stderr)
+}
+
+// newLambdaFlags defines the flags of thaw lambda, with their defaults.
+func newLambdaFlags(stderr io.Writer) (commandFlags, *lambdaFlags) {
 	fs := newCommandFlags("thaw lambda", stderr,
 		"Usage: thaw lambda --function NAME --runtime nodejs|python|provided --code PATH --handler HANDLER [flags]",
 		"       thaw lambda --config functions.yaml",
@@ -38,23 +76,9 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 		"runtime asks for its next event until the next invocation; warm environments are reused,",
 		"concurrent invocations cold-start new ones, idle ones are shut down. Serves the Invoke API,",
 		"so the AWS SDKs and CLI work with --endpoint-url http://ADDR, and GET /_thaw/environments.")
-	var (
-		fn           lambda.Function
-		addr         string
-		configFile   string
-		templateFile string
-		logDir       string
-		readyFile    string
-		freezeMode   string
-		resumeOrder  string
-		logLevel     string
-		quiet        bool
-		env          stringList
-		cpuScaling   bool
-		eventQueue   int
-		eventRetries string
-	)
-	fs.StringVar(&addr, "addr", lambda.DefaultAddr, "Invoke API `host:port` (POST /2015-03-31/functions/NAME/invocations); port 0 picks a free one")
+	f := &lambdaFlags{}
+	fn := &f.fn
+	fs.StringVar(&f.addr, "addr", lambda.DefaultAddr, "Invoke API `host:port` (POST /2015-03-31/functions/NAME/invocations); port 0 picks a free one")
 	fs.StringVar(&fn.Name, "function", "", "function `name` callers invoke")
 	fs.StringVar(&fn.Runtime, "runtime", "", "runtime `kind`: nodejs (a handler module run by node), python (a handler module run by python3) or provided (an executable bootstrap)")
 	fs.StringVar(&fn.Code, "code", "", "code `path`: for nodejs and python the directory with the handler module; for provided an executable or a directory holding bootstrap")
@@ -64,91 +88,115 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&fn.Concurrency, "concurrency", lambda.DefaultConcurrency, "most environments at once, at least 1; more concurrent invocations get 429")
 	fs.DurationVar(&fn.IdleTimeout, "idle-timeout", lambda.DefaultIdleTimeout, "shut down environments unused for this long, above 0")
 	fs.StringVar(&fn.Extensions, "extensions", "", "`directory` of external extensions (Lambda's /opt/extensions): each executable in it starts beside the runtime at Init")
-	fs.Var(&env, "env", "`K=V` environment variable for the function (repeatable)")
-	fs.BoolVar(&cpuScaling, "cpu-scaling", true, "give CPU in proportion to memory as Lambda does (1769 MB = one vCPU)")
-	fs.StringVar(&configFile, "config", "", "YAML `file` with several functions (addr, log_dir, functions: [{name, runtime, code, handler, memory, timeout, concurrency, idle_timeout, env, extensions, cpu_scaling}])")
-	fs.StringVar(&templateFile, "template", "", "AWS SAM or CloudFormation template `file`: serves every AWS::Serverless::Function and AWS::Lambda::Function under its logical id (Runtime, Handler, CodeUri or Code, MemorySize, Timeout, Environment, ReservedConcurrentExecutions, Globals)")
-	fs.StringVar(&logDir, "log-dir", filepath.Join(os.TempDir(), "thaw-lambda-logs"), "`directory` for one log file per function (NAME.log)")
-	fs.StringVar(&freezeMode, "freeze-mode", "auto", "how to freeze environments, a `mode`: auto, cgroup-v1, cgroup-v2 or signal (SIGSTOP/SIGCONT)")
-	fs.StringVar(&resumeOrder, "resume-order", string(lambda.ResumeEventFirst), "what a frozen environment finds when it resumes, an `order`: event-first (its event is already in the runtime's socket, as on Lambda) or thaw-first (the event is written after the thaw, so the resumed process may run before it is there)")
-	fs.StringVar(&logLevel, "log-level", "info", "thaw's own log `level`: debug (shows every freeze and thaw with its latency), info, warn or error")
-	fs.StringVar(&readyFile, "ready-file", "", "once listening, write {\"addr\"} as JSON to this `file` (useful with --addr 127.0.0.1:0)")
-	fs.IntVar(&eventQueue, "event-queue", lambda.DefaultEventQueueLimit, "most Event invocations waiting per function, at least 1; more get 429 TooManyRequestsException")
-	fs.StringVar(&eventRetries, "event-retry-delays", "1s,2s", "waits before the retries of a failed Event invocation, comma-separated `durations` (Lambda: 1m,2m); \"none\" turns retries off")
-	fs.BoolVar(&quiet, "quiet", false, "do not copy function output to the console (the log files still get it)")
-	if code, ok := fs.parse(args); !ok {
-		return code
-	}
-	usageError := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "thaw lambda: "+format+"\n", args...)
-		return 2
-	}
-	if configFile != "" && templateFile != "" {
-		return usageError("--config and --template are exclusive: each describes every function")
-	}
-	if configFile != "" || templateFile != "" {
-		// The file describes every function; a function flag beside it
-		// would be ignored.
-		source := "--config"
-		if templateFile != "" {
-			source = "--template"
-		}
-		for _, name := range lambdaFunctionFlags {
-			if flagSet(fs.FlagSet, name) {
-				return usageError("%s and --%s are exclusive: the file describes every function", source, name)
-			}
-		}
+	fs.Var(&f.env, "env", "`K=V` environment variable for the function (repeatable)")
+	fs.BoolVar(&f.cpuScaling, "cpu-scaling", true, "give CPU in proportion to memory as Lambda does (1769 MB = one vCPU)")
+	fs.StringVar(&f.configFile, "config", "", "YAML `file` with several functions (addr, log_dir, functions: [{name, runtime, code, handler, memory, timeout, concurrency, idle_timeout, env, extensions, cpu_scaling}])")
+	fs.StringVar(&f.templateFile, "template", "", "AWS SAM or CloudFormation template `file`: serves every AWS::Serverless::Function and AWS::Lambda::Function under its logical id (Runtime, Handler, CodeUri or Code, MemorySize, Timeout, Environment, ReservedConcurrentExecutions, Globals)")
+	fs.StringVar(&f.logDir, "log-dir", filepath.Join(os.TempDir(), "thaw-lambda-logs"), "`directory` for one log file per function (NAME.log)")
+	fs.StringVar(&f.freezeMode, "freeze-mode", "auto", "how to freeze environments, a `mode`: auto, cgroup-v1, cgroup-v2 or signal (SIGSTOP/SIGCONT)")
+	fs.StringVar(&f.resumeOrder, "resume-order", string(lambda.ResumeEventFirst), "what a frozen environment finds when it resumes, an `order`: event-first (its event is already in the runtime's socket, as on Lambda) or thaw-first (the event is written after the thaw, so the resumed process may run before it is there)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "thaw's own log `level`: debug (shows every freeze and thaw with its latency), info, warn or error")
+	fs.StringVar(&f.readyFile, "ready-file", "", "once listening, write {\"addr\"} as JSON to this `file` (useful with --addr 127.0.0.1:0)")
+	fs.IntVar(&f.eventQueue, "event-queue", lambda.DefaultEventQueueLimit, "most Event invocations waiting per function, at least 1; more get 429 TooManyRequestsException")
+	fs.StringVar(&f.eventRetries, "event-retry-delays", "1s,2s", "waits before the retries of a failed Event invocation, comma-separated `durations` (Lambda: 1m,2m); \"none\" turns retries off")
+	fs.BoolVar(&f.quiet, "quiet", false, "do not copy function output to the console (the log files still get it)")
+	return fs, f
+}
+
+// checkLambdaFlags refuses flags that contradict each other (--config or
+// --template beside function flags) and values the lambda package would
+// silently replace. When it returns false the command exits with the code
+// it gives, the error already reported.
+func checkLambdaFlags(fs commandFlags, f *lambdaFlags) (exitCode int, ok bool) {
+	if err := lambdaSourceConflict(fs, f); err != nil {
+		return fs.check(err)
 	}
 	// lambda.Function replaces a zero memory, timeout, concurrency or idle
 	// timeout with its default, so refuse them here rather than run with
 	// 128 MB, 3s, 10 or 10m unannounced. The package checks the upper bounds.
 	if code, ok := fs.check(
-		atLeast("memory", fn.MemoryMB, 1, "a positive number of MB, such as 128"),
-		atLeast("timeout", fn.Timeout, 1, "a positive duration, such as 3s"),
-		atLeast("concurrency", fn.Concurrency, 1, "at least 1"),
-		atLeast("idle-timeout", fn.IdleTimeout, 1, "a positive duration, such as 10m"),
+		atLeast("memory", f.fn.MemoryMB, 1, "a positive number of MB, such as 128"),
+		atLeast("timeout", f.fn.Timeout, 1, "a positive duration, such as 3s"),
+		atLeast("concurrency", f.fn.Concurrency, 1, "at least 1"),
+		atLeast("idle-timeout", f.fn.IdleTimeout, 1, "a positive duration, such as 10m"),
 	); !ok {
-		return code
+		return code, false
 	}
-	if code, ok := fs.check(atLeast("event-queue", eventQueue, 1, "at least 1")); !ok {
-		return code
-	}
-	retryDelays, err := parseRetryDelays(eventRetries)
-	if err != nil {
-		return usageError("%v", err)
-	}
-	mode, err := parseFreezeMode(freezeMode)
-	if err != nil {
-		return usageError("%v", err)
-	}
-	order, err := lambda.ParseResumeOrder(resumeOrder)
-	if err != nil {
-		return usageError("--resume-order: %v", err)
-	}
-	logger, err := newLogger(stderr, logLevel, "text")
-	if err != nil {
-		return usageError("%v", err)
-	}
+	return fs.check(atLeast("event-queue", f.eventQueue, 1, "at least 1"))
+}
 
-	cfg := lambda.Config{Addr: addr, LogDir: logDir, Logger: logger, FreezeMode: mode, ResumeOrder: order, Output: stdout,
-		EventQueueLimit: eventQueue, EventRetryDelays: retryDelays}
-	if quiet {
+// lambdaSourceConflict says why the functions' sources on the command line
+// exclude each other: --config and --template each describe every function,
+// so neither goes with the other or with a function flag.
+func lambdaSourceConflict(fs commandFlags, f *lambdaFlags) error {
+	if f.configFile != "" && f.templateFile != "" {
+		return errors.New("--config and --template are exclusive: each describes every function")
+	}
+	if f.configFile == "" && f.templateFile == "" {
+		return nil
+	}
+	// The file describes every function; a function flag beside it
+	// would be ignored.
+	source := "--config"
+	if f.templateFile != "" {
+		source = "--template"
+	}
+	for _, name := range lambdaFunctionFlags {
+		if flagSet(fs.FlagSet, name) {
+			return fmt.Errorf("%s and --%s are exclusive: the file describes every function", source, name)
+		}
+	}
+	return nil
+}
+
+// lambdaConfig turns the checked flags into the emulator's Config and thaw's
+// own logger. Its errors are usage errors.
+func lambdaConfig(fs commandFlags, f *lambdaFlags, stdout, stderr io.Writer) (lambda.Config, *slog.Logger, error) {
+	retryDelays, err := parseRetryDelays(f.eventRetries)
+	if err != nil {
+		return lambda.Config{}, nil, err
+	}
+	mode, err := parseFreezeMode(f.freezeMode)
+	if err != nil {
+		return lambda.Config{}, nil, err
+	}
+	order, err := lambda.ParseResumeOrder(f.resumeOrder)
+	if err != nil {
+		return lambda.Config{}, nil, fmt.Errorf("--resume-order: %w", err)
+	}
+	logger, err := newLogger(stderr, f.logLevel, "text")
+	if err != nil {
+		return lambda.Config{}, nil, err
+	}
+	cfg := lambda.Config{Addr: f.addr, LogDir: f.logDir, Logger: logger, FreezeMode: mode, ResumeOrder: order, Output: stdout,
+		EventQueueLimit: f.eventQueue, EventRetryDelays: retryDelays}
+	if f.quiet {
 		cfg.Output = nil
 	}
+	if err := addLambdaFunctions(&cfg, fs, f, logger); err != nil {
+		return lambda.Config{}, nil, err
+	}
+	return cfg, logger, nil
+}
+
+// addLambdaFunctions sets cfg's functions from --template, --config (which
+// may also set the address and log directory that no flag set) or the
+// function flags.
+func addLambdaFunctions(cfg *lambda.Config, fs commandFlags, f *lambdaFlags, logger *slog.Logger) error {
 	switch {
-	case templateFile != "":
-		tmpl, err := template.Load(templateFile)
+	case f.templateFile != "":
+		tmpl, err := template.Load(f.templateFile)
 		if err != nil {
-			return usageError("--template %s:\n%v", templateFile, err)
+			return fmt.Errorf("--template %s:\n%w", f.templateFile, err)
 		}
 		for _, w := range tmpl.Warnings {
-			logger.Warn("template: "+w, "template", templateFile)
+			logger.Warn("template: "+w, "template", f.templateFile)
 		}
 		cfg.Functions = tmpl.Functions
-	case configFile != "":
-		file, err := readLambdaConfig(configFile)
+	case f.configFile != "":
+		file, err := readLambdaConfig(f.configFile)
 		if err != nil {
-			return usageError("%v", err)
+			return err
 		}
 		cfg.Functions = file.Functions
 		if file.Addr != "" && !flagSet(fs.FlagSet, "addr") {
@@ -158,21 +206,28 @@ func runLambda(args []string, stdout, stderr io.Writer) int {
 			cfg.LogDir = file.LogDir
 		}
 	default:
+		fn := f.fn
 		if fn.Name == "" || fn.Runtime == "" || fn.Code == "" {
-			return usageError("--function, --runtime and --code are required (or --config FILE, or --template FILE); see --help")
+			return errors.New("--function, --runtime and --code are required (or --config FILE, or --template FILE); see --help")
 		}
-		fn.CPUScaling = &cpuScaling
+		fn.CPUScaling = &f.cpuScaling
 		fn.Env = map[string]string{}
-		for _, kv := range env {
+		for _, kv := range f.env {
 			k, v, ok := strings.Cut(kv, "=")
 			if !ok || k == "" {
-				return usageError("--env %q: want K=V", kv)
+				return fmt.Errorf("--env %q: want K=V", kv)
 			}
 			fn.Env[k] = v
 		}
 		cfg.Functions = []lambda.Function{fn}
 	}
+	return nil
+}
 
+// serveLambda starts the emulator of cfg, writes the ready file if one was
+// asked for, and serves until SIGINT or SIGTERM; then it kills every
+// environment and returns the exit code.
+func serveLambda(cfg lambda.Config, readyFile string, logger *slog.Logger, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	emu, err := lambda.Start(ctx, cfg)
@@ -245,6 +300,7 @@ func parseRetryDelays(s string) ([]time.Duration, error) {
 	return delays, nil
 }
 
+// parseFreezeMode parses --freeze-mode.
 func parseFreezeMode(s string) (sandbox.Mode, error) {
 	for _, m := range []sandbox.Mode{sandbox.ModeAuto, sandbox.ModeCgroupV1, sandbox.ModeCgroupV2, sandbox.ModeSignal} {
 		if m.String() == s {

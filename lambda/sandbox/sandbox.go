@@ -262,24 +262,64 @@ func Start(ctx context.Context, cfg Config) (*Sandbox, error) {
 // start is Start with the owner recorded in cgroup names made explicit, so
 // tests can make sandboxes that look left over by a dead supervisor.
 func start(ctx context.Context, cfg Config, own owner) (*Sandbox, error) {
-	if cfg.Path == "" {
-		return nil, errors.New("sandbox: Config.Path is empty")
-	}
-	if cfg.MemoryMB < 0 {
-		return nil, fmt.Errorf("sandbox: Config.MemoryMB is %d, want >= 0", cfg.MemoryMB)
-	}
-	if cfg.CPUShareOfOneCore < 0 {
-		return nil, fmt.Errorf("sandbox: Config.CPUShareOfOneCore is %v, want >= 0", cfg.CPUShareOfOneCore)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("sandbox: start: %w", err)
+	if err := checkConfig(ctx, cfg); err != nil {
+		return nil, err
 	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	name := cleanName(cfg.Name)
+	cmd, err := newCommand(cfg, name)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sandbox{
+		name:   name,
+		logger: logger,
+		cmd:    cmd,
+		copied: make(chan struct{}),
+		killc:  make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	cgroups, err := setupCgroups(&cfg, name+own.suffix(), logger)
+	if err != nil {
+		return nil, err
+	}
+	childEnds, err := s.setupOutput(&cfg)
+	if err != nil {
+		if cgroups != nil {
+			err = errors.Join(err, cgroups.remove())
+		}
+		return nil, err
+	}
+	if err := s.spawnRoot(cgroups, childEnds); err != nil {
+		return nil, err
+	}
+	s.supervise(&cfg)
+	return s, nil
+}
 
+// checkConfig refuses a Config that cannot start, and a ctx already done.
+func checkConfig(ctx context.Context, cfg Config) error {
+	if cfg.Path == "" {
+		return errors.New("sandbox: Config.Path is empty")
+	}
+	if cfg.MemoryMB < 0 {
+		return fmt.Errorf("sandbox: Config.MemoryMB is %d, want >= 0", cfg.MemoryMB)
+	}
+	if cfg.CPUShareOfOneCore < 0 {
+		return fmt.Errorf("sandbox: Config.CPUShareOfOneCore is %v, want >= 0", cfg.CPUShareOfOneCore)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sandbox: start: %w", err)
+	}
+	return nil
+}
+
+// newCommand prepares the root process of sandbox name: its own session,
+// hence its own process group, and SIGKILL when the supervisor dies.
+func newCommand(cfg Config, name string) (*exec.Cmd, error) {
 	cmd := exec.Command(cfg.Path, cfg.Args...)
 	if cmd.Err != nil {
 		return nil, fmt.Errorf("sandbox: start %s: %w", name, cmd.Err)
@@ -292,28 +332,14 @@ func start(ctx context.Context, cfg Config, own owner) (*Sandbox, error) {
 		// Sent when the spawner thread dies, that is when the supervisor dies.
 		Pdeathsig: syscall.SIGKILL,
 	}
+	return cmd, nil
+}
 
-	s := &Sandbox{
-		name:   name,
-		logger: logger,
-		cmd:    cmd,
-		copied: make(chan struct{}),
-		killc:  make(chan struct{}),
-		done:   make(chan struct{}),
-	}
-
-	cgroups, err := setupCgroups(&cfg, name+own.suffix(), logger)
-	if err != nil {
-		return nil, err
-	}
-	childEnds, err := s.setupOutput(&cfg)
-	if err != nil {
-		if cgroups != nil {
-			err = errors.Join(err, cgroups.remove())
-		}
-		return nil, err
-	}
-
+// spawnRoot starts s.cmd inside cgroups (nil: none, the sandbox uses
+// signals) and records the modes, the freezing mechanism and the pid. It
+// closes the child's ends of the output pipes, childEnds, either way; on
+// error it also closes the sandbox's ends and removes the cgroups.
+func (s *Sandbox) spawnRoot(cgroups *cgroupSetup, childEnds []*os.File) error {
 	var joins []joinDir
 	var dirFD *os.File
 	s.modes = Modes{Freeze: ModeSignal, Memory: ModeSignal, CPU: ModeSignal}
@@ -323,26 +349,7 @@ func start(ctx context.Context, cfg Config, own owner) (*Sandbox, error) {
 		joins = cgroups.joins
 		dirFD = cgroups.dirFD
 	}
-	if dirFD != nil {
-		cmd.SysProcAttr.UseCgroupFD = true
-		cmd.SysProcAttr.CgroupFD = int(dirFD.Fd())
-	}
-	err = spawn(cmd, joins)
-	if err != nil && dirFD != nil && clone3Unsupported(err) {
-		// Kernel before 5.7: no CLONE_INTO_CGROUP. Place the process right
-		// after the fork instead.
-		cmd = s.retryCommand(cmd)
-		err = spawn(cmd, joins)
-		if err == nil {
-			logger.Warn("sandbox: kernel cannot clone into a cgroup; moved the process in after it started, it ran briefly outside its cgroup",
-				"sandbox", name, "pid", cmd.Process.Pid)
-			if perr := cgroups.v2.addProcess(cmd.Process.Pid); perr != nil {
-				err = perr
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			}
-		}
-	}
+	err := s.spawnIntoCgroup(joins, dirFD, cgroups)
 	if dirFD != nil {
 		_ = dirFD.Close()
 	}
@@ -356,19 +363,53 @@ func start(ctx context.Context, cfg Config, own owner) (*Sandbox, error) {
 		if cgroups != nil {
 			err = errors.Join(err, cgroups.remove())
 		}
-		return nil, fmt.Errorf("sandbox: start %s: %w", name, err)
+		return fmt.Errorf("sandbox: start %s: %w", s.name, err)
 	}
-	s.pid = cmd.Process.Pid
+	s.pid = s.cmd.Process.Pid
 	if s.mech == nil {
 		s.mech = &processGroup{pgid: s.pid}
 	}
-	s.startCopies(&cfg)
+	return nil
+}
+
+// spawnIntoCgroup starts s.cmd from the spawner thread, inside the v1
+// cgroups joins and, with dirFD, cloned straight into that v2 cgroup. A
+// kernel that cannot clone into a cgroup (before 5.7) gets a second start
+// that moves the process into cgroups' v2 cgroup right after the fork.
+func (s *Sandbox) spawnIntoCgroup(joins []joinDir, dirFD *os.File, cgroups *cgroupSetup) error {
+	cmd := s.cmd
+	if dirFD != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(dirFD.Fd())
+	}
+	err := spawn(cmd, joins)
+	if err != nil && dirFD != nil && clone3Unsupported(err) {
+		// Kernel before 5.7: no CLONE_INTO_CGROUP. Place the process right
+		// after the fork instead.
+		cmd = s.retryCommand(cmd)
+		err = spawn(cmd, joins)
+		if err == nil {
+			s.logger.Warn("sandbox: kernel cannot clone into a cgroup; moved the process in after it started, it ran briefly outside its cgroup",
+				"sandbox", s.name, "pid", cmd.Process.Pid)
+			if perr := cgroups.v2.addProcess(cmd.Process.Pid); perr != nil {
+				err = perr
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+		}
+	}
+	return err
+}
+
+// supervise starts copying the tree's output and waiting for its exit, and
+// logs the start.
+func (s *Sandbox) supervise(cfg *Config) {
+	s.startCopies(cfg)
 	go s.waitExit()
 
-	logger.Info("sandbox started",
-		"sandbox", name, "pid", s.pid, "mode", s.modes.Freeze.String(), "modes", s.modes.String(),
+	s.logger.Info("sandbox started",
+		"sandbox", s.name, "pid", s.pid, "mode", s.modes.Freeze.String(), "modes", s.modes.String(),
 		"cgroups", s.mech.describe(), "memory_mb", cfg.MemoryMB, "cpu_share", cfg.CPUShareOfOneCore)
-	return s, nil
 }
 
 // retryCommand copies cmd for a second start attempt without CLONE_INTO_CGROUP.
