@@ -52,10 +52,12 @@ var errEnvironmentDead = errors.New("lambda: environment ended")
 // it only by its id.
 //
 // Lock order: mu, then telemetry.mu, then a subscriber's mu; the logSink's
-// mu is never held while another is taken. The extension registry has no
-// lock of its own: its state is guarded by mu, because whether every
-// extension has finished its phase decides, atomically with the runtime's
-// state, when Init ends and when the environment freezes.
+// mu is never held while another is taken. The sandbox's own lock comes
+// after mu: its Freeze, Thaw and SetCPUShare are called with mu held. The
+// extension registry has no lock of its own: its state is guarded by mu,
+// because whether every extension has finished its phase decides,
+// atomically with the runtime's state, when Init ends and when the
+// environment freezes.
 type environment struct {
 	id       string
 	fn       Function
@@ -193,9 +195,12 @@ func startEnvironment(ctx context.Context, fn Function, id string, runtimeDir st
 		Stderr:            out,
 		MemoryMB:          fn.MemoryMB,
 		CPUShareOfOneCore: fn.cpuShare(),
-		Name:              fn.Name + "-" + id,
-		Mode:              mode,
-		Logger:            e.logger,
+		// Burst CPU during Init, as on Lambda: checkInitLocked applies
+		// the share when the Init phase ends.
+		StartCPUUncapped: true,
+		Name:             fn.Name + "-" + id,
+		Mode:             mode,
+		Logger:           e.logger,
 	})
 	if err != nil {
 		lis.Close()
@@ -728,9 +733,27 @@ func (e *environment) checkInitLocked() {
 		return
 	}
 	e.initDuration = time.Since(e.created)
+	e.endInitBurstLocked()
 	close(e.initialized)
 	e.telemetry.platformInitReport(e.initDuration)
 	e.telemetry.endInit()
+}
+
+// endInitBurstLocked caps the environment's CPU at its share of a core, from
+// the end of the Init phase on: Init runs uncapped, as Lambda gives managed
+// runtimes burst CPU during Init. It runs before the first event is handed
+// over; the caller holds mu. The sandbox logs the switch (at debug level).
+// Without a cpu cgroup (signal mode, CPUScaling off) there is nothing to
+// cap; a failure leaves the environment uncapped, with a warning.
+func (e *environment) endInitBurstLocked() {
+	share := e.fn.cpuShare()
+	if share == 0 || e.sandbox.Modes().CPU == sandbox.ModeSignal {
+		return
+	}
+	err := e.sandbox.SetCPUShare(share)
+	if err != nil && !errors.Is(err, sandbox.ErrKilled) && !errors.Is(err, sandbox.ErrExited) {
+		e.logger.Warn("cannot cap the CPU after Init; the environment runs uncapped", "cpu_share", share, "err", err)
+	}
 }
 
 // initError records body, the error the runtime reported for its Init

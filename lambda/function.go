@@ -85,7 +85,9 @@ type Function struct {
 	// the default, starts none.
 	Extensions string `yaml:"extensions"`
 	// CPUScaling gives the environment CPU in proportion to memory, as Lambda
-	// does (MemoryMB/1769 of one core). Nil means true.
+	// does (MemoryMB/1769 of one core), from the end of its Init phase: Init
+	// runs without the cap, as Lambda's managed runtimes get burst CPU
+	// during Init. Nil means true.
 	CPUScaling *bool `yaml:"cpu_scaling"`
 
 	// resumeOrder is Config.ResumeOrder, copied in by Start so that each

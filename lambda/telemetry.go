@@ -78,6 +78,12 @@ type telemetrySubscriber struct {
 	cancel context.CancelFunc
 	kick   chan struct{} // signalled (non-blocking) when an event is buffered
 	stop   chan struct{} // closed when the subscription is replaced
+	// sending holds a token while a delivery is under way: deliveries to
+	// one subscriber go one at a time, so that it gets the events in the
+	// order they happened. The deliver loop and a flush of the hub (after
+	// a thaw, at shutdown) would otherwise POST two batches at once, which
+	// the subscriber may handle in either order.
+	sending chan struct{}
 
 	mu     sync.Mutex        // guards the fields below
 	buf    []json.RawMessage // guarded by mu: at most maxItems events and maxBytes
@@ -222,9 +228,10 @@ func (t *telemetryHub) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 	s := &telemetrySubscriber{
 		host: t.host, logger: t.logger, extensionID: extID, destination: dest, types: types,
 		maxItems: maxItems, maxBytes: maxBytes, timeout: time.Duration(timeoutMs) * time.Millisecond,
-		client: &http.Client{},
-		kick:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
+		client:  &http.Client{},
+		kick:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		sending: make(chan struct{}, 1),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	go func() {
@@ -370,9 +377,17 @@ func (s *telemetrySubscriber) deliver() {
 	}
 }
 
-// flush POSTs the buffered events as one JSON array, giving up when ctx
-// ends or after telemetryDeliveryTimeout of unfrozen time.
+// flush POSTs the buffered events as one JSON array once the delivery under
+// way, if any, has ended, giving up when ctx ends or after
+// telemetryDeliveryTimeout of unfrozen time. Giving up before its turn
+// leaves the events buffered for the next delivery.
 func (s *telemetrySubscriber) flush(ctx context.Context) {
+	select {
+	case s.sending <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	defer func() { <-s.sending }()
 	s.mu.Lock()
 	batch := s.buf
 	s.buf, s.bytes = nil, 0
@@ -409,9 +424,11 @@ func (s *telemetrySubscriber) flush(ctx context.Context) {
 }
 
 // flush delivers what every subscriber has buffered, now, each within
-// timeout. The environment must not be frozen. Right after a thaw it hands
-// subscribers what the freeze held back (the last invocation's
-// platform.report, typically) before the runtime gets the next event.
+// timeout, after the delivery to it under way, if any (one a freeze caught
+// goes on after the thaw). The environment must not be frozen. Right after
+// a thaw it hands subscribers what the freeze held back (the last
+// invocation's platform.report, typically) before the runtime gets the next
+// event.
 func (t *telemetryHub) flush(timeout time.Duration) {
 	t.mu.Lock()
 	subs := append([]*telemetrySubscriber(nil), t.subscribers...)

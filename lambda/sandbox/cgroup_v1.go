@@ -104,13 +104,11 @@ func makeV1Cgroups(h hierarchies, dirName string, cfg *Config, logger *slog.Logg
 		switch dir, err := ensure("cpu"); {
 		case err == nil:
 			c.cpu = dir
-			period, err := readInt(filepath.Join(dir, "cpu.cfs_period_us"))
-			if err != nil {
-				return fail(err)
-			}
-			quota := cpuQuota(cfg.CPUShareOfOneCore, period)
-			if err := writeFile(filepath.Join(dir, "cpu.cfs_quota_us"), strconv.FormatInt(quota, 10)); err != nil {
-				return fail(err)
+			// A new cgroup has no quota (-1): uncapped until setCPUShare.
+			if !cfg.StartCPUUncapped {
+				if err := c.setCPUShare(cfg.CPUShareOfOneCore); err != nil {
+					return fail(err)
+				}
 			}
 		case errors.Is(err, ErrUnavailable):
 			logger.Warn("sandbox: cpu cgroup unavailable; no CPU quota", "sandbox", dirName, "reason", err)
@@ -267,6 +265,22 @@ func (c *cgroupV1) peakMemory() (int64, error) {
 		return 0, fmt.Errorf("sandbox: no memory cgroup: %w", ErrUnavailable)
 	}
 	return readInt(filepath.Join(c.memory, "memory.max_usage_in_bytes"))
+}
+
+// setCPUShare implements mechanism: cpu.cfs_quota_us, -1 for no quota.
+func (c *cgroupV1) setCPUShare(share float64) error {
+	if c.cpu == "" {
+		return fmt.Errorf("sandbox: no cgroup v1 cpu cgroup: %w", ErrUnavailable)
+	}
+	quota := int64(-1)
+	if share > 0 {
+		period, err := readInt(filepath.Join(c.cpu, "cpu.cfs_period_us"))
+		if err != nil {
+			return err
+		}
+		quota = cpuQuota(share, period)
+	}
+	return writeFile(filepath.Join(c.cpu, "cpu.cfs_quota_us"), strconv.FormatInt(quota, 10))
 }
 
 // remove implements mechanism.

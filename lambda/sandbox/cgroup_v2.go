@@ -101,10 +101,11 @@ func newCgroupV2(h hierarchies, dirName string, cfg *Config, logger *slog.Logger
 	if cfg.CPUShareOfOneCore > 0 {
 		switch {
 		case c.cpu:
-			const period = 100000
-			value := fmt.Sprintf("%d %d", cpuQuota(cfg.CPUShareOfOneCore, period), period)
-			if err := writeFile(filepath.Join(dir, "cpu.max"), value); err != nil {
-				return fail(err)
+			// A new cgroup's cpu.max is "max 100000": uncapped until setCPUShare.
+			if !cfg.StartCPUUncapped {
+				if err := c.setCPUShare(cfg.CPUShareOfOneCore); err != nil {
+					return fail(err)
+				}
 			}
 		case setup.modes.CPU != ModeCgroupV1:
 			logger.Warn("sandbox: cpu controller unavailable in the cgroup v2 hierarchy and no v1 cpu hierarchy; no CPU quota",
@@ -291,6 +292,25 @@ func (c *cgroupV2) peakMemory() (int64, error) {
 		return 0, fmt.Errorf("sandbox: no memory controller: %w", ErrUnavailable)
 	}
 	return readInt(filepath.Join(c.dir, "memory.peak")) // Linux 5.19
+}
+
+// cpuMaxPeriod is the period, in microseconds, of the quotas written to cpu.max.
+const cpuMaxPeriod = 100000
+
+// setCPUShare implements mechanism: cpu.max ("max PERIOD" for no quota), or
+// on a hybrid machine the v1 cpu cgroup.
+func (c *cgroupV2) setCPUShare(share float64) error {
+	if !c.cpu {
+		if c.limits != nil {
+			return c.limits.setCPUShare(share)
+		}
+		return fmt.Errorf("sandbox: no cpu controller for %s: %w", c.dir, ErrUnavailable)
+	}
+	value := fmt.Sprintf("max %d", cpuMaxPeriod)
+	if share > 0 {
+		value = fmt.Sprintf("%d %d", cpuQuota(share, cpuMaxPeriod), cpuMaxPeriod)
+	}
+	return writeFile(filepath.Join(c.dir, "cpu.max"), value)
 }
 
 // remove implements mechanism: the v2 cgroup and the v1 limit cgroups.

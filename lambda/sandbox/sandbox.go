@@ -141,6 +141,14 @@ type Config struct {
 	// quota. Values below 0.01 are raised to 0.01 (the kernel's minimum quota
 	// of 1 ms per 100 ms period). Unavailable in ModeSignal.
 	CPUShareOfOneCore float64
+	// StartCPUUncapped starts the tree without the quota CPUShareOfOneCore
+	// asks for: its cpu cgroup is made, but left uncapped until
+	// [Sandbox.SetCPUShare] applies a share. Lambda gives managed runtimes
+	// burst CPU during the Init phase and the memory-proportional share
+	// after it. It has no effect when CPUShareOfOneCore is 0 (no cpu cgroup
+	// is made) or in ModeSignal. False, the default, applies the quota from
+	// the start.
+	StartCPUUncapped bool
 	// Name identifies the sandbox in cgroup directory names and logs. Only
 	// letters, digits, '.', '_' and '-' are kept; others become '_'. It must
 	// be unique among the running sandboxes of one supervisor; empty means a
@@ -214,6 +222,9 @@ type mechanism interface {
 	memoryEvents() (oomKilled, limitHit bool, peak int64)
 	// peakMemory is the highest memory use of the tree so far.
 	peakMemory() (int64, error)
+	// setCPUShare sets the tree's CPU quota to share of one core, 0 for
+	// none; it wraps ErrUnavailable without a cpu cgroup.
+	setCPUShare(share float64) error
 	// remove closes what the mechanism holds open and removes its cgroups.
 	remove() error
 	// describe names the cgroup directories for logs.
@@ -409,7 +420,8 @@ func (s *Sandbox) supervise(cfg *Config) {
 
 	s.logger.Info("sandbox started",
 		"sandbox", s.name, "pid", s.pid, "mode", s.modes.Freeze.String(), "modes", s.modes.String(),
-		"cgroups", s.mech.describe(), "memory_mb", cfg.MemoryMB, "cpu_share", cfg.CPUShareOfOneCore)
+		"cgroups", s.mech.describe(), "memory_mb", cfg.MemoryMB, "cpu_share", cfg.CPUShareOfOneCore,
+		"cpu_uncapped_until_set", cfg.StartCPUUncapped && cfg.CPUShareOfOneCore > 0)
 }
 
 // retryCommand copies cmd for a second start attempt without CLONE_INTO_CGROUP.
@@ -683,6 +695,29 @@ func (s *Sandbox) PeakMemory() (int64, error) {
 		return 0, fmt.Errorf("sandbox: peak memory of %s: %w", s.name, ErrUnavailable)
 	}
 	return s.exit.PeakMemoryBytes, nil
+}
+
+// SetCPUShare changes the CPU quota of the running tree to share of one core,
+// rounded as Config.CPUShareOfOneCore is; 0 removes the quota. It applies
+// the quota of a sandbox started with Config.StartCPUUncapped, and works
+// whether the tree is frozen or not. It wraps ErrUnavailable when the
+// sandbox has no cpu cgroup (ModeSignal, Config.CPUShareOfOneCore 0, or no
+// cpu controller: see [Sandbox.Modes]), and returns ErrKilled or ErrExited
+// after Kill or exit.
+func (s *Sandbox) SetCPUShare(share float64) error {
+	if share < 0 {
+		return fmt.Errorf("sandbox: CPU share of %s is %v, want >= 0", s.name, share)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.usableLocked(); err != nil {
+		return err
+	}
+	if err := s.mech.setCPUShare(share); err != nil {
+		return fmt.Errorf("sandbox: set CPU share of %s: %w", s.name, err)
+	}
+	s.logger.Debug("sandbox: CPU share set", "sandbox", s.name, "cpu_share", share, "uncapped", share == 0)
+	return nil
 }
 
 // Kill kills every process of the tree, thawing it first if frozen, waits

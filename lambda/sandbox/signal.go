@@ -101,6 +101,11 @@ func (g *processGroup) peakMemory() (int64, error) {
 	return 0, fmt.Errorf("sandbox: no memory cgroup in signal mode: %w", ErrUnavailable)
 }
 
+// setCPUShare implements mechanism: a process group has no CPU quota.
+func (g *processGroup) setCPUShare(float64) error {
+	return fmt.Errorf("sandbox: no cpu cgroup in signal mode: %w", ErrUnavailable)
+}
+
 // remove implements mechanism: there is nothing to remove.
 func (g *processGroup) remove() error { return nil }
 
