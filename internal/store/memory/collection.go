@@ -18,7 +18,7 @@ type collection interface {
 	// fields, values and members, and 8 per sorted-set score.
 	payload() int64
 	// footprint is the memory accounted to the elements on top of the
-	// entry's key and ItemOverhead: payload plus a per-element overhead
+	// entry's key and CollectionOverhead: payload plus a per-element overhead
 	// measured for each kind (see the kinds' files).
 	footprint() int64
 }
@@ -71,10 +71,11 @@ func (s *Store) withCollection(cacheName string, key []byte, op collectionOp, fn
 	}
 	// Only a write that creates a missing collection needs the shard made;
 	// in a shard never used, every other operation finds nothing.
+	h := s.hash(key)
 	var sh *shard
 	if op.create != nil && op.write != nil {
-		sh = ca.shardFor(s.seed, key)
-	} else if sh = ca.madeShardFor(s.seed, key); sh == nil {
+		sh = ca.shardAt(h)
+	} else if sh = ca.madeShardAt(h); sh == nil {
 		return false, nil
 	}
 	now := s.now()
@@ -83,10 +84,14 @@ func (s *Store) withCollection(cacheName string, key []byte, op collectionOp, fn
 		sh.mu.Unlock()
 		return false, s.goneErr(op.name, cacheName)
 	}
-	e := sh.liveLocked(key, now)
+	if _, scalar := sh.scalarLocked(h, key, now); scalar {
+		sh.mu.Unlock()
+		return false, wrongKind(op, store.ItemScalar)
+	}
+	e := sh.liveCollLocked(key, now)
 	if e != nil && e.kind() != op.kind {
 		sh.mu.Unlock()
-		return false, fmt.Errorf("memory: %s: key holds a %s, not a %s: %w", op.name, typeName(e.kind()), typeName(op.kind), store.ErrWrongType)
+		return false, wrongKind(op, e.kind())
 	}
 	var c collection
 	switch {
@@ -111,10 +116,10 @@ func (s *Store) withCollection(cacheName string, key []byte, op collectionOp, fn
 		// A collection created for a write that failed or added nothing is
 		// never stored.
 	case e == nil:
-		grew = sh.insertLocked(&entry{key: string(key), coll: c, expires: deadline(now, op.write.TTL), heapKey: deadline(now, op.write.TTL), used: now})
+		grew = sh.insertCollLocked(&entry{key: string(key), coll: c, expires: deadline(now, op.write.TTL), heapKey: deadline(now, op.write.TTL), used: now})
 	case c.len() == 0:
 		sh.resizedLocked(c.footprint() - before)
-		sh.removeLocked(e)
+		sh.removeCollLocked(e)
 	default:
 		grew = c.footprint() - before
 		sh.resizedLocked(grew)
@@ -126,6 +131,11 @@ func (s *Store) withCollection(cacheName string, key []byte, op collectionOp, fn
 	sh.mu.Unlock()
 	s.evictIfOver(grew)
 	return true, err
+}
+
+// wrongKind is the error for op on a key that holds an item of type held.
+func wrongKind(op collectionOp, held store.ItemType) error {
+	return fmt.Errorf("memory: %s: key holds a %s, not a %s: %w", op.name, typeName(held), typeName(op.kind), store.ErrWrongType)
 }
 
 // typeName names an item type in error messages.
@@ -143,4 +153,12 @@ func typeName(t store.ItemType) string {
 		return "sorted set"
 	}
 	return fmt.Sprintf("item type %d", int(t))
+}
+
+// clone copies b into a slice that the store owns.
+func clone(b []byte) []byte {
+	if len(b) == 0 {
+		return []byte{}
+	}
+	return append(make([]byte, 0, len(b)), b...)
 }

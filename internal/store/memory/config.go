@@ -34,11 +34,13 @@ const (
 // its default.
 type Config struct {
 	// MaxMemory bounds Stats().Bytes, the bytes accounted to the keys and
-	// values of all caches plus ItemOverhead per item. A write that leaves the
-	// store above it evicts items, approximately least recently used first,
-	// until the store fits again; an item that alone exceeds MaxMemory is
-	// refused with store.ErrItemTooLarge. Default 0: unlimited (so is any
-	// negative value).
+	// values of all caches plus ItemOverhead per scalar and
+	// CollectionOverhead and the elements' footprint per collection. A
+	// write that leaves the store above it evicts items until the store
+	// fits again: scalars oldest written first, sparing once those read
+	// since, and collections least recently used first; an item that
+	// alone exceeds MaxMemory is refused with store.ErrItemTooLarge.
+	// Default 0: unlimited (so is any negative value).
 	MaxMemory int64
 	// MaxCaches bounds the number of caches: CreateCache beyond it fails
 	// with store.ErrCacheLimit. Default 0: unlimited (so is any negative

@@ -85,7 +85,7 @@ func TestDictionaryAccounting(t *testing.T) {
 		if len(fields) == 0 {
 			return 0
 		}
-		n := int64(len(key)) + ItemOverhead
+		n := int64(len(key)) + CollectionOverhead
 		for i := 0; i < len(fields); i += 2 {
 			n += int64(len(fields[i])+len(fields[i+1])) + dictionaryFieldOverhead
 		}

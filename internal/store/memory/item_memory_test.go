@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"strconv"
 	"testing"
@@ -68,10 +69,11 @@ func measureItemMemory(tb testing.TB, n, keyLen, valueLen int) itemMemory {
 // Go version allocates the same objects for the same items, and the only
 // other allocations (the test framework, the janitor, which sleeps for an
 // hour here) are kilobytes against tens of megabytes. What moves the figure
-// is the number of items: the map tables and the expiry heap grow by steps,
-// so the cost per item swings by about 7% between 100,000 and 1,000,000
-// items (scripts/bench-memory.sh shows both); the 10% bound holds over that
-// range with ItemOverhead in the middle of it.
+// is the number of items: the index maps and the expiry heaps grow by
+// steps, and segments are allocated 64 KiB at a time, so the cost per item
+// swings by a few percent between 100,000 and 1,000,000 items
+// (BenchmarkItemMemory and scripts/bench-memory.sh show both); the 10%
+// bound holds over that range.
 func TestItemMemoryOverhead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates 200,000 items")
@@ -108,6 +110,67 @@ func BenchmarkItemMemory(b *testing.B) {
 				b.ReportMetric(m.accounted, "accounted-bytes/item")
 				b.ReportMetric(m.ratio(), "accounted/heap")
 			})
+		}
+	}
+}
+
+// TestChurnAtMemoryLimitStaysBounded runs a churn of inserts, overwrites
+// with values of changing sizes, and deletes against a store at its memory
+// limit, and checks that what the store really holds stays bounded as the
+// limit promises: the live heap within a quarter above the limit (the
+// headroom `thaw serve` gives the Go memory limit), and the slab segments'
+// dead bytes reclaimed as they go, by compaction or by dropping emptied
+// segments.
+func TestChurnAtMemoryLimitStaysBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("churns 400,000 writes")
+	}
+	const limit = 8 << 20
+	ctx := context.Background()
+	heapBefore := liveHeap()
+	s := New(Config{MaxMemory: limit, JanitorInterval: time.Hour})
+	defer s.Close()
+	if err := s.CreateCache(ctx, "churn"); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	value := make([]byte, 200)
+	for round := range 4 {
+		for range 100_000 {
+			key := fmt.Appendf(nil, "key-%d", rng.IntN(200_000))
+			if rng.IntN(5) == 0 {
+				if err := s.Delete(ctx, "churn", key); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			if err := s.Set(ctx, "churn", key, value[:50+rng.IntN(150)], time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st := s.Stats()
+		if st.Bytes > limit {
+			t.Fatalf("round %d: Stats().Bytes = %d, want at most %d", round, st.Bytes, limit)
+		}
+		var segBytes, garbage, records int64
+		for _, sh := range s.occ.snapshot(nil) {
+			sh.mu.Lock()
+			segBytes += sh.scalars.SegmentBytes()
+			garbage += sh.scalars.Garbage()
+			records += sh.bytes - int64(sh.scalars.Len())*ItemOverhead + int64(sh.scalars.Len())*16
+			sh.mu.Unlock()
+		}
+		heap := int64(liveHeap()) - int64(heapBefore)
+		t.Logf("round %d: %d items, %d evictions, accounted %d, live heap %d; segments %d bytes for %d of live records, %d dead",
+			round, st.Items, st.Evictions, st.Bytes, heap, segBytes, records, garbage)
+		if st.Evictions == 0 {
+			t.Fatalf("round %d: no evictions: the churn does not reach the limit", round)
+		}
+		if bound := int64(limit) * 5 / 4; heap > bound {
+			t.Errorf("round %d: live heap grew by %d bytes under a limit of %d, want at most %d", round, heap, limit, bound)
+		}
+		if garbage*4 > segBytes {
+			t.Errorf("round %d: %d of %d segment bytes are dead, want at most a quarter", round, garbage, segBytes)
 		}
 	}
 }

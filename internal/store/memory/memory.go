@@ -8,9 +8,18 @@
 // lock. The store's counters are striped over cache lines, so that inserts
 // on different shards rarely touch the same one. A list of the shards that
 // hold items lets the background janitor, which removes expired items, and
-// the optional memory limit, which evicts the least recently used items of
-// a few sampled shards, work in proportion to the items rather than to the
-// number of caches.
+// the optional memory limit, which evicts the oldest items of a few sampled
+// shards, work in proportion to the items rather than to the number of
+// caches.
+//
+// A shard keeps its scalar items in slab segments indexed by key hash, with
+// no pointer per item (package internal/slab), so that the garbage
+// collector does not scan them and an item costs little beyond its key and
+// value; eviction takes them first in, first out, with a second chance for
+// those read since they were written. Collections (dictionaries, sets,
+// lists, sorted sets) are entries with pointers in a map of their own,
+// evicted least recently used first. Every operation checks both under the
+// shard's one lock, so that a key is never both.
 package memory
 
 import (
@@ -27,6 +36,7 @@ import (
 	"time"
 
 	"github.com/thaw-dev/thaw/internal/store"
+	"github.com/thaw-dev/thaw/internal/store/memory/internal/slab"
 )
 
 const (
@@ -34,7 +44,7 @@ const (
 	// expiry does not stall requests on the shard.
 	expireBatch = 128
 	// evictionSamples is how many non-empty shards eviction compares to
-	// choose the least recently used item.
+	// choose the one whose oldest item goes.
 	evictionSamples = 5
 	// maxIntLen is the length of the longest base-10 int64.
 	maxIntLen = len("-9223372036854775808")
@@ -48,7 +58,10 @@ var errClosed = fmt.Errorf("memory: %w", store.ErrClosed)
 type Store struct {
 	cfg   Config
 	epoch time.Time    // origin of the store clock; see now
-	seed  maphash.Seed // seeds the hash that picks a key's shard
+	seed  maphash.Seed // seeds the hash of keys: it picks a key's shard and its slot in the shard's index
+	// hash is the hash of keys with seed, which every shard's slab log
+	// shares.
+	hash func(key []byte) uint64
 
 	caches sync.Map // cache name → *cache; read without a lock, written under mu
 	closed atomic.Bool
@@ -89,12 +102,13 @@ var _ store.Store = (*Store)(nil)
 // ShardOverhead more. Stats().Bytes and Config.MaxMemory count them.
 // Measured like ItemOverhead (Go 1.26, linux/amd64): 1,000 empty caches of
 // 64 shards grew the Go heap by about 800 bytes each
-// (BenchmarkEmptyCacheMemory), and a shard that has held an item by about
-// 550 bytes (its struct and its map's first group).
+// (BenchmarkEmptyCacheMemory), and a shard that holds one item by about
+// 970 bytes beside the item's own: its struct, its slab log with the first
+// group of its index and its first, 256-byte, segment.
 const (
 	CacheOverhead     = 288
 	ShardSlotOverhead = 8
-	ShardOverhead     = 512
+	ShardOverhead     = 896
 )
 
 // cache is one named cache.
@@ -128,6 +142,8 @@ func New(cfg Config) *Store {
 		stripes: make([]counterStripe, stripes),
 		tomb:    &shard{dead: true},
 	}
+	s.hash = func(key []byte) uint64 { return maphash.Bytes(s.seed, key) }
+	s.tomb.scalars = slab.New(s.hash) // empty, for FlushCache racing DeleteCache
 	go s.runJanitor()
 	return s
 }
@@ -272,9 +288,10 @@ func (s *Store) ListCaches(context.Context) ([]string, error) {
 }
 
 // Get returns the value of key. The value is shared with the store and must
-// not be modified.
+// not be modified: it is the slab record's own bytes, which the store marks
+// so that it never writes them again (see slab.Log.Share).
 func (s *Store) Get(_ context.Context, cacheName string, key []byte) ([]byte, bool, error) {
-	sh, err := s.madeShard("get", cacheName, key)
+	sh, h, err := s.madeShard("get", cacheName, key)
 	if err != nil || sh == nil {
 		return nil, false, err
 	}
@@ -284,34 +301,35 @@ func (s *Store) Get(_ context.Context, cacheName string, key []byte) ([]byte, bo
 	if sh.dead {
 		return nil, false, s.goneErr("get", cacheName)
 	}
-	e := sh.liveLocked(key, now)
-	if e == nil {
+	r, ok := sh.scalarLocked(h, key, now)
+	if !ok {
+		if e := sh.liveCollLocked(key, now); e != nil {
+			return nil, false, wrongType("get", e)
+		}
 		return nil, false, nil
 	}
-	if e.coll != nil {
-		return nil, false, wrongType("get", e)
+	if sh.trackLRU {
+		sh.scalars.Touch(r)
 	}
-	sh.touchLocked(e, now)
-	return e.value, true, nil
+	return sh.scalars.Share(r), true, nil
 }
 
 // Set stores a copy of value under key for ttl.
 func (s *Store) Set(_ context.Context, cacheName string, key, value []byte, ttl time.Duration) error {
-	sh, err := s.shard("set", cacheName, key)
+	sh, h, err := s.shard("set", cacheName, key)
 	if err != nil {
 		return err
 	}
 	if err := s.checkWrite("set", key, len(value), ttl); err != nil {
 		return err
 	}
-	value = clone(value)
 	now := s.now()
 	sh.mu.Lock()
 	if sh.dead {
 		sh.mu.Unlock()
 		return s.goneErr("set", cacheName)
 	}
-	grew := sh.putLocked(key, value, deadline(now, ttl), now)
+	grew := sh.putScalarLocked(h, key, value, deadline(now, ttl), now)
 	sh.mu.Unlock()
 	s.evictIfOver(grew)
 	return nil
@@ -322,14 +340,13 @@ func (s *Store) Set(_ context.Context, cacheName string, key, value []byte, ttl 
 // included, is evaluated under the shard's lock, so that the comparison and
 // the write are one step.
 func (s *Store) SetIf(_ context.Context, cacheName string, key, value []byte, ttl time.Duration, cond store.Condition) (bool, error) {
-	sh, err := s.shard("set if", cacheName, key)
+	sh, h, err := s.shard("set if", cacheName, key)
 	if err != nil {
 		return false, err
 	}
 	if err := s.checkWrite("set if", key, len(value), ttl); err != nil {
 		return false, err
 	}
-	value = clone(value)
 	now := s.now()
 	sh.mu.Lock()
 	if sh.dead {
@@ -337,19 +354,18 @@ func (s *Store) SetIf(_ context.Context, cacheName string, key, value []byte, tt
 		return false, s.goneErr("set if", cacheName)
 	}
 	var current []byte
-	e := sh.liveLocked(key, now)
-	if e != nil && e.coll != nil {
+	r, found := sh.scalarLocked(h, key, now)
+	if found {
+		current = sh.scalars.Value(r)
+	} else if e := sh.liveCollLocked(key, now); e != nil {
 		sh.mu.Unlock()
 		return false, wrongType("set if", e)
 	}
-	if e != nil {
-		current = e.value
-	}
-	if !cond.Holds(current, e != nil) {
+	if !cond.Holds(current, found) {
 		sh.mu.Unlock()
 		return false, nil
 	}
-	grew := sh.putLocked(key, value, deadline(now, ttl), now)
+	grew := sh.putScalarLocked(h, key, value, deadline(now, ttl), now)
 	sh.mu.Unlock()
 	s.evictIfOver(grew)
 	return true, nil
@@ -357,17 +373,21 @@ func (s *Store) SetIf(_ context.Context, cacheName string, key, value []byte, tt
 
 // Delete removes key.
 func (s *Store) Delete(_ context.Context, cacheName string, key []byte) error {
-	sh, err := s.madeShard("delete", cacheName, key)
+	sh, h, err := s.madeShard("delete", cacheName, key)
 	if err != nil || sh == nil {
 		return err
 	}
+	now := s.now()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.dead {
 		return s.goneErr("delete", cacheName)
 	}
-	if e := sh.items[string(key)]; e != nil {
-		sh.removeLocked(e)
+	if r, ok := sh.scalars.Lookup(h, key); ok {
+		sh.removeScalarLocked(r, now)
+		sh.noteExpiryLocked()
+	} else if e := sh.colls[string(key)]; e != nil {
+		sh.removeCollLocked(e)
 	}
 	return nil
 }
@@ -381,7 +401,8 @@ func (s *Store) KeysExist(_ context.Context, cacheName string, keys [][]byte) ([
 	exist := make([]bool, len(keys))
 	now := s.now()
 	for i, key := range keys {
-		sh := c.madeShardFor(s.seed, key)
+		h := s.hash(key)
+		sh := c.madeShardAt(h)
 		if sh == nil {
 			continue // a shard never used holds nothing
 		}
@@ -390,7 +411,8 @@ func (s *Store) KeysExist(_ context.Context, cacheName string, keys [][]byte) ([
 			sh.mu.Unlock()
 			return nil, s.goneErr("keys exist", cacheName)
 		}
-		exist[i] = sh.liveLocked(key, now) != nil
+		_, scalar := sh.scalarLocked(h, key, now)
+		exist[i] = scalar || sh.liveCollLocked(key, now) != nil
 		sh.mu.Unlock()
 	}
 	return exist, nil
@@ -399,7 +421,7 @@ func (s *Store) KeysExist(_ context.Context, cacheName string, keys [][]byte) ([
 // Increment adds amount to the base-10 int64 stored under key, or stores
 // amount if the key has no value, sets the TTL to ttl and returns the result.
 func (s *Store) Increment(_ context.Context, cacheName string, key []byte, amount int64, ttl time.Duration) (int64, error) {
-	sh, err := s.shard("increment", cacheName, key)
+	sh, h, err := s.shard("increment", cacheName, key)
 	if err != nil {
 		return 0, err
 	}
@@ -413,12 +435,8 @@ func (s *Store) Increment(_ context.Context, cacheName string, key []byte, amoun
 		return 0, s.goneErr("increment", cacheName)
 	}
 	sum := amount
-	if e := sh.liveLocked(key, now); e != nil {
-		if e.coll != nil {
-			sh.mu.Unlock()
-			return 0, wrongType("increment", e)
-		}
-		current, err := strconv.ParseInt(string(e.value), 10, 64)
+	if r, ok := sh.scalarLocked(h, key, now); ok {
+		current, err := strconv.ParseInt(string(sh.scalars.Value(r)), 10, 64)
 		if err != nil {
 			sh.mu.Unlock()
 			return 0, fmt.Errorf("memory: increment in cache %q: %w", cacheName, store.ErrNotInteger)
@@ -428,8 +446,12 @@ func (s *Store) Increment(_ context.Context, cacheName string, key []byte, amoun
 			return 0, fmt.Errorf("memory: increment %d by %d in cache %q: %w", current, amount, cacheName, store.ErrOverflow)
 		}
 		sum = current + amount
+	} else if e := sh.liveCollLocked(key, now); e != nil {
+		sh.mu.Unlock()
+		return 0, wrongType("increment", e)
 	}
-	grew := sh.putLocked(key, strconv.AppendInt(nil, sum, 10), deadline(now, ttl), now)
+	var digits [maxIntLen]byte
+	grew := sh.putScalarLocked(h, key, strconv.AppendInt(digits[:0], sum, 10), deadline(now, ttl), now)
 	sh.mu.Unlock()
 	s.evictIfOver(grew)
 	return sum, nil
@@ -437,7 +459,7 @@ func (s *Store) Increment(_ context.Context, cacheName string, key []byte, amoun
 
 // UpdateTTL changes the TTL of key as kind says.
 func (s *Store) UpdateTTL(_ context.Context, cacheName string, key []byte, kind store.TTLUpdateKind, ttl time.Duration) (store.TTLUpdateResult, error) {
-	sh, err := s.madeShard("update ttl", cacheName, key)
+	sh, h, err := s.madeShard("update ttl", cacheName, key)
 	if err != nil {
 		return 0, err
 	}
@@ -456,12 +478,23 @@ func (s *Store) UpdateTTL(_ context.Context, cacheName string, key []byte, kind 
 	if sh.dead {
 		return 0, s.goneErr("update ttl", cacheName)
 	}
-	e := sh.liveLocked(key, now)
+	expires := deadline(now, ttl)
+	notSet := func(current int64) bool {
+		return (kind == store.IncreaseTo && expires <= current) || (kind == store.DecreaseTo && expires >= current)
+	}
+	if r, ok := sh.scalarLocked(h, key, now); ok {
+		if notSet(sh.scalars.Expires(r)) {
+			return store.TTLNotSet, nil
+		}
+		sh.scalars.SetExpires(r, expires)
+		sh.noteExpiryLocked()
+		return store.TTLSet, nil
+	}
+	e := sh.liveCollLocked(key, now)
 	if e == nil {
 		return store.TTLMissing, nil
 	}
-	expires := deadline(now, ttl)
-	if (kind == store.IncreaseTo && expires <= e.expires) || (kind == store.DecreaseTo && expires >= e.expires) {
+	if notSet(e.expires) {
 		return store.TTLNotSet, nil
 	}
 	sh.setExpiresLocked(e, expires)
@@ -470,7 +503,7 @@ func (s *Store) UpdateTTL(_ context.Context, cacheName string, key []byte, kind 
 
 // ItemTTL returns the remaining TTL of key.
 func (s *Store) ItemTTL(_ context.Context, cacheName string, key []byte) (time.Duration, bool, error) {
-	sh, err := s.madeShard("item ttl", cacheName, key)
+	sh, h, err := s.madeShard("item ttl", cacheName, key)
 	if err != nil || sh == nil {
 		return 0, false, err
 	}
@@ -480,7 +513,10 @@ func (s *Store) ItemTTL(_ context.Context, cacheName string, key []byte) (time.D
 	if sh.dead {
 		return 0, false, s.goneErr("item ttl", cacheName)
 	}
-	e := sh.liveLocked(key, now)
+	if r, ok := sh.scalarLocked(h, key, now); ok {
+		return time.Duration(sh.scalars.Expires(r) - now), true, nil
+	}
+	e := sh.liveCollLocked(key, now)
 	if e == nil {
 		return 0, false, nil
 	}
@@ -489,7 +525,7 @@ func (s *Store) ItemTTL(_ context.Context, cacheName string, key []byte) (time.D
 
 // ItemType returns the kind of value stored under key.
 func (s *Store) ItemType(_ context.Context, cacheName string, key []byte) (store.ItemType, bool, error) {
-	sh, err := s.madeShard("item type", cacheName, key)
+	sh, h, err := s.madeShard("item type", cacheName, key)
 	if err != nil || sh == nil {
 		return 0, false, err
 	}
@@ -499,7 +535,10 @@ func (s *Store) ItemType(_ context.Context, cacheName string, key []byte) (store
 	if sh.dead {
 		return 0, false, s.goneErr("item type", cacheName)
 	}
-	e := sh.liveLocked(key, now)
+	if _, ok := sh.scalarLocked(h, key, now); ok {
+		return store.ItemScalar, true, nil
+	}
+	e := sh.liveCollLocked(key, now)
 	if e == nil {
 		return 0, false, nil
 	}
@@ -565,40 +604,43 @@ func (s *Store) cache(op, name string) (*cache, error) {
 	return v.(*cache), nil
 }
 
-// shard returns the shard of key in the cache named name, for a write:
-// it makes the shard if no request has reached it yet.
-func (s *Store) shard(op, name string, key []byte) (*shard, error) {
+// shard returns the shard of key in the cache named name, and the key's
+// hash, for a write: it makes the shard if no request has reached it yet.
+func (s *Store) shard(op, name string, key []byte) (*shard, uint64, error) {
 	c, err := s.cache(op, name)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return c.shardFor(s.seed, key), nil
+	h := s.hash(key)
+	return c.shardAt(h), h, nil
 }
 
 // madeShard returns the shard of key in the cache named name, for a read
 // (or a write that only changes what exists): nil, with a nil error, when no
 // request has made the shard yet, which therefore holds nothing. Reads thus
 // allocate nothing, and change no accounted bytes.
-func (s *Store) madeShard(op, name string, key []byte) (*shard, error) {
+func (s *Store) madeShard(op, name string, key []byte) (*shard, uint64, error) {
 	c, err := s.cache(op, name)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return c.madeShardFor(s.seed, key), nil
+	h := s.hash(key)
+	return c.madeShardAt(h), h, nil
 }
 
-// madeShardFor returns the shard that holds key, or nil if no request has
-// made it yet. A cache that was deleted meanwhile has the tomb, not nil, in
-// every slot, so nil means the cache was live when the slot was read.
-func (c *cache) madeShardFor(seed maphash.Seed, key []byte) *shard {
-	return c.shards[maphash.Bytes(seed, key)&c.mask].Load()
+// madeShardAt returns the shard that holds the keys of hash h, or nil if no
+// request has made it yet. A cache that was deleted meanwhile has the tomb,
+// not nil, in every slot, so nil means the cache was live when the slot was
+// read.
+func (c *cache) madeShardAt(h uint64) *shard {
+	return c.shards[h&c.mask].Load()
 }
 
-// shardFor returns the shard that holds key, making it if no request has
-// reached it yet. In a deleted cache it may return the store's tomb, a dead
-// shard.
-func (c *cache) shardFor(seed maphash.Seed, key []byte) *shard {
-	slot := &c.shards[maphash.Bytes(seed, key)&c.mask]
+// shardAt returns the shard that holds the keys of hash h, making it if no
+// request has reached it yet. In a deleted cache it may return the store's
+// tomb, a dead shard.
+func (c *cache) shardAt(h uint64) *shard {
+	slot := &c.shards[h&c.mask]
 	if sh := slot.Load(); sh != nil {
 		return sh
 	}
@@ -610,7 +652,7 @@ func (c *cache) shardFor(seed maphash.Seed, key []byte) *shard {
 func (s *Store) makeShard(slot *atomic.Pointer[shard]) *shard {
 	sh := new(shard)
 	stripe := &s.stripes[s.nextStripe.Add(1)&uint64(len(s.stripes)-1)]
-	sh.init(stripe, &s.occ, s.cfg.MaxMemory > 0)
+	sh.init(s.hash, stripe, &s.occ, s.cfg.MaxMemory > 0)
 	if slot.CompareAndSwap(nil, sh) {
 		s.structBytes.Add(ShardOverhead)
 		s.evictIfOver(ShardOverhead)
@@ -628,7 +670,7 @@ func (s *Store) goneErr(op, name string) error {
 	return notFound(op, name)
 }
 
-// wrongType is the error for a scalar operation on a collection.
+// wrongType is the error for a scalar operation on the collection e.
 func wrongType(op string, e *entry) error {
 	return fmt.Errorf("memory: %s: key holds a %s, not a scalar: %w", op, typeName(e.kind()), store.ErrWrongType)
 }
@@ -658,14 +700,6 @@ func checkTTL(op string, ttl time.Duration) error {
 	return nil
 }
 
-// clone copies b into a slice that the store owns.
-func clone(b []byte) []byte {
-	if len(b) == 0 {
-		return []byte{}
-	}
-	return append(make([]byte, 0, len(b)), b...)
-}
-
 // evictIfOver evicts items while the store exceeds its memory limit, after a
 // write that grew the accounted bytes by grew.
 func (s *Store) evictIfOver(grew int64) {
@@ -680,8 +714,9 @@ func (s *Store) evictIfOver(grew int64) {
 }
 
 // evictOne frees memory once: it removes the expired items of the first
-// sampled shard that has any, or else the least recently used item among
-// the oldest items of a few shards sampled from those that hold items. It
+// sampled shard that has any, or else the oldest item in eviction order
+// (see shard.evictLocked) of the oldest of a few shards sampled from those
+// that hold items. It
 // reports false when every cache is empty. Its cost does not depend on the
 // number of caches: the samples come from the store's list of shards that
 // may hold items, and each empty one sampled leaves the list.
@@ -708,21 +743,20 @@ func (s *Store) evictOne() bool {
 				sh.mu.Unlock()
 				return true
 			}
-			if e := sh.oldestLocked(); e == nil {
+			if used, ok := sh.oldestLocked(); !ok {
 				sh.unlistIfEmptyLocked()
-			} else if e.used < oldest {
-				oldest, victim = e.used, sh
+			} else if used < oldest {
+				oldest, victim = used, sh
 			}
 			sh.mu.Unlock()
 		}
 	}
 	victim.mu.Lock()
 	defer victim.mu.Unlock()
-	// The oldest entry may have changed since sampling; any entry of the
+	// The oldest item may have changed since sampling; any item of the
 	// shard is a fair approximation, and the caller checks the limit again.
-	if e := victim.oldestLocked(); e != nil && !victim.dead {
-		victim.removeLocked(e)
-		victim.stats.evictions.Add(1)
+	if !victim.dead {
+		victim.evictLocked(s.now())
 	}
 	return true
 }

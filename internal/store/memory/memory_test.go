@@ -264,7 +264,7 @@ func TestCloseStopsJanitor(t *testing.T) {
 
 func TestEvictionBoundsBytes(t *testing.T) {
 	// Far above what the two caches and their 128 shards take themselves
-	// (about 67 KiB), which eviction cannot free.
+	// (about 116 KiB), which eviction cannot free.
 	const limit = 512 << 10
 	s := memory.New(memory.Config{MaxMemory: limit})
 	t.Cleanup(func() { _ = s.Close() })
@@ -296,7 +296,8 @@ func TestEvictionBoundsBytes(t *testing.T) {
 }
 
 func TestEvictionSparesRecentlyUsed(t *testing.T) {
-	const limit = 64 << 10
+	// Room for about 400 items beside the cache and its 64 shards.
+	const limit = 128 << 10
 	s := newStore(t, memory.Config{MaxMemory: limit})
 	ctx := t.Context()
 	if err := s.Set(ctx, "c", []byte("hot"), []byte("kept by reads"), time.Hour); err != nil {
@@ -318,7 +319,9 @@ func TestEvictionSparesRecentlyUsed(t *testing.T) {
 
 func TestEvictionPrefersExpired(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const limit = 100 * memory.ItemOverhead
+		// Room for the cache, its shard and 110 of the items: the 90 live
+		// ones fit only once the 50 expired ones are gone.
+		const limit int64 = memory.CacheOverhead + memory.ShardSlotOverhead + memory.ShardOverhead + 110*(7+memory.ItemOverhead) // 7: len("live-00")
 		s := newStore(t, memory.Config{MaxMemory: limit, JanitorInterval: time.Hour, Shards: 1})
 		ctx := t.Context()
 		for i := range 50 {
@@ -441,4 +444,66 @@ func TestCloseReleasesItems(t *testing.T) {
 		t.Fatalf("Close() = %v, want nil", err)
 	}
 	checkStats(t, s, store.Stats{})
+}
+
+// TestGetValueStableUnderWrites reads a key while other goroutines
+// overwrite it with values of changing lengths, delete it and churn its
+// shard into compaction and eviction: every value Get returned stays what
+// it was when returned, since the store never writes a record's value
+// again. Under -race it also checks that nothing writes what readers hold.
+func TestGetValueStableUnderWrites(t *testing.T) {
+	s := newStore(t, memory.Config{MaxMemory: 256 << 10, Shards: 1})
+	ctx := t.Context()
+	const writes = 20000
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range writes {
+			fill := byte('a' + i%26)
+			value := make([]byte, 10+i%90)
+			for j := range value {
+				value[j] = fill
+			}
+			if err := s.Set(ctx, "c", []byte("k"), value, time.Hour); err != nil {
+				t.Errorf("Set(k) = %v, want nil", err)
+				return
+			}
+			if err := s.Set(ctx, "c", fmt.Appendf(nil, "other-%d", i%3000), value, time.Hour); err != nil {
+				t.Errorf("Set(other) = %v, want nil", err)
+				return
+			}
+			if i%7 == 0 {
+				if err := s.Delete(ctx, "c", []byte("k")); err != nil {
+					t.Errorf("Delete(k) = %v, want nil", err)
+					return
+				}
+			}
+		}
+	})
+	var held [][]byte
+	check := func(v []byte) {
+		for _, b := range v {
+			if b != v[0] {
+				t.Fatalf("Get(k) = %q: a value changed after it was returned", v)
+			}
+		}
+	}
+	for range writes {
+		v, found, err := s.Get(ctx, "c", []byte("k"))
+		if err != nil {
+			t.Fatalf("Get(k) = %v, want nil", err)
+		}
+		if found {
+			check(v)
+			if len(held) < 500 {
+				held = append(held, v)
+			}
+		}
+	}
+	wg.Wait()
+	for _, v := range held {
+		check(v)
+	}
+	if s.Stats().Evictions == 0 {
+		t.Errorf("Stats().Evictions = 0, want some: the churn should reach the limit")
+	}
 }

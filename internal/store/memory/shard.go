@@ -7,26 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/thaw-dev/thaw/internal/store"
+	"github.com/thaw-dev/thaw/internal/store/memory/internal/slab"
 )
-
-// ItemOverhead is the fixed number of bytes accounted to every item on top of
-// its key and value: the entry (112 bytes with its size-class rounding), its
-// map slot at the fill the map's growth leaves, its expiry heap slot, and the
-// rounding of the key's and value's own allocations to Go's size classes.
-// Stats().Bytes and Config.MaxMemory count it.
-//
-// Measured, not guessed (Go 1.26, linux/amd64), with the workload of
-// 12-byte keys and 100-byte values, a TTL each: the live heap (HeapAlloc
-// after GC) grows by 285 to 305 bytes per item, depending on where the maps
-// and heaps are between two growth steps (285.9 at 100,000 items, 297.2 at
-// 300,000, 304.2 at 500,000, 305.3 at 1,000,000, 285.8 at 1,500,000;
-// BenchmarkItemMemory, scripts/bench-memory.sh -key-len 12), that is 173 to
-// 193 beyond the 112 bytes of key and value; 184 keeps the accounted bytes
-// within 4% of the heap over that range (TestItemMemoryOverhead fails beyond
-// 10%). Values of 16 bytes or fewer round up less, so such small items are
-// accounted up to about 12% more than they take, on the side of the limit.
-const ItemOverhead = 184
 
 // counterStripe is one stripe of the store's gauges and counters behind
 // Stats. Every shard reports to one stripe, chosen when the shard is made,
@@ -41,67 +23,32 @@ type counterStripe struct {
 	_           [128 - 4*8]byte
 }
 
-// entry is one item. It belongs to one shard and is read and written only
-// under that shard's lock.
-type entry struct {
-	key string
-	// value is a scalar's value; it is never modified after the entry takes
-	// it, so Get returns it without copying; a write replaces the slice.
-	value []byte
-	// coll is a collection's elements; nil for a scalar. Unlike value it is
-	// changed in place, under the shard lock, and never handed out.
-	coll collection
-	// expires is the store clock reading (see Store.now) at which the item
-	// expires; the item is live while now < expires.
-	expires int64
-	// heapKey orders the entry in its shard's expiry heap. It is at most
-	// expires: a write that makes the item live longer leaves it, and the
-	// janitor moves the entry down when it finds it due but not expired.
-	// This keeps the common overwrite, with a later expiry, off the heap.
-	heapKey int64
-	// used is the store clock reading of the last read or write, which
-	// eviction compares across shards; kept only under a memory limit.
-	used int64
-	// heapIndex is the entry's position in its shard's expiry heap.
-	heapIndex int
-	// prev and next link the shard's LRU list; the sentinel's next is the
-	// most recently used entry.
-	prev, next *entry
-}
-
-// size is the number of bytes accounted to e.
-func (e *entry) size() int64 {
-	n := int64(len(e.key)+len(e.value)) + ItemOverhead
-	if e.coll != nil {
-		n += e.coll.footprint()
-	}
-	return n
-}
-
-// kind is the type of item e holds.
-func (e *entry) kind() store.ItemType {
-	if e.coll == nil {
-		return store.ItemScalar
-	}
-	return e.coll.kind()
-}
-
-// shard is an independently locked part of a cache.
+// shard is an independently locked part of a cache. Its scalars live in a
+// slab log, without pointers (see scalar.go); its collections are entries
+// in a map (see collection_entry.go). A key is in at most one of the two:
+// every operation checks both under mu, so that a scalar replacing a
+// collection, or a wrong-type error, is one step.
 type shard struct {
-	mu sync.Mutex // guards items, bytes, lru, expiry, dead, listed and the entries they hold
-	// items maps keys to live (and expired but not yet removed) entries.
-	items map[string]*entry
-	// peak is the largest len(items) since items was made. Go maps never
-	// shrink, so shrinkLocked rebuilds one that has lost most of its items.
-	peak int
-	// bytes is the sum of the sizes of the entries in items.
+	mu sync.Mutex // guards scalars, colls, collPeak, bytes, lru, expiry, dead, listed and the entries they hold
+	// scalars holds the shard's scalar items, their expiries and their
+	// eviction order.
+	scalars *slab.Log
+	// colls maps keys to live (and expired but not yet removed)
+	// collections; nil until the shard holds one.
+	colls map[string]*entry
+	// collPeak is the largest len(colls) since colls was made. Go maps
+	// never shrink, so shrinkLocked rebuilds one that has lost most of its
+	// entries.
+	collPeak int
+	// bytes is the sum of the bytes accounted to the shard's items.
 	bytes int64
-	// lru is the sentinel of a circular list of the entries, most recently
-	// used first. Only eviction reads the order, so reads and overwrites
-	// update it only when trackLRU is set.
+	// lru is the sentinel of a circular list of the collections, most
+	// recently used first. Only eviction reads the order, so reads and
+	// overwrites update it only when trackLRU is set, as they mark scalars
+	// read only then.
 	lru      entry
 	trackLRU bool
-	// expiry holds the entries in a min-heap ordered by heapKey.
+	// expiry holds the collections in a min-heap ordered by heapKey.
 	expiry expiryHeap
 	// dead is set when the cache is deleted or the store closed; a dead shard
 	// holds nothing and refuses every operation.
@@ -110,10 +57,10 @@ type shard struct {
 	// that may hold items. It is set when the shard gains an item and
 	// cleared when eviction or the janitor finds it empty, or it dies.
 	listed bool
-	// nextExpiry is the heap key at the root of expiry (math.MaxInt64 when
-	// the heap is empty): no item of the shard expires before it. It is
-	// written under mu and read without it by the janitor, which skips
-	// the shards with nothing due.
+	// nextExpiry is the earliest of the scalars' next expiry and the
+	// collections' heap root (math.MaxInt64 when neither has one): no item
+	// of the shard expires before it. It is written under mu and read
+	// without it by the janitor, which skips the shards with nothing due.
 	nextExpiry atomic.Int64
 	// stats is the stripe of the store's counters that the shard keeps up
 	// to date.
@@ -125,11 +72,11 @@ type shard struct {
 	_        [64]byte // keeps neighbouring shards' locks off one cache line
 }
 
-// init prepares an empty shard that reports to stats and joins occ when it
-// gains an item and, if trackLRU is set, keeps its entries in least recently
-// used order.
-func (sh *shard) init(stats *counterStripe, occ *occupancy, trackLRU bool) {
-	sh.items = make(map[string]*entry)
+// init prepares an empty shard whose scalar keys hash with hash, that
+// reports to stats and joins occ when it gains an item and, if trackLRU is
+// set, keeps the order eviction needs.
+func (sh *shard) init(hash func([]byte) uint64, stats *counterStripe, occ *occupancy, trackLRU bool) {
+	sh.scalars = slab.New(hash)
 	sh.lru.next = &sh.lru
 	sh.lru.prev = &sh.lru
 	sh.trackLRU = trackLRU
@@ -138,282 +85,133 @@ func (sh *shard) init(stats *counterStripe, occ *occupancy, trackLRU bool) {
 	sh.nextExpiry.Store(math.MaxInt64)
 }
 
-// noteExpiryLocked publishes the heap's earliest key in nextExpiry after a
-// change to the heap.
+// lenLocked is the number of items in the shard, expired or not.
+func (sh *shard) lenLocked() int { return sh.scalars.Len() + len(sh.colls) }
+
+// noteExpiryLocked publishes the earliest expiry in nextExpiry after a
+// change to the expiry indexes.
 func (sh *shard) noteExpiryLocked() {
-	next := int64(math.MaxInt64)
+	next := sh.scalars.NextExpiry()
 	if len(sh.expiry) > 0 {
-		next = sh.expiry[0].heapKey
+		next = min(next, sh.expiry[0].heapKey)
 	}
 	if sh.nextExpiry.Load() != next {
 		sh.nextExpiry.Store(next)
 	}
 }
 
-// unlistIfEmptyLocked takes an empty shard out of the store's list of shards
-// that may hold items. An empty shard that held many items gets a new map,
-// since Go maps never shrink and the janitor no longer visits it.
-func (sh *shard) unlistIfEmptyLocked() {
-	if len(sh.items) != 0 || !sh.listed {
-		return
-	}
-	sh.occ.remove(sh)
-	sh.listed = false
-	if sh.peak >= shrinkMinPeak {
-		sh.items = make(map[string]*entry)
-		sh.peak = 0
-		sh.expiry = nil
-	}
-}
-
-// liveLocked returns the entry of key if it has not expired at now, or nil.
-// It removes an expired entry it finds.
-func (sh *shard) liveLocked(key []byte, now int64) *entry {
-	e := sh.items[string(key)]
-	if e == nil {
-		return nil
-	}
-	if e.expires <= now {
-		sh.removeLocked(e)
-		sh.stats.expirations.Add(1)
-		return nil
-	}
-	return e
-}
-
-// putLocked stores value under key until expires, replacing any entry, and
-// returns the change in accounted bytes. value must not be modified later.
-func (sh *shard) putLocked(key, value []byte, expires, now int64) int64 {
-	if e := sh.items[string(key)]; e != nil {
-		grew := int64(len(value) - len(e.value))
-		if e.coll != nil { // a scalar replaces a collection
-			grew -= e.coll.footprint()
-			e.coll = nil
-		}
-		e.value = value
-		sh.setExpiresLocked(e, expires)
-		sh.touchLocked(e, now)
-		if grew != 0 {
-			sh.bytes += grew
-			sh.stats.bytes.Add(grew)
-		}
-		return grew
-	}
-	return sh.insertLocked(&entry{key: string(key), value: value, expires: expires, heapKey: expires, used: now})
-}
-
-// insertLocked adds e, whose key is not in the shard, and returns the bytes
-// accounted to it.
-func (sh *shard) insertLocked(e *entry) int64 {
-	sh.items[e.key] = e
-	sh.peak = max(sh.peak, len(sh.items))
-	sh.expiry.push(e)
-	sh.noteExpiryLocked()
-	sh.linkFrontLocked(e)
+// listLocked puts the shard, which has just gained an item, in the store's
+// list of shards that may hold items.
+func (sh *shard) listLocked() {
 	if !sh.listed {
 		sh.occ.add(sh)
 		sh.listed = true
 	}
-	grew := e.size()
-	sh.bytes += grew
-	sh.stats.items.Add(1)
-	sh.stats.bytes.Add(grew)
-	return grew
 }
 
-// resizedLocked accounts for a change of grew bytes in e's size, made in
-// place (a collection that gained or lost elements).
-func (sh *shard) resizedLocked(grew int64) {
-	if grew != 0 {
-		sh.bytes += grew
-		sh.stats.bytes.Add(grew)
-	}
-}
-
-// setExpiresLocked moves the expiry of e. Only an expiry earlier than the
-// entry's heap key costs a heap operation; see entry.heapKey.
-func (sh *shard) setExpiresLocked(e *entry, expires int64) {
-	e.expires = expires
-	if expires < e.heapKey {
-		e.heapKey = expires
-		sh.expiry.up(e.heapIndex)
-		sh.noteExpiryLocked()
-	}
-}
-
-// touchLocked marks e as the shard's most recently used entry, if the shard
-// tracks the order.
-func (sh *shard) touchLocked(e *entry, now int64) {
-	if !sh.trackLRU {
+// unlistIfEmptyLocked takes an empty shard out of the store's list of shards
+// that may hold items, and lets go of the memory its indexes and segments
+// hold, which the janitor no longer visits.
+func (sh *shard) unlistIfEmptyLocked() {
+	if sh.lenLocked() != 0 || !sh.listed {
 		return
 	}
-	e.used = now
-	if sh.lru.next == e {
-		return
-	}
-	e.prev.next = e.next
-	e.next.prev = e.prev
-	sh.linkFrontLocked(e)
-}
-
-// linkFrontLocked puts e, which is in no list, at the front of the LRU list.
-func (sh *shard) linkFrontLocked(e *entry) {
-	e.prev = &sh.lru
-	e.next = sh.lru.next
-	sh.lru.next.prev = e
-	sh.lru.next = e
-}
-
-// oldestLocked returns the least recently used entry, or nil if the shard is
-// empty.
-func (sh *shard) oldestLocked() *entry {
-	if sh.lru.prev == &sh.lru {
-		return nil
-	}
-	return sh.lru.prev
-}
-
-// removeLocked removes e from the shard.
-func (sh *shard) removeLocked(e *entry) {
-	delete(sh.items, e.key)
-	e.prev.next = e.next
-	e.next.prev = e.prev
-	e.prev, e.next = nil, nil
-	sh.expiry.remove(e)
+	sh.occ.remove(sh)
+	sh.listed = false
+	sh.scalars.Clear()
+	sh.colls = nil
+	sh.collPeak = 0
+	sh.expiry = nil
 	sh.noteExpiryLocked()
-	size := e.size()
-	sh.bytes -= size
-	sh.stats.items.Add(-1)
-	sh.stats.bytes.Add(-size)
 }
 
-// expireLocked removes the entries that have expired at now, taking at most
+// expireLocked removes the items that have expired at now, taking at most
 // limit steps, and returns how many it removed and whether it finished.
-// A step removes an entry or moves down one whose expiry was extended.
 func (sh *shard) expireLocked(now int64, limit int) (removed int, done bool) {
-	for range limit {
-		if len(sh.expiry) == 0 || sh.expiry[0].heapKey > now {
-			done = true
-			break
-		}
-		e := sh.expiry[0]
-		if e.expires <= now {
-			sh.removeLocked(e)
-			removed++
-			continue
-		}
-		e.heapKey = e.expires
-		sh.expiry.down(0)
-		sh.noteExpiryLocked()
+	removed, keyValueBytes, done := sh.scalars.Expire(now, limit)
+	if removed > 0 {
+		size := keyValueBytes + int64(removed)*ItemOverhead
+		sh.bytes -= size
+		sh.stats.items.Add(-int64(removed))
+		sh.stats.bytes.Add(-size)
 	}
+	if done {
+		var colls int
+		colls, done = sh.expireCollsLocked(now, limit)
+		removed += colls
+	}
+	sh.noteExpiryLocked()
 	if removed > 0 {
 		sh.stats.expirations.Add(int64(removed))
 	}
 	return removed, done
 }
 
-// clearLocked removes every entry at once.
-func (sh *shard) clearLocked() {
-	if len(sh.items) == 0 {
-		sh.unlistIfEmptyLocked()
-		return
+// oldestLocked returns the store clock reading of the shard's oldest item
+// in eviction order (see evictLocked), and false if the shard is empty.
+func (sh *shard) oldestLocked() (int64, bool) {
+	oldest, ok := sh.scalars.Oldest()
+	if e := sh.oldestCollLocked(); e != nil && (!ok || e.used < oldest) {
+		oldest, ok = e.used, true
 	}
-	sh.stats.items.Add(-int64(len(sh.items)))
-	sh.stats.bytes.Add(-sh.bytes)
-	sh.items = make(map[string]*entry)
-	sh.peak = 0
-	sh.bytes = 0
-	sh.lru.next = &sh.lru
-	sh.lru.prev = &sh.lru
-	sh.expiry = nil
+	return oldest, ok
+}
+
+// evictLocked removes the shard's oldest item in eviction order: the
+// least recently used collection, or the first scalar of the oldest slab
+// segment not read since it was written, whichever is older. It reports
+// false if the shard is empty.
+func (sh *shard) evictLocked(now int64) bool {
+	scalarAge, hasScalars := sh.scalars.Oldest()
+	if e := sh.oldestCollLocked(); e != nil && (!hasScalars || e.used < scalarAge) {
+		sh.removeCollLocked(e)
+	} else if keyLen, valueLen, ok := sh.scalars.EvictOne(now); ok {
+		sh.removedScalarLocked(keyLen, valueLen)
+	} else {
+		return false
+	}
 	sh.noteExpiryLocked()
+	sh.stats.evictions.Add(1)
+	return true
+}
+
+// clearLocked removes every item at once.
+func (sh *shard) clearLocked() {
+	if n := sh.lenLocked(); n != 0 {
+		sh.stats.items.Add(-int64(n))
+		sh.stats.bytes.Add(-sh.bytes)
+		sh.bytes = 0
+		sh.scalars.Clear()
+		sh.colls = nil
+		sh.collPeak = 0
+		sh.lru.next = &sh.lru
+		sh.lru.prev = &sh.lru
+		sh.expiry = nil
+		sh.noteExpiryLocked()
+	}
 	sh.unlistIfEmptyLocked()
 }
 
-// shrinkMinPeak is the smallest peak at which shrinkLocked rebuilds a shard:
-// below it, the unused map slots are not worth a rebuild.
+// shrinkMinPeak is the smallest peak at which shrinkLocked rebuilds the
+// collections' map: below it, the unused map slots are not worth a rebuild.
 const shrinkMinPeak = 1024
 
-// shrinkLocked rebuilds the map and the expiry heap of a shard that holds at
-// most a quarter of its peak, releasing the slots the removed items left.
+// shrinkLocked rebuilds the indexes of a shard that holds at most a
+// quarter of its peak, releasing the slots the removed items left.
 func (sh *shard) shrinkLocked() {
-	if sh.peak < shrinkMinPeak || len(sh.items) > sh.peak/4 {
+	sh.scalars.Shrink()
+	if sh.collPeak < shrinkMinPeak || len(sh.colls) > sh.collPeak/4 {
 		return
 	}
 	// maps.Clone would keep the old table size; a map made for the
 	// current length does not.
-	items := make(map[string]*entry, len(sh.items))
-	for key, e := range sh.items {
-		items[key] = e
+	colls := make(map[string]*entry, len(sh.colls))
+	for key, e := range sh.colls {
+		colls[key] = e
 	}
-	sh.items = items
-	sh.peak = len(items)
+	sh.colls = colls
+	sh.collPeak = len(colls)
 	sh.expiry = slices.Clone(sh.expiry) // same order, so every heapIndex holds
-}
-
-// expiryHeap is a binary min-heap of entries ordered by heapKey; each entry
-// records its index so that it can be moved or removed in O(log n).
-type expiryHeap []*entry
-
-// push adds e.
-func (h *expiryHeap) push(e *entry) {
-	e.heapIndex = len(*h)
-	*h = append(*h, e)
-	h.up(e.heapIndex)
-}
-
-// remove takes e out of the heap.
-func (h *expiryHeap) remove(e *entry) {
-	i, last := e.heapIndex, len(*h)-1
-	if i != last {
-		h.swap(i, last)
-	}
-	(*h)[last] = nil
-	*h = (*h)[:last]
-	if i != last && !h.up(i) {
-		h.down(i)
-	}
-	e.heapIndex = -1
-}
-
-// up moves the entry at i towards the root while its key is below its
-// parent's, and reports whether it moved.
-func (h expiryHeap) up(i int) bool {
-	start := i
-	for i > 0 {
-		parent := (i - 1) / 2
-		if h[parent].heapKey <= h[i].heapKey {
-			break
-		}
-		h.swap(i, parent)
-		i = parent
-	}
-	return i != start
-}
-
-// down moves the entry at i towards the leaves while a child's key is below its.
-func (h expiryHeap) down(i int) {
-	for {
-		least := i
-		if l := 2*i + 1; l < len(h) && h[l].heapKey < h[least].heapKey {
-			least = l
-		}
-		if r := 2*i + 2; r < len(h) && h[r].heapKey < h[least].heapKey {
-			least = r
-		}
-		if least == i {
-			return
-		}
-		h.swap(i, least)
-		i = least
-	}
-}
-
-// swap exchanges the entries at i and j and updates their indexes.
-func (h expiryHeap) swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIndex = i
-	h[j].heapIndex = j
 }
 
 // occupancy is the list of the shards, of every cache, that may hold items:

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math/rand/v2"
 	"testing"
 )
@@ -65,35 +66,53 @@ func TestShardShrinksAfterMassExpiry(t *testing.T) {
 		occ   occupancy
 		sh    shard
 	)
-	sh.init(&stats, &occ, false)
+	seed := maphash.MakeSeed()
+	hash := func(key []byte) uint64 { return maphash.Bytes(seed, key) }
+	sh.init(hash, &stats, &occ, false)
 	const n = 4 * shrinkMinPeak
 	for i := range n {
 		expires := int64(10) // most expire at 10
 		if i%8 == 0 {
 			expires = 1000
 		}
-		sh.putLocked(fmt.Appendf(nil, "key-%d", i), []byte("v"), expires, 0)
+		key := fmt.Appendf(nil, "key-%d", i)
+		sh.putScalarLocked(hash(key), key, []byte("v"), expires, 0)
 	}
-	if sh.peak != n {
-		t.Fatalf("peak = %d, want %d", sh.peak, n)
-	}
+	segBytes := sh.scalars.SegmentBytes()
 	for done := false; !done; {
 		_, done = sh.expireLocked(10, expireBatch)
 	}
 	sh.shrinkLocked()
-	if want := n / 8; len(sh.items) != want || sh.peak != want || len(sh.expiry) != want {
-		t.Errorf("after shrinking: %d items, peak %d, %d in heap; want %d of each", len(sh.items), sh.peak, len(sh.expiry), want)
+	if got, want := sh.scalars.Len(), n/8; got != want {
+		t.Errorf("after expiry: %d scalars, want %d", got, want)
 	}
-	if cap(sh.expiry) > 2*len(sh.expiry) {
-		t.Errorf("after shrinking: heap capacity %d for %d entries, want it released", cap(sh.expiry), len(sh.expiry))
+	if got := sh.scalars.SegmentBytes(); got > segBytes/2 {
+		t.Errorf("after expiry: %d segment bytes, want at most half of the %d before", got, segBytes)
 	}
-	checkHeap(t, sh.expiry)
 	for i := 0; i < n; i += 8 {
-		if sh.liveLocked(fmt.Appendf(nil, "key-%d", i), 10) == nil {
+		key := fmt.Appendf(nil, "key-%d", i)
+		if _, ok := sh.scalarLocked(hash(key), key, 10); !ok {
 			t.Fatalf("key-%d missing after shrinking", i)
 		}
 	}
 	if got, want := stats.items.Load(), int64(n/8); got != want {
 		t.Errorf("items counter = %d, want %d", got, want)
+	}
+	if got, want := stats.bytes.Load(), int64(n/8)*itemSize(len("key-0000"), 1); got > want || got < want-int64(n/8) {
+		t.Errorf("bytes counter = %d, want about %d", got, want)
+	}
+}
+
+// TestTombFlushes checks that the dead shard a deleted cache leaves in its
+// never-used slots can be flushed, as a FlushCache that found the cache
+// before DeleteCache does.
+func TestTombFlushes(t *testing.T) {
+	s := New(Config{})
+	defer s.Close()
+	s.tomb.mu.Lock()
+	s.tomb.clearLocked()
+	s.tomb.mu.Unlock()
+	if n := s.tomb.scalars.Len(); n != 0 {
+		t.Errorf("tomb holds %d scalars, want 0", n)
 	}
 }

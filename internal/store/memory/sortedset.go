@@ -23,7 +23,7 @@ import (
 // map's load factor moves between its growth steps; the constant is the
 // top of that range. Not counted: the allocator's rounding of values of other
 // lengths, and about 200 bytes per set (the set, its map header and the
-// skip list's head), which ItemOverhead absorbs.
+// skip list's head), which CollectionOverhead absorbs.
 const sortedSetElementOverhead = 133
 
 // sortedSet is the collection behind a sorted-set item: a skip list for

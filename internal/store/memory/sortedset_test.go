@@ -170,7 +170,7 @@ func TestSortedSetAccounting(t *testing.T) {
 	if err := s.SortedSetPut(ctx, "c", []byte("key"), elements, w); err != nil {
 		t.Fatalf("SortedSetPut = %v, want nil", err)
 	}
-	want := int64(len("key")) + ItemOverhead + (3 + 8) + (2 + 8) + 2*sortedSetElementOverhead
+	want := int64(len("key")) + CollectionOverhead + (3 + 8) + (2 + 8) + 2*sortedSetElementOverhead
 	if got := ItemStats(s).Bytes; got != want {
 		t.Errorf("Stats().Bytes after putting 2 elements = %d, want %d", got, want)
 	}
