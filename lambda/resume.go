@@ -89,12 +89,17 @@ func waitReceived(runtimeAddr, apiAddr string, deadline time.Time) error {
 	if err != nil {
 		return fmt.Errorf("lambda: runtime API address: %w", err)
 	}
+	diag, err := openSockDiag()
+	if err != nil {
+		return err
+	}
+	defer diag.close()
 	for pause := 20 * time.Microsecond; ; pause = min(2*pause, time.Millisecond) {
-		queued, _, err := tcpQueues(runtimeEnd, apiEnd)
+		queued, _, err := diag.queues(runtimeEnd, apiEnd)
 		if err != nil {
 			return err
 		}
-		_, unacked, err := tcpQueues(apiEnd, runtimeEnd)
+		_, unacked, err := diag.queues(apiEnd, runtimeEnd)
 		if err != nil {
 			return err
 		}
@@ -114,16 +119,28 @@ func waitReceived(runtimeAddr, apiAddr string, deadline time.Time) error {
 // /proc/net/tcp's rx_queue and tx_queue (which take milliseconds to read on a
 // busy machine; this is one lookup).
 func tcpQueues(local, remote netip.AddrPort) (received, unacked uint32, err error) {
-	if !local.Addr().Unmap().Is4() || !remote.Addr().Unmap().Is4() {
-		return 0, 0, fmt.Errorf("lambda: sock_diag lookup of %v-%v: IPv4 only", local, remote)
+	diag, err := openSockDiag()
+	if err != nil {
+		return 0, 0, err
 	}
+	defer diag.close()
+	return diag.queues(local, remote)
+}
+
+// sockDiag is a netlink socket for sock_diag lookups, with its buffers; one
+// serves the lookups of one hand-over.
+type sockDiag struct {
+	fd       int
+	msg, buf []byte
+}
+
+// openSockDiag opens a sock_diag socket. Close it when done.
+func openSockDiag() (*sockDiag, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return 0, 0, fmt.Errorf("lambda: sock_diag socket: %w", err)
+		return nil, fmt.Errorf("lambda: sock_diag socket: %w", err)
 	}
-	defer unix.Close(fd)
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100_000})
-
 	// struct nlmsghdr, then struct inet_diag_req_v2 with its inet_diag_sockid.
 	const headerLen, reqLen = unix.SizeofNlMsghdr, 56
 	msg := make([]byte, headerLen+reqLen)
@@ -134,24 +151,34 @@ func tcpQueues(local, remote netip.AddrPort) (received, unacked uint32, err erro
 	req := msg[headerLen:]
 	req[0], req[1] = unix.AF_INET, unix.IPPROTO_TCP
 	binary.NativeEndian.PutUint32(req[4:], 0xffffffff) // every state
-	id := req[8:]
+	for i := 48; i < 56; i++ {
+		req[i] = 0xff // the sockid's cookie: INET_DIAG_NOCOOKIE
+	}
+	return &sockDiag{fd: fd, msg: msg, buf: make([]byte, 4096)}, nil
+}
+
+// close closes the socket.
+func (d *sockDiag) close() { unix.Close(d.fd) }
+
+// queues is tcpQueues on d's socket.
+func (d *sockDiag) queues(local, remote netip.AddrPort) (received, unacked uint32, err error) {
+	if !local.Addr().Unmap().Is4() || !remote.Addr().Unmap().Is4() {
+		return 0, 0, fmt.Errorf("lambda: sock_diag lookup of %v-%v: IPv4 only", local, remote)
+	}
+	id := d.msg[unix.SizeofNlMsghdr+8:]
 	binary.BigEndian.PutUint16(id[0:], local.Port())
 	binary.BigEndian.PutUint16(id[2:], remote.Port())
 	l, r := local.Addr().Unmap().As4(), remote.Addr().Unmap().As4()
 	copy(id[4:], l[:])
 	copy(id[20:], r[:])
-	for i := 40; i < 48; i++ {
-		id[i] = 0xff // INET_DIAG_NOCOOKIE
-	}
-	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	if err := unix.Sendto(d.fd, d.msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return 0, 0, fmt.Errorf("lambda: sock_diag request: %w", err)
 	}
-	buf := make([]byte, 4096)
-	n, _, err := unix.Recvfrom(fd, buf, 0)
+	n, _, err := unix.Recvfrom(d.fd, d.buf, 0)
 	if err != nil {
 		return 0, 0, fmt.Errorf("lambda: sock_diag answer: %w", err)
 	}
-	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+	msgs, err := syscall.ParseNetlinkMessage(d.buf[:n])
 	if err != nil || len(msgs) == 0 {
 		return 0, 0, fmt.Errorf("lambda: sock_diag answer: %v", err)
 	}
