@@ -26,6 +26,12 @@ const (
 	// MarkBlackhole: the proxy started discarding the function's existing
 	// connections.
 	MarkBlackhole = "blackhole"
+	// MarkHeld: under ScenarioRetransmit, bytes from the server reached the
+	// frozen function and were not acknowledged.
+	MarkHeld = "held while frozen"
+	// MarkRetransmission: under ScenarioRetransmit, the server's TCP
+	// retransmission delivered what a freeze held, Mark.Late after the thaw.
+	MarkRetransmission = "retransmission"
 )
 
 // Mark is one thing that happened at an instant, on the wire or in a client.
@@ -51,6 +57,9 @@ type Mark struct {
 	// Reconnect is set on a connection opened after the first invocation,
 	// replacing one the client had.
 	Reconnect bool
+	// Late is, on a MarkRetransmission, how long after the thaw the held
+	// bytes were delivered.
+	Late time.Duration
 }
 
 // Invocation is one invocation as the lab saw it.

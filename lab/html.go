@@ -35,6 +35,7 @@ const (
 	colourReconnect = "#8e44ad"
 	colourConn      = "#999999"
 	colourBlackhole = "#111111"
+	colourHeld      = "#e67e22"
 )
 
 // WriteHTML writes the report as one self-contained page: the settings, the
@@ -174,15 +175,15 @@ func writeHTMLFile(path string, write func(io.Writer) error) error {
 
 // writeSummaryTable writes the runs' metrics as an HTML table.
 func (r *Report) writeSummaryTable(b *strings.Builder) {
-	b.WriteString(`<table><tr><th class="l">client</th><th class="l">sdk</th><th class="l">preset</th><th class="l">scenario</th><th>invocations</th><th>failed</th><th>pings (acked)</th><th>keepalive timeouts</th><th>cross-invocation</th><th>reconnects</th><th>p50 ms</th><th>p99 ms</th><th>first after thaw p99 ms</th><th class="l">failures by code</th></tr>
+	b.WriteString(`<table><tr><th class="l">client</th><th class="l">sdk</th><th class="l">preset</th><th class="l">scenario</th><th>invocations</th><th>failed</th><th>pings (acked)</th><th>keepalive timeouts</th><th>cross-invocation</th><th>reconnects</th><th>p50 ms</th><th>p99 ms</th><th>first after thaw p99 ms</th><th>held while frozen (delivered late, max ms after thaw)</th><th class="l">failures by code</th></tr>
 `)
 	for _, run := range r.Runs {
 		bad := badClass
-		fmt.Fprintf(b, "<tr><td class=\"l\">%s</td><td class=\"l\">%s</td><td class=\"l\">%s</td><td class=\"l\">%s</td><td>%d</td><td%s>%d</td><td>%d (%d)</td><td%s>%d</td><td%s>%d</td><td>%d</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td class=\"l\">%s</td></tr>\n",
+		fmt.Fprintf(b, "<tr><td class=\"l\">%s</td><td class=\"l\">%s</td><td class=\"l\">%s</td><td class=\"l\">%s</td><td>%d</td><td%s>%d</td><td>%d (%d)</td><td%s>%d</td><td%s>%d</td><td>%d</td><td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%s</td><td class=\"l\">%s</td></tr>\n",
 			html.EscapeString(run.Client), html.EscapeString(run.SDKVersion), html.EscapeString(run.Preset), html.EscapeString(run.Scenario), run.Invocations,
 			bad(run.Failed), run.Failed, run.PingsSent, run.PingsAcked, bad(run.KeepaliveTimeouts), run.KeepaliveTimeouts,
 			bad(run.CrossInvocationTimeouts), run.CrossInvocationTimeouts, run.Reconnects, run.P50Ms, run.P99Ms, run.FirstAfterThawP99Ms,
-			html.EscapeString(formatCodes(run.FailedByCode)))
+			formatDelayed(run), html.EscapeString(formatCodes(run.FailedByCode)))
 	}
 	b.WriteString("</table>\n")
 }
@@ -211,6 +212,8 @@ func writeLegend(b *strings.Builder) {
 		{func(x, y float64) string { return timeoutSymbol(x, y, true, "") }, "cross-invocation timeout"},
 		{func(x, y float64) string { return connSymbol(x, y, true, "") }, "reconnect"},
 		{func(x, y float64) string { return blackholeSymbol(x, y-9, y+9, "") }, "blackhole"},
+		{func(x, y float64) string { return heldSymbol(x, y, "") }, "server's bytes held while frozen"},
+		{func(x, y float64) string { return retransmissionSymbol(x, y, "") }, "delivered by retransmission"},
 	}
 	const perRow = 5
 	rows := (len(items) + perRow - 1) / perRow
@@ -279,6 +282,10 @@ func writeTimeline(b *strings.Builder, tl *Timeline, length time.Duration) {
 			b.WriteString(connSymbol(x(m.Time), laneTrouble, m.Reconnect, title))
 		case MarkBlackhole:
 			b.WriteString(blackholeSymbol(x(m.Time), 12, axisY-4, title))
+		case MarkHeld:
+			b.WriteString(heldSymbol(x(m.Time), laneTrouble, title))
+		case MarkRetransmission:
+			b.WriteString(retransmissionSymbol(x(m.Time), laneTrouble, title))
 		}
 	}
 	fmt.Fprintf(b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#888"/>`+"\n", svgLeft, axisY, svgWidth-svgRight, axisY)
@@ -331,6 +338,14 @@ func connSymbol(x, y float64, reconnect bool, tip string) string {
 		colour = colourReconnect
 	}
 	return fmt.Sprintf(`<path d="M%.1f %.1fl5 5l-5 5l-5 -5z" fill="%s">%s</path>`+"\n", x, y-5, colour, title(tip))
+}
+
+func heldSymbol(x, y float64, tip string) string {
+	return fmt.Sprintf(`<circle cx="%.1f" cy="%.1f" r="5" fill="none" stroke="%s" stroke-width="2">%s</circle>`+"\n", x, y, colourHeld, title(tip))
+}
+
+func retransmissionSymbol(x, y float64, tip string) string {
+	return fmt.Sprintf(`<path d="M%.1f %.1fl6 10h-12z" fill="%s">%s</path>`+"\n", x, y-5, colourHeld, title(tip))
 }
 
 func blackholeSymbol(x, y1, y2 float64, tip string) string {

@@ -39,6 +39,8 @@ func sampleReport() *Report {
 		{Time: at(12.03), Kind: MarkPingAck, RequestID: "req-c", Conn: "1"},
 		{Time: at(12.1), Kind: MarkConnOpened, Conn: "proxy#2", Reconnect: true},
 		{Time: at(15), Kind: MarkBlackhole, Conn: "proxy#2"},
+		{Time: at(21.5), Kind: MarkHeld, Conn: "proxy#2", Detail: "bytes held"},
+		{Time: at(29.3), Kind: MarkRetransmission, Conn: "proxy#2", Detail: "retransmission #3", Late: 300 * time.Millisecond},
 	}
 	run := summarize(RunSpec{Client: ClientNode, Preset: PresetLaptop, Scenario: ScenarioBlackhole}, tl)
 	return &Report{Runs: []RunResult{run}, Seed: 1, Invocations: 5, MemoryMB: 512, Latency: DefaultLatency, Jitter: DefaultJitter}
@@ -46,11 +48,12 @@ func sampleReport() *Report {
 
 func TestSummarizeCountsMarks(t *testing.T) {
 	run := sampleReport().Runs[0]
-	got := []int{run.Invocations, run.Failed, run.FailedByCode["TIMEOUT_ERROR"], run.KeepaliveTimeouts, run.CrossInvocationTimeouts, run.Reconnects, run.PingsSent, run.PingsAcked}
-	want := []int{5, 1, 1, 1, 1, 1, 1, 1}
+	got := []int{run.Invocations, run.Failed, run.FailedByCode["TIMEOUT_ERROR"], run.KeepaliveTimeouts, run.CrossInvocationTimeouts, run.Reconnects, run.PingsSent, run.PingsAcked,
+		run.HeldWhileFrozen, run.DelayedDeliveries, int(run.MaxDeliveryDelayMs)}
+	want := []int{5, 1, 1, 1, 1, 1, 1, 1, 1, 1, 300}
 	for i := range want {
 		if got[i] != want[i] {
-			t.Fatalf("summarize = invocations, failed, TIMEOUT_ERROR, timeouts, cross, reconnects, pings, acks %v, want %v", got, want)
+			t.Fatalf("summarize = invocations, failed, TIMEOUT_ERROR, timeouts, cross, reconnects, pings, acks, held, delivered late, max ms %v, want %v", got, want)
 		}
 	}
 }
@@ -71,6 +74,11 @@ func TestHTMLIsSelfContained(t *testing.T) {
 	}
 	if strings.Contains(page, "<&>") {
 		t.Error("page contains an unescaped error message")
+	}
+	for _, drawn := range []string{"bytes held", "retransmission #3", "delivered by retransmission", "<td>1 (1, 300)</td>"} {
+		if !strings.Contains(page, drawn) {
+			t.Errorf("page lacks %q: the held bytes, their late delivery, the legend or the table cell", drawn)
+		}
 	}
 }
 

@@ -58,7 +58,8 @@ func TestQuickLab(t *testing.T) {
 		t.Fatalf("report has %d runs, want %d", len(decoded.Runs), len(DefaultRuns()))
 	}
 	fields := []string{"client", "sdk_version", "resume_order", "preset", "scenario", "invocations", "failed", "failed_by_code", "keepalive_timeouts",
-		"cross_invocation_timeouts", "reconnects", "p50_ms", "p99_ms", "first_after_thaw_p99_ms"}
+		"cross_invocation_timeouts", "reconnects", "p50_ms", "p99_ms", "first_after_thaw_p99_ms",
+		"held_while_frozen", "delayed_deliveries", "max_delivery_delay_ms"}
 	for i, run := range decoded.Runs {
 		for _, f := range fields {
 			if _, ok := run[f]; !ok {

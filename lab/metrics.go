@@ -51,6 +51,16 @@ type RunResult struct {
 	// FirstAfterThawP99Ms is the p99 of cache calls made by invocations that
 	// followed a freeze of at least FirstAfterThawMinGap.
 	FirstAfterThawP99Ms float64 `json:"first_after_thaw_p99_ms"`
+	// HeldWhileFrozen counts, under ScenarioRetransmit, the times bytes
+	// from the server reached the frozen function on one connection;
+	// DelayedDeliveries those the server's retransmission delivered before
+	// the run ended (the others waited across further freezes until their
+	// connection closed, or past the end), and
+	// MaxDeliveryDelayMs the longest of those waits after the thaw. All
+	// zero in other scenarios.
+	HeldWhileFrozen    int     `json:"held_while_frozen"`
+	DelayedDeliveries  int     `json:"delayed_deliveries"`
+	MaxDeliveryDelayMs float64 `json:"max_delivery_delay_ms"`
 	// Pcap is the path of the run's packet capture, when Options.PcapDir
 	// asked for one; absent otherwise.
 	Pcap string `json:"pcap,omitempty"`
@@ -117,6 +127,11 @@ func summarize(spec RunSpec, tl *Timeline) RunResult {
 			if m.Cross {
 				res.CrossInvocationTimeouts++
 			}
+		case MarkHeld:
+			res.HeldWhileFrozen++
+		case MarkRetransmission:
+			res.DelayedDeliveries++
+			res.MaxDeliveryDelayMs = max(res.MaxDeliveryDelayMs, float64(m.Late.Milliseconds()))
 		case MarkConnOpened:
 			if !firstEnd.IsZero() && m.Time.After(firstEnd) {
 				res.Reconnects++

@@ -99,6 +99,22 @@ func (p *Progress) Invoked(spec RunSpec, inv Invocation) {
 	}
 }
 
+// leftLocked estimates the time left from the run furthest behind: the
+// share of the schedule's gaps it has still to wait out. Slow invocations
+// (an Init that times out, a call that waits for its deadline) make the runs
+// fall behind the schedule, which an estimate from the elapsed time would
+// not show. The caller holds p.mu.
+func (p *Progress) leftLocked() time.Duration {
+	if p.perRun == 0 || len(p.runs) == 0 {
+		return 0
+	}
+	behind := p.perRun
+	for _, r := range p.runs {
+		behind = min(behind, p.done[r.Label()])
+	}
+	return p.expected * time.Duration(p.perRun-behind) / time.Duration(p.perRun)
+}
+
 // printLocked shows the current state. The caller holds p.mu.
 func (p *Progress) printLocked() {
 	n := 0
@@ -106,7 +122,7 @@ func (p *Progress) printLocked() {
 		n += d
 	}
 	elapsed := time.Since(p.start)
-	left := max(p.expected-elapsed, 0)
+	left := p.leftLocked()
 	line := fmt.Sprintf("lab: %d/%d invocations, %d failed, %s elapsed, ~%s left", n, p.total, p.failed,
 		elapsed.Round(time.Second), left.Round(time.Second))
 	if p.tty {

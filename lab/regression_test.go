@@ -23,7 +23,8 @@ const regressionAttempts = 3
 // TestKeepaliveRegression runs TriggerSchedule, built to trigger the seed's
 // mechanism, and asserts the lab's findings: the Node SDK's Laptop
 // configuration shows at least one keepalive timeout logged in another
-// invocation than its PING, neither client's Lambda configuration shows any
+// invocation than its PING, on a healthy network and under
+// ScenarioRetransmit (where the PING's ACK is held while frozen), neither client's Lambda configuration shows any
 // keepalive timeout, and the Go client's Lambda configuration completes every
 // call, including the gets that follow a blackholed freeze. An attempt that
 // misses is retried, up to regressionAttempts in all; the log says which
@@ -45,6 +46,7 @@ func TestKeepaliveRegression(t *testing.T) {
 		{Client: ClientNode, Preset: PresetLaptop, Scenario: ScenarioHealthy},
 		{Client: ClientNode, Preset: PresetLambda, Scenario: ScenarioHealthy},
 		{Client: ClientGo, Preset: PresetLambda, Scenario: ScenarioBlackhole},
+		{Client: ClientNode, Preset: PresetLaptop, Scenario: ScenarioRetransmit},
 	}
 	steps := TriggerSchedule(regressionInvocations)
 	var missed []string
@@ -80,6 +82,10 @@ func regressionMisses(report *Report, steps []Step) []string {
 			if run.CrossInvocationTimeouts == 0 {
 				misses = append(misses, fmt.Sprintf("%s: no cross-invocation keepalive timeout (%d pings sent, %d acked, %d timeouts), want at least 1",
 					run.Label(), run.PingsSent, run.PingsAcked, run.KeepaliveTimeouts))
+			}
+			if run.Scenario == ScenarioRetransmit && run.HeldWhileFrozen == 0 {
+				misses = append(misses, fmt.Sprintf("%s: nothing from the server held while frozen (%d pings sent), want at least the ACK of one",
+					run.Label(), run.PingsSent))
 			}
 		case run.Preset == PresetLambda:
 			if run.KeepaliveTimeouts != 0 || run.PingsSent != 0 {
@@ -133,6 +139,7 @@ func TestRegressionMisses(t *testing.T) {
 			{Client: ClientNode, Preset: PresetLaptop, Scenario: ScenarioHealthy, PingsSent: 7, KeepaliveTimeouts: 3, CrossInvocationTimeouts: 3},
 			{Client: ClientNode, Preset: PresetLambda, Scenario: ScenarioHealthy},
 			{Client: ClientGo, Preset: PresetLambda, Scenario: ScenarioBlackhole, Reconnects: 2, Timeline: invocations(-1)},
+			{Client: ClientNode, Preset: PresetLaptop, Scenario: ScenarioRetransmit, PingsSent: 7, KeepaliveTimeouts: 4, CrossInvocationTimeouts: 4, HeldWhileFrozen: 4},
 		}}
 	}
 	tests := []struct {
@@ -146,6 +153,7 @@ func TestRegressionMisses(t *testing.T) {
 		{"go lambda timeout", func(r *Report) { r.Runs[2].KeepaliveTimeouts = 1 }, "go-sdk/lambda/blackhole: 0 keepalive pings, 1 timeouts"},
 		{"blackholed call failed", func(r *Report) { r.Runs[2].Timeline = invocations(3) }, "invocation 4 (get after 8.5s, blackholed true) failed: TIMEOUT_ERROR"},
 		{"blackhole caught nothing", func(r *Report) { r.Runs[2].Reconnects = 0 }, "no reconnect after 2 blackholed freezes"},
+		{"nothing held", func(r *Report) { r.Runs[3].HeldWhileFrozen = 0 }, "node-sdk/laptop/retransmit: nothing from the server held while frozen"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

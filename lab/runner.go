@@ -148,7 +148,7 @@ func (o *Options) setDefaults() error {
 	for i, s := range o.Runs {
 		okClient := s.Client == ClientNode || s.Client == ClientGo
 		okPreset := s.Preset == PresetLaptop || s.Preset == PresetLambda || s.Preset == PresetInRegion
-		okScenario := s.Scenario == ScenarioHealthy || s.Scenario == ScenarioBlackhole
+		okScenario := slices.Contains(Scenarios(), s.Scenario)
 		if !okClient || !okPreset || !okScenario || (s.Client != ClientNode && s.SDKVersion != "") {
 			return fmt.Errorf("%w: %s", ErrUnknownRun, s.Label())
 		}
@@ -204,6 +204,9 @@ type run struct {
 	coldStarts chan struct{}
 	spec       RunSpec
 	proxy      *netem.Proxy
+	// rto is the retransmission timeout of the server's side under
+	// ScenarioRetransmit: netem.MinRTO plus the proxy's round trip.
+	rto time.Duration
 
 	mu    sync.Mutex // guards marks
 	marks []Mark     // guarded by mu: the proxy's marks
@@ -255,7 +258,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	// One emulator per resume order, since the order is the emulator's.
 	functions := map[lambda.ResumeOrder][]lambda.Function{}
 	for i, spec := range opts.Runs {
-		r := &run{spec: spec, coldStarts: coldStarts}
+		r := &run{spec: spec, coldStarts: coldStarts, rto: netem.MinRTO + 2*opts.Latency}
 		if err := r.startProxy(srv.Addr(), opts.Latency, opts.Jitter, opts.Seed+uint64(i), opts.PcapDir != ""); err != nil {
 			return nil, err
 		}
@@ -277,7 +280,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if len(functions[order]) == 0 {
 			continue
 		}
-		emu, err := lambda.Start(ctx, lambda.Config{Addr: "127.0.0.1:0", Functions: functions[order], LogDir: logDir, Logger: opts.Logger, ResumeOrder: order})
+		emu, err := lambda.Start(ctx, lambda.Config{Addr: "127.0.0.1:0", Functions: functions[order], LogDir: logDir, Logger: opts.Logger, ResumeOrder: order,
+			OnFreeze: func(fn string) { holdWhileFrozen(runs, fn, true) }, OnThaw: func(fn string) { holdWhileFrozen(runs, fn, false) }})
 		if err != nil {
 			return nil, fmt.Errorf("lab: start lambda emulator (%s): %w", order, err)
 		}
@@ -304,6 +308,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	report := &Report{Seed: opts.Seed, Invocations: len(steps), TLS: opts.TLS, MemoryMB: opts.MemoryMB,
 		Latency: opts.Latency, Jitter: opts.Jitter}
 	for _, r := range runs {
+		if r.spec.Scenario == ScenarioRetransmit {
+			report.RTO = r.rto
+		}
 		recs, err := readLog(filepath.Join(logDir, r.spec.Name()+".log"))
 		if err != nil {
 			return nil, err
@@ -452,12 +459,69 @@ func (r *run) onProxyEvent(ev netem.Event) {
 	if r.capture != nil {
 		r.capture.OnEvent(ev)
 	}
-	if ev.Kind != netem.EventAccepted {
-		return
+	switch ev.Kind {
+	case netem.EventAccepted:
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.marks = append(r.marks, Mark{Time: ev.Time, Kind: MarkConnOpened, Conn: connLabel(uint64(ev.Conn)), Detail: "accepted from " + ev.Client})
+	case netem.EventHeld:
+		r.markHeld(ev)
+	case netem.EventReleased:
+		r.markReleased(ev)
+	}
+}
+
+// holdWhileFrozen holds back what the server sends to function while the
+// emulator has it frozen, if its run's scenario is ScenarioRetransmit, and
+// has the held bytes delivered as the server would retransmit them once it
+// thaws. The emulator calls it as the function freezes and thaws.
+func holdWhileFrozen(runs []*run, function string, frozen bool) {
+	for _, r := range runs {
+		if r.spec.Name() != function || r.spec.Scenario != ScenarioRetransmit {
+			continue
+		}
+		if frozen {
+			r.proxy.Hold(netem.ToClient)
+		} else {
+			r.proxy.Release(netem.ToClient, r.rto)
+		}
+	}
+}
+
+// markHeld marks bytes the server sent to the frozen function, held by
+// ScenarioRetransmit: when they reached it, unacknowledged.
+func (r *run) markHeld(ev netem.Event) {
+	conn := connLabel(uint64(ev.Conn))
+	held := fmt.Sprintf("%d bytes from the server reached the frozen function and were not acknowledged; the server's retransmission #%d is due %v after the thaw",
+		ev.Bytes, ev.Attempt, ev.Deliver.Sub(ev.Time).Round(time.Millisecond))
+	if r.capture != nil {
+		r.capture.Note(ev.Arrived, fmt.Sprintf("%s: %s", conn, held))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.marks = append(r.marks, Mark{Time: ev.Time, Kind: MarkConnOpened, Conn: connLabel(uint64(ev.Conn)), Detail: "accepted from " + ev.Client})
+	r.marks = append(r.marks, Mark{Time: ev.Arrived, Kind: MarkHeld, Conn: conn, Detail: held})
+}
+
+// markReleased marks the delivery of held bytes by the server's
+// retransmission, ev.Time being the last thaw; nothing if the connection
+// closed first.
+func (r *run) markReleased(ev netem.Event) {
+	if ev.Deliver.IsZero() {
+		return
+	}
+	conn := connLabel(uint64(ev.Conn))
+	how := fmt.Sprintf("the server's retransmission #%d (timeout from %v, doubling)", ev.Attempt, r.rto)
+	if ev.Fast {
+		how = "the server's fast retransmission (the function acknowledged later data selectively)"
+	}
+	delivered := fmt.Sprintf("%s delivered %d bytes held since %s, %v after the thaw",
+		how, ev.Bytes, ev.Arrived.Format("15:04:05.000"), ev.Deliver.Sub(ev.Time).Round(time.Millisecond))
+	if r.capture != nil {
+		r.capture.Note(ev.Deliver, fmt.Sprintf("%s: %s", conn, delivered))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.marks = append(r.marks, Mark{Time: ev.Deliver, Kind: MarkRetransmission, Conn: conn, Detail: delivered, Late: ev.Deliver.Sub(ev.Time)})
 }
 
 // blackhole silences the function's open connections and marks the moment,

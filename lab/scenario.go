@@ -41,7 +41,20 @@ const (
 	// no RST) while new connections still work: a NAT or load balancer that
 	// forgot the flow.
 	ScenarioBlackhole = "blackhole"
+	// ScenarioRetransmit holds, during every freeze, what the server sends
+	// to the function, as Lambda's paused microVM neither takes nor
+	// acknowledges it, and delivers it after the thaw when the server's TCP
+	// would retransmit it: at its next timeout retransmission (the timeout
+	// starts at netem.MinRTO plus the round trip and doubles), or one round
+	// trip after the server sends something new (a fast retransmission
+	// once the function acknowledges that selectively); see
+	// netem.Proxy.Release. What the server sends later queues behind it. On
+	// this machine the function's own kernel would acknowledge it at once.
+	ScenarioRetransmit = "retransmit"
 )
+
+// Scenarios lists the scenarios of thaw lab keepalive.
+func Scenarios() []string { return []string{ScenarioHealthy, ScenarioBlackhole, ScenarioRetransmit} }
 
 // RunSpec names one run: a function with one client and preset, under one
 // scenario.
@@ -194,4 +207,59 @@ func TriggerSchedule(n int) []Step {
 		}
 	}
 	return steps
+}
+
+// TeardownGap is the short gap of TeardownSchedule: shorter than the Node
+// SDK's 1 s keepalive timeout, longer than the second retransmission
+// (three timeouts) of a server at the default round trip, so that under
+// ScenarioRetransmit the ACK of a PING sent just before the freeze arrives
+// only after that timeout, while the next invocation runs.
+const TeardownGap = 800 * time.Millisecond
+
+// TeardownSchedule is n invocations built to put a cache call on the
+// connection a keepalive timeout is about to tear down. After the cold
+// start, pairs repeat: a gap longer than the Node SDK's keepalive interval
+// followed by an invocation that returns at once (the overdue PING goes out
+// as it thaws, and it freezes before the ACK), then TeardownGap and a get,
+// issued before the PING's timeout has passed. On a healthy network the ACK
+// is read at once and nothing happens; under ScenarioRetransmit it waits for
+// the server's retransmission, the timeout fires while the get is in flight,
+// and the get's answer is queued behind that ACK.
+func TeardownSchedule(n int) []Step {
+	steps := make([]Step, 0, n)
+	for i := range n {
+		switch {
+		case i == 0:
+			steps = append(steps, Step{Op: "set"})
+		case i%2 == 1:
+			steps = append(steps, Step{Gap: TriggerGap, Op: "none"})
+		default:
+			steps = append(steps, Step{Gap: TeardownGap, Op: "get", Key: i % 8})
+		}
+	}
+	return steps
+}
+
+// Schedules a lab run can replay, by name (Options.Schedule).
+const (
+	// ScheduleSeeded is Schedule: traffic-like, drawn from the seed.
+	ScheduleSeeded = "seeded"
+	// ScheduleTrigger is TriggerSchedule.
+	ScheduleTrigger = "trigger"
+	// ScheduleTeardown is TeardownSchedule.
+	ScheduleTeardown = "teardown"
+)
+
+// NamedSchedule returns the schedule called name with n invocations, drawn
+// from seed where it is ScheduleSeeded.
+func NamedSchedule(name string, seed uint64, n int) ([]Step, error) {
+	switch name {
+	case ScheduleSeeded, "":
+		return Schedule(seed, n), nil
+	case ScheduleTrigger:
+		return TriggerSchedule(n), nil
+	case ScheduleTeardown:
+		return TeardownSchedule(n), nil
+	}
+	return nil, fmt.Errorf("lab: unknown schedule %q (want %s, %s or %s)", name, ScheduleSeeded, ScheduleTrigger, ScheduleTeardown)
 }

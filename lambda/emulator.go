@@ -54,6 +54,12 @@ type Config struct {
 	// nil means DefaultEventRetryDelays, the same shape scaled down for a
 	// local loop. An empty non-nil slice turns retries off.
 	EventRetryDelays []time.Duration
+	// OnFreeze and OnThaw, when set, are called with the function's name
+	// right after one of its environments froze or thawed: synchronously,
+	// with that environment's lock held, so they must return quickly and
+	// must not call the Emulator. thaw lab uses them to hold back what the
+	// network sends a frozen function.
+	OnFreeze, OnThaw func(function string)
 }
 
 // DefaultAddr is the Invoke API address unless told otherwise.
@@ -135,6 +141,7 @@ func (e *Emulator) start(ctx context.Context) error {
 			}
 		}
 		f.resumeOrder = e.cfg.ResumeOrder
+		f.onFreeze, f.onThaw = e.cfg.OnFreeze, e.cfg.OnThaw
 		functions = append(functions, f)
 	}
 	if err := sandbox.CleanupStale(e.logger); err != nil {

@@ -864,6 +864,9 @@ func (e *environment) freezeLocked() {
 	e.thawed = make(chan struct{})
 	e.frozenSince = time.Now()
 	e.logger.Debug("frozen", "latency", took, "mode", e.sandbox.Mode())
+	if e.fn.onFreeze != nil {
+		e.fn.onFreeze(e.fn.Name)
+	}
 }
 
 // thawLocked thaws the process tree if it is frozen. A failed thaw leaves
@@ -895,6 +898,9 @@ func (e *environment) thawLocked() error {
 	e.frozenSince = time.Time{}
 	e.state = StateRunning
 	e.logger.Debug("thawed", "latency", took, "frozen_for", frozen)
+	if e.fn.onThaw != nil {
+		e.fn.onThaw(e.fn.Name)
+	}
 	return nil
 }
 

@@ -93,6 +93,9 @@ type Function struct {
 	// resumeOrder is Config.ResumeOrder, copied in by Start so that each
 	// environment has it.
 	resumeOrder ResumeOrder
+	// onFreeze and onThaw are Config.OnFreeze and Config.OnThaw, copied in
+	// the same way; nil when not set.
+	onFreeze, onThaw func(function string)
 }
 
 // withDefaults returns f with defaults filled in and Code made absolute.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -455,4 +456,36 @@ func TestInvalidConfiguration(t *testing.T) {
 func base64Decode(s string) (string, error) {
 	b, err := base64.StdEncoding.DecodeString(s)
 	return string(b), err
+}
+
+// TestFreezeAndThawHooks: Config.OnFreeze and OnThaw see every freeze and
+// thaw of a function, in order, named, while the environment is in the state
+// they announce.
+func TestFreezeAndThawHooks(t *testing.T) {
+	var mu sync.Mutex
+	var calls []string
+	record := func(what string) func(string) {
+		return func(fn string) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls = append(calls, what+" "+fn)
+		}
+	}
+	h := startEmulatorConfig(t, lambda.Config{Functions: []lambda.Function{goFunction(t, "fn", nil)},
+		OnFreeze: record("freeze"), OnThaw: record("thaw")})
+	for range 2 {
+		h.invokeOK("fn", `{"action":"echo","text":"a"}`)
+		waitFor(t, "the environment to freeze", func() bool {
+			live := h.live()
+			return len(live) == 1 && live[0].State == lambda.StateFrozen
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The cold start's event is waiting when Init ends, so the first freeze
+	// follows the first invocation; the second thaws and freezes again.
+	want := []string{"freeze fn", "thaw fn", "freeze fn"}
+	if !slices.Equal(calls, want) {
+		t.Errorf("hooks called %q, want %q", calls, want)
+	}
 }

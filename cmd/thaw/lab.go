@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/thaw-dev/thaw/lab"
 	"github.com/thaw-dev/thaw/lambda"
@@ -18,6 +21,14 @@ import (
 // draws the whole schedule up front, so a huge count crashes it, and at about
 // five seconds per invocation this is already more than half a day.
 const maxLabInvocations = 10000
+
+// refuseIf returns an error saying why when refuse is set.
+func refuseIf(refuse bool, why string) error {
+	if refuse {
+		return errors.New(why)
+	}
+	return nil
+}
 
 // labVerbs are the experiments of thaw lab.
 func labVerbs() []subcommand {
@@ -84,6 +95,8 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 		scenarios string
 		versions  string
 		orders    string
+		rtt       time.Duration
+		schedule  string
 	)
 	fs.BoolVar(&quick, "quick", false, fmt.Sprintf("%d invocations per run instead of %d: about a minute and a half (what CI runs)", lab.QuickInvocations, lab.DefaultInvocations))
 	fs.StringVar(&jsonPath, "json", "", "write the runs' metrics as JSON to this `file`")
@@ -98,7 +111,9 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.PcapDir, "pcap", "", "write each run's connections as a packet capture, NAME.pcapng, to this `dir`")
 	fs.BoolVar(&inregion, "inregion", false, "also run the in-region preset")
 	fs.StringVar(&clients, "clients", "node-sdk,go-sdk", "clients to run, a comma-separated `list`: node-sdk, go-sdk")
-	fs.StringVar(&scenarios, "scenarios", "healthy,blackhole", "scenarios to run, a comma-separated `list`: healthy, blackhole")
+	fs.StringVar(&scenarios, "scenarios", "healthy,blackhole", "scenarios to run, a comma-separated `list`: healthy, blackhole (long freezes silence the open connections), retransmit (what the server sends during a freeze arrives only at its TCP retransmission after the thaw)")
+	fs.StringVar(&schedule, "schedule", lab.ScheduleSeeded, "what the runs replay: seeded (traffic-like gaps and calls drawn from --seed), trigger (gaps just past the Node SDK's keepalive interval, instant returns: the seed's mechanism every time), or teardown (a ping just before a freeze, then 0.8 s later a get, which the retransmit scenario puts on the connection the ping's timeout tears down)")
+	fs.DurationVar(&rtt, "rtt", 0, "round trip through the proxy: sets --latency to half of it (give one or the other; 0 = use --latency)")
 	fs.StringVar(&versions, "sdk-versions", "", "run node-sdk with each of these exact @gomomento/sdk `versions`, comma-separated (e.g. 1.56.0,1.65.0,1.118.1), each installed once by npm into ~/.cache/thaw/lab; releases before 1.87.0 need --tls (default: the version lab/functions/node pins)")
 	fs.StringVar(&orders, "resume-order", string(lambda.ResumeEventFirst), "thaw lambda's resume order for every run, a comma-separated `list`: event-first (the event waits in the runtime's socket at the thaw, as on Lambda), thaw-first (it is written after the thaw), or both (every run in each order; JSON runs say theirs in resume_order)")
 	if code, ok := fs.parse(args); !ok {
@@ -136,9 +151,31 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 	); !ok {
 		return code
 	}
+	if rtt != 0 {
+		latencySet := false
+		fs.Visit(func(f *flag.Flag) { latencySet = latencySet || f.Name == "latency" })
+		if code, ok := fs.check(
+			atLeast("rtt", rtt, 2, "a positive round trip, such as 40ms"),
+			refuseIf(latencySet, "--rtt sets --latency to half of it: give one or the other"),
+		); !ok {
+			return code
+		}
+		opts.Latency = rtt / 2
+	}
 	opts.Seed = seed
 	if opts.Invocations == 0 && quick {
 		opts.Invocations = lab.QuickInvocations
+	}
+	if schedule != lab.ScheduleSeeded {
+		n := opts.Invocations
+		if n == 0 {
+			n = lab.DefaultInvocations
+		}
+		steps, err := lab.NamedSchedule(schedule, seed, n)
+		if code, ok := fs.check(err); !ok {
+			return code
+		}
+		opts.Schedule = steps
 	}
 	presets := []string{lab.PresetLaptop, lab.PresetLambda}
 	if inregion {

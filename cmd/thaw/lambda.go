@@ -89,7 +89,7 @@ func newLambdaFlags(stderr io.Writer) (commandFlags, *lambdaFlags) {
 	fs.DurationVar(&fn.IdleTimeout, "idle-timeout", lambda.DefaultIdleTimeout, "shut down environments unused for this long, above 0")
 	fs.StringVar(&fn.Extensions, "extensions", "", "`directory` of external extensions (Lambda's /opt/extensions): each executable in it starts beside the runtime at Init")
 	fs.Var(&f.env, "env", "`K=V` environment variable for the function (repeatable)")
-	fs.BoolVar(&f.cpuScaling, "cpu-scaling", true, "give CPU in proportion to memory as Lambda does (1769 MB = one vCPU)")
+	fs.BoolVar(&f.cpuScaling, "cpu-scaling", true, "give CPU in proportion to memory as Lambda does (1769 MB = one vCPU), from the end of Init (Init runs uncapped, as on Lambda)")
 	fs.StringVar(&f.configFile, "config", "", "YAML `file` with several functions (addr, log_dir, functions: [{name, runtime, code, handler, memory, timeout, concurrency, idle_timeout, env, extensions, cpu_scaling}])")
 	fs.StringVar(&f.templateFile, "template", "", "AWS SAM or CloudFormation template `file`: serves every AWS::Serverless::Function and AWS::Lambda::Function under its logical id (Runtime, Handler, CodeUri or Code, MemorySize, Timeout, Environment, ReservedConcurrentExecutions, Globals)")
 	fs.StringVar(&f.logDir, "log-dir", filepath.Join(os.TempDir(), "thaw-lambda-logs"), "`directory` for one log file per function (NAME.log)")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ type chunk struct {
 	data   []byte
 	pooled *[]byte // data's buffer when it came from bufPool, else nil
 	due    time.Time
+	held   bool // kept back by Hold when Release ended it
 }
 
 func (ch chunk) release() {
@@ -42,6 +44,13 @@ type direction struct {
 	queue  []chunk
 	queued int  // bytes in queue
 	eof    bool // src sent FIN; deliver it after the queue drains
+	// holding keeps every queued chunk back (Hold) until Release; since
+	// is when the hold began.
+	holding bool
+	since   time.Time
+	// late describes the held chunks Release scheduled and writeLoop has
+	// not delivered yet; its Kind is empty when there are none.
+	late Event
 
 	forwarded atomic.Int64
 	discarded atomic.Int64
@@ -56,6 +65,7 @@ type conn struct {
 	opened      time.Time
 	maxBuffered int
 	onDeliver   func(Delivery) // Config.OnDeliver; may be nil
+	onEvent     func(Event)    // Config.OnEvent; may be nil
 	done        chan struct{}  // closed by shutdownLocked
 	pumps       sync.WaitGroup // readLoop and writeLoop of both directions
 	up, down    direction      // client to target, target to client
@@ -80,6 +90,7 @@ func newConn(id ConnID, client *net.TCPConn, latency, jitter time.Duration, paus
 		opened:      time.Now(),
 		maxBuffered: cfg.MaxBuffered,
 		onDeliver:   cfg.OnDeliver,
+		onEvent:     cfg.OnEvent,
 		done:        make(chan struct{}),
 		latency:     latency,
 		jitter:      jitter,
@@ -154,6 +165,93 @@ func (c *conn) setPaused(paused bool) (Event, bool) {
 		signal(c.down.wake)
 	}
 	return c.eventLocked(kind), true
+}
+
+// direction returns the direction of c that carries dir.
+func (c *conn) direction(dir Direction) *direction {
+	if dir == ToTarget {
+		return &c.up
+	}
+	return &c.down
+}
+
+// hold keeps everything d carries from now on, and what it has not yet
+// delivered, until release.
+func (c *conn) hold(d *direction) (Event, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.blackholed || d.holding {
+		return Event{}, false
+	}
+	d.holding, d.since = true, time.Now()
+	return Event{}, false
+}
+
+// release ends a hold of d. What d held is delivered at the sender's first
+// TCP retransmission from now on (see NextRetransmission), counted from when
+// the first held byte would have arrived, or earlier if the sender sends new
+// data first (see enqueueLocked); what d reads later queues behind it, since
+// TCP delivers in order. A hold that begins again before that delivery keeps
+// them (the retransmission reaches a peer that is paused again), and the next
+// release schedules the sender's next retransmission. release reports
+// EventHeld the first time it finds held bytes; writeLoop reports
+// EventReleased once it delivered them.
+func (c *conn) release(d *direction, rto time.Duration) (Event, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.blackholed || !d.holding {
+		return Event{}, false
+	}
+	d.holding = false
+	signal(d.wake)
+	if len(d.queue) == 0 {
+		return Event{}, false
+	}
+	now := time.Now()
+	first := d.late.Kind == ""
+	if first {
+		d.late = c.eventLocked(EventReleased)
+		d.late.Dir, d.late.Arrived = d.dir, d.queue[0].due
+		if d.late.Arrived.Before(d.since) {
+			d.late.Arrived = d.since
+		}
+	}
+	at, attempt := NextRetransmission(d.late.Arrived, now, rto)
+	for i := range d.queue {
+		d.queue[i].held = true
+		if d.queue[i].due.Before(at) {
+			d.queue[i].due = at
+		}
+	}
+	d.late.Time, d.late.Bytes, d.late.Deliver, d.late.Attempt = now, int64(d.queued), at, attempt
+	if !first {
+		return Event{}, false
+	}
+	ev := d.late
+	ev.Kind = EventHeld
+	return ev, true
+}
+
+// repairLocked brings the delivery of d's held chunks forward when the
+// sender sends new data after the thaw, due at arrival: the receiver
+// acknowledges it selectively (SACK), which tells the sender that the held
+// bytes are missing, and it retransmits them at once (Linux's RACK loss
+// detection) instead of waiting for its timeout: they arrive one round trip
+// after the new data.
+func (c *conn) repairLocked(d *direction, arrival time.Time) {
+	if d.late.Kind == "" || d.late.Fast {
+		return
+	}
+	repair := arrival.Add(2 * c.latency)
+	if !repair.Before(d.late.Deliver) {
+		return
+	}
+	d.late.Deliver, d.late.Fast = repair, true
+	for i := range d.queue {
+		if d.queue[i].held {
+			d.queue[i].due = repair
+		}
+	}
 }
 
 func (c *conn) blackhole() (Event, bool) {
@@ -300,6 +398,9 @@ func (c *conn) enqueueLocked(d *direction, buf *[]byte, n int) *[]byte {
 		return buf
 	}
 	ch := chunk{due: time.Now().Add(c.delayLocked(d))}
+	if !d.holding {
+		c.repairLocked(d, ch.due)
+	}
 	if n <= readSize/4 {
 		// Small reads are copied so a queue of them does not pin a
 		// full-size buffer each.
@@ -329,7 +430,7 @@ func (c *conn) writeLoop(d *direction) {
 			c.mu.Unlock()
 			return
 		}
-		if !c.paused {
+		if !c.paused && !d.holding {
 			now := time.Now()
 			i := 0
 			for i < len(d.queue) && !d.queue[i].due.After(now) {
@@ -373,6 +474,9 @@ func (c *conn) writeLoop(d *direction) {
 					c.deliver(Delivery{Time: at, Conn: c.id, Dir: d.dir, Data: ch.data})
 				}
 			}
+			if err == nil && slices.ContainsFunc(batch, func(ch chunk) bool { return ch.held }) {
+				c.reportLate(d, at)
+			}
 			for i, ch := range batch {
 				ch.release()
 				batch[i] = chunk{}
@@ -405,6 +509,23 @@ func (c *conn) writeLoop(d *direction) {
 		case <-c.done:
 			return
 		}
+	}
+}
+
+// reportLate reports EventReleased for d's held chunks, delivered at at, if
+// none of them is left in the queue.
+func (c *conn) reportLate(d *direction, at time.Time) {
+	c.mu.Lock()
+	ev := d.late
+	if ev.Kind == "" || (len(d.queue) > 0 && d.queue[0].held) {
+		c.mu.Unlock()
+		return
+	}
+	d.late = Event{}
+	c.mu.Unlock()
+	ev.Deliver = at
+	if c.onEvent != nil {
+		c.onEvent(ev)
 	}
 }
 

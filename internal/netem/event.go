@@ -60,6 +60,15 @@ const (
 	EventPaused EventKind = "paused"
 	// EventResumed: the connection released held bytes and forwards again.
 	EventResumed EventKind = "resumed"
+	// EventHeld: Release found bytes that a direction held back since Hold;
+	// Event.Deliver is when the sender's retransmission is due to deliver
+	// them, and Event.Time the Release.
+	EventHeld EventKind = "held"
+	// EventReleased: the bytes a direction held reached the peer, at
+	// Event.Deliver, possibly after several Hold and Release cycles;
+	// Event.Time is the last Release. A zero Deliver means the connection
+	// closed before they could.
+	EventReleased EventKind = "released"
 	// EventBlackholed: the connection started discarding bytes.
 	EventBlackholed EventKind = "blackholed"
 	// EventDropped: the proxy reset both sides of the connection. An
@@ -86,4 +95,16 @@ type Event struct {
 	// peers closed in order, ErrDropped, ErrClosed, or a wrapped dial, read
 	// or write error.
 	Err error
+
+	// On EventHeld and EventReleased: the direction, the bytes it held,
+	// when the first of them would have reached the peer, when they reach
+	// it instead, and how: at the sender's Attempt-th timeout
+	// retransmission (1 for the first), or, when Fast, by its fast
+	// retransmission after the peer acknowledged later data selectively.
+	Dir     Direction
+	Bytes   int64
+	Arrived time.Time
+	Deliver time.Time
+	Attempt int
+	Fast    bool
 }

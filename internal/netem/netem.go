@@ -217,6 +217,59 @@ func (p *Proxy) ResumeConn(id ConnID) error {
 	return p.one(id, func(c *conn) (Event, bool) { return c.setPaused(false) })
 }
 
+// Hold keeps back, on every current connection, what direction dir carries:
+// the bytes it reads from now on and those it has not delivered yet, as a
+// host that is paused whole (a frozen Lambda microVM) neither takes nor
+// acknowledges what reaches it. Nothing is closed or lost. Release ends it.
+// Connections accepted afterwards are not held.
+func (p *Proxy) Hold(dir Direction) {
+	p.each(func(c *conn) (Event, bool) { return c.hold(c.direction(dir)) })
+}
+
+// Release ends Hold on every connection. A connection that held bytes
+// delivers them when the sender, which never saw them acknowledged, would
+// retransmit them next: at its first timeout retransmission from now on, for
+// a sender whose retransmission timeout was rto when the first held byte
+// would have arrived (NextRetransmission), or, if it sends new data first,
+// one round trip (twice the connection's latency) after that data arrives,
+// as the peer's selective acknowledgement of it prompts a fast
+// retransmission. Until then the direction delivers nothing else either,
+// since TCP delivers in order. Each such connection reports an
+// EventReleased once it delivered them.
+func (p *Proxy) Release(dir Direction, rto time.Duration) {
+	p.each(func(c *conn) (Event, bool) { return c.release(c.direction(dir), rto) })
+}
+
+// MinRTO is Linux's lower bound on a TCP retransmission timeout
+// (TCP_RTO_MIN); a connection with a stable round trip RTT retransmits after
+// about RTT + MinRTO.
+const MinRTO = 200 * time.Millisecond
+
+// MaxRTO is Linux's upper bound on the retransmission timeout (TCP_RTO_MAX),
+// which exponential backoff reaches after about ten retransmissions.
+const MaxRTO = 120 * time.Second
+
+// NextRetransmission returns when a sender next retransmits a segment that
+// would have arrived at arrived, unacknowledged since, counting only
+// retransmissions that arrive no earlier than now, and which retransmission
+// that is (1 for the first). Linux retransmits after rto and doubles the
+// timeout after each retransmission, up to MaxRTO: the k-th arrives at
+// arrived + rto·(2^k − 1) while the doubling lasts. A zero or negative rto
+// counts as MinRTO.
+func NextRetransmission(arrived, now time.Time, rto time.Duration) (time.Time, int) {
+	if rto <= 0 {
+		rto = MinRTO
+	}
+	at, timeout := arrived, rto
+	for attempt := 1; ; attempt++ {
+		at = at.Add(timeout)
+		if !at.Before(now) {
+			return at, attempt
+		}
+		timeout = min(2*timeout, MaxRTO)
+	}
+}
+
 // Blackhole silently discards, from now on, every byte of every current
 // connection in both directions, including bytes already queued. No FIN or
 // RST reaches either peer; the sockets stay open until Drop or Close.
@@ -405,8 +458,20 @@ func (p *Proxy) serveConn(c *conn) {
 	<-c.done
 	c.pumps.Wait()
 	c.mu.Lock()
+	var undelivered []Event
+	for _, d := range []*direction{&c.up, &c.down} {
+		if d.late.Kind != "" {
+			late := d.late
+			late.Deliver = time.Time{}
+			undelivered = append(undelivered, late)
+			d.late = Event{}
+		}
+	}
 	ev := c.eventLocked(EventClosed)
 	ev.Err = c.reason
 	c.mu.Unlock()
+	for _, late := range undelivered {
+		p.emit(late)
+	}
 	p.emit(ev)
 }
