@@ -7,25 +7,33 @@ import (
 	"time"
 )
 
-// TestWaitReceived writes to one end of a loopback connection whose other
-// end reads nothing, as a frozen runtime, and checks that the kernel's queues
-// say so.
-func TestWaitReceived(t *testing.T) {
+// loopbackPair returns both ends of a loopback TCP connection: the runtime's
+// (the dialler) and the runtime API's; the test closes them.
+func loopbackPair(t testing.TB) (runtime, api net.Conn) {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lis.Close()
-	runtime, err := net.Dial("tcp", lis.Addr().String())
+	runtime, err = net.Dial("tcp", lis.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer runtime.Close()
-	api, err := lis.Accept()
+	t.Cleanup(func() { runtime.Close() })
+	api, err = lis.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer api.Close()
+	t.Cleanup(func() { api.Close() })
+	return runtime, api
+}
+
+// TestWaitReceived writes to one end of a loopback connection whose other
+// end reads nothing, as a frozen runtime, and checks that the kernel's queues
+// say so.
+func TestWaitReceived(t *testing.T) {
+	runtime, api := loopbackPair(t)
 	const answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
 	if _, err := api.Write([]byte(answer)); err != nil {
 		t.Fatal(err)
@@ -48,21 +56,7 @@ func TestWaitReceived(t *testing.T) {
 // BenchmarkWaitReceived measures the check an event-first hand-over makes
 // before each thaw, on a connection whose answer has arrived.
 func BenchmarkWaitReceived(b *testing.B) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer lis.Close()
-	runtime, err := net.Dial("tcp", lis.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer runtime.Close()
-	api, err := lis.Accept()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer api.Close()
+	runtime, api := loopbackPair(b)
 	if _, err := api.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")); err != nil {
 		b.Fatal(err)
 	}
