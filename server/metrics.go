@@ -110,15 +110,20 @@ func (l countingListener) Accept() (net.Conn, error) {
 			continue
 		}
 		l.gauge.Inc()
-		return &countedConn{Conn: conn, gauge: l.gauge}, nil
+		return &countedConn{Conn: conn, gauge: l.gauge, raw: newRawReader(conn)}, nil
 	}
 }
 
-// countedConn takes itself off the gauge once, at its first Close.
+// countedConn takes itself off the gauge once, at its first Close. On
+// Linux it also lets grpc-go read it without a buffer per connection
+// (countedConn.ReadOnReady), as grpc-go reads a bare *net.TCPConn.
 type countedConn struct {
 	net.Conn
 	gauge  prometheus.Gauge
 	closed sync.Once
+	// raw reads the connection's file descriptor for ReadOnReady; nil
+	// where there is none, and off Linux.
+	raw *rawReader
 }
 
 // Close closes the connection and counts it closed.
