@@ -223,7 +223,9 @@ func (c *conn) release(d *direction, rto time.Duration) (Event, bool) {
 			d.queue[i].due = at
 		}
 	}
-	d.late.Time, d.late.Bytes, d.late.Deliver, d.late.Attempt = now, int64(d.queued), at, attempt
+	// A fast retransmission scheduled before a new hold did not get through
+	// either; new data after this thaw may prompt another.
+	d.late.Time, d.late.Bytes, d.late.Deliver, d.late.Attempt, d.late.Fast = now, int64(d.queued), at, attempt, false
 	if !first {
 		return Event{}, false
 	}

@@ -203,3 +203,37 @@ func TestHoldAgainBeforeTheRetransmission(t *testing.T) {
 		t.Errorf("%d EventHeld for one held answer across two releases, want 1 (%v)", held, log.kinds(1))
 	}
 }
+
+// TestFastRetransmissionAfterAnotherHold: a fast retransmission that a new
+// hold caught does not get through; new data after the next release prompts
+// another one, instead of leaving the held bytes to the sender's timeout.
+func TestFastRetransmissionAfterAnotherHold(t *testing.T) {
+	echo := startEcho(t)
+	var log eventLog
+	latency := 200 * time.Millisecond
+	p := startProxy(t, Config{Target: echo.addr(), OnEvent: log.add, Latency: latency})
+	a := dial(t, p.Addr())
+	roundTrip(t, a, "before")
+	p.Hold(ToClient)
+	if _, err := a.Write([]byte("held")); err != nil {
+		t.Fatalf("Write while held: %v", err)
+	}
+	waitFor(t, "the echo to reach the proxy", func() bool { return connInfo(t, p, 1).BytesToTarget == int64(len("beforeheld")) })
+	time.Sleep(2 * latency) // the echo's answer is queued, held
+
+	p.Release(ToClient, time.Minute)
+	a.Write([]byte("1")) // new data: its answer is read after one delay, due after two
+	// The answer has been read, so a fast retransmission is scheduled a
+	// round trip after it arrives (four delays); pause again before that.
+	waitFor(t, "the answer to new data to reach the proxy", func() bool { return connInfo(t, p, 1).BytesToTarget == int64(len("beforeheld1")) })
+	time.Sleep(latency + latency/2)
+	p.Hold(ToClient)
+	expectSilence(t, a, 6*latency)
+
+	p.Release(ToClient, time.Minute)
+	a.Write([]byte("2"))
+	readExactly(t, a, "held12")
+	if ev := released(t, &log); !ev.Fast {
+		t.Errorf("EventReleased not fast: attempt %d; the second release's new data should have repaired the hold", ev.Attempt)
+	}
+}
