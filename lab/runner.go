@@ -275,13 +275,21 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The runs under ScenarioRetransmit by function name, for the emulator's
+	// freeze and thaw hooks, which run with an environment's lock held.
+	retransmitting := map[string]*run{}
+	for _, r := range runs {
+		if r.spec.Scenario == ScenarioRetransmit {
+			retransmitting[r.spec.Name()] = r
+		}
+	}
 	emulators := map[lambda.ResumeOrder]*lambda.Emulator{}
 	for _, order := range lambda.ResumeOrders() {
 		if len(functions[order]) == 0 {
 			continue
 		}
 		emu, err := lambda.Start(ctx, lambda.Config{Addr: "127.0.0.1:0", Functions: functions[order], LogDir: logDir, Logger: opts.Logger, ResumeOrder: order,
-			OnFreeze: func(fn string) { holdWhileFrozen(runs, fn, true) }, OnThaw: func(fn string) { holdWhileFrozen(runs, fn, false) }})
+			OnFreeze: func(fn string) { holdWhileFrozen(retransmitting, fn, true) }, OnThaw: func(fn string) { holdWhileFrozen(retransmitting, fn, false) }})
 		if err != nil {
 			return nil, fmt.Errorf("lab: start lambda emulator (%s): %w", order, err)
 		}
@@ -472,19 +480,18 @@ func (r *run) onProxyEvent(ev netem.Event) {
 }
 
 // holdWhileFrozen holds back what the server sends to function while the
-// emulator has it frozen, if its run's scenario is ScenarioRetransmit, and
-// has the held bytes delivered as the server would retransmit them once it
-// thaws. The emulator calls it as the function freezes and thaws.
-func holdWhileFrozen(runs []*run, function string, frozen bool) {
-	for _, r := range runs {
-		if r.spec.Name() != function || r.spec.Scenario != ScenarioRetransmit {
-			continue
-		}
-		if frozen {
-			r.proxy.Hold(netem.ToClient)
-		} else {
-			r.proxy.Release(netem.ToClient, r.rto)
-		}
+// emulator has it frozen, if it is one of the runs under ScenarioRetransmit
+// (retransmitting, by function name), and has the held bytes delivered as
+// the server would retransmit them once it thaws. The emulator calls it as
+// the function freezes and thaws.
+func holdWhileFrozen(retransmitting map[string]*run, function string, frozen bool) {
+	r := retransmitting[function]
+	switch {
+	case r == nil:
+	case frozen:
+		r.proxy.Hold(netem.ToClient)
+	default:
+		r.proxy.Release(netem.ToClient, r.rto)
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/thaw-dev/thaw/api/commonpb"
 	"github.com/thaw-dev/thaw/api/controlpb"
 	"github.com/thaw-dev/thaw/internal/auth"
+	"github.com/thaw-dev/thaw/internal/auth/authtest"
 	"github.com/thaw-dev/thaw/internal/store"
 	"github.com/thaw-dev/thaw/server"
 )
@@ -410,17 +411,7 @@ func TestHealthAndReflection(t *testing.T) {
 func TestAuth(t *testing.T) {
 	secret := bytes.Repeat([]byte("s"), 32)
 	srv := startServer(t, server.Config{AuthSecret: secret, CreateCaches: []string{"a", "b"}})
-	signer, err := auth.NewSigner(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := func(c auth.Claims) string {
-		tok, err := signer.Sign(c)
-		if err != nil {
-			t.Fatalf("Sign: %v", err)
-		}
-		return tok
-	}
+	key := authtest.Signer(t, secret)
 	other, _ := auth.NewSigner(bytes.Repeat([]byte("x"), 32))
 	forged, _ := other.Sign(auth.Claims{Role: auth.RoleSuperuser})
 	c := dial(t, srv.Addr())

@@ -20,22 +20,8 @@ import (
 // accepts has the TCP_USER_TIMEOUT that grpc-go would have set on a bare
 // TCP connection, and the open-connections gauge follows it.
 func TestCountingListenerSetsUserTimeout(t *testing.T) {
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	gauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: "open"})
-	lis := countingListener{Listener: inner, gauge: gauge}
-	defer lis.Close()
-	client, err := net.Dial("tcp", lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	conn, err := lis.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, conn := acceptCounted(t, gauge)
 	raw, err := conn.(*countedConn).Conn.(*net.TCPConn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +40,29 @@ func TestCountingListenerSetsUserTimeout(t *testing.T) {
 	if v := gaugeValue(gauge); v != 0 {
 		t.Errorf("open connections = %v after Close; want 0", v)
 	}
+}
+
+// acceptCounted returns both ends of a loopback connection accepted through a
+// countingListener counting on gauge: the client's, closed when the test
+// ends, and the accepted countedConn, which the test closes.
+func acceptCounted(t *testing.T, gauge prometheus.Gauge) (client, conn net.Conn) {
+	t.Helper()
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis := countingListener{Listener: inner, gauge: gauge}
+	t.Cleanup(func() { lis.Close() })
+	client, err = net.Dial("tcp", lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	conn, err = lis.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, conn
 }
 
 // gaugeValue reads g.
@@ -89,21 +98,7 @@ func (p *countingPool) Put(*[]byte) { p.puts.Add(1) }
 // read that would block gives its buffer back at once), returns what
 // arrived, and gives every buffer back at EOF.
 func TestCountedConnReadOnReady(t *testing.T) {
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis := countingListener{Listener: inner, gauge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "open"})}
-	defer lis.Close()
-	client, err := net.Dial("tcp", lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	conn, err := lis.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, conn := acceptCounted(t, prometheus.NewGauge(prometheus.GaugeOpts{Name: "open"}))
 	defer conn.Close()
 	rr := conn.(readyReader)
 

@@ -110,6 +110,23 @@ func goBuild(t *testing.T, out, pkg string) {
 	}
 }
 
+// stopWithSIGTERM sends p SIGTERM and waits up to 15 s for it to exit with
+// status 0.
+func (p *thawProcess) stopWithSIGTERM(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("thaw lambda still running 15 s after SIGTERM")
+	}
+	if p.err != nil {
+		t.Errorf("thaw lambda after SIGTERM: %v, want exit status 0; stderr:\n%s", p.err, p.stderr.String())
+	}
+}
+
 // thawProcess is a thaw process (lambda or serve) started by a test.
 type thawProcess struct {
 	cmd    *exec.Cmd
@@ -250,17 +267,7 @@ func TestLambdaConfigProcess(t *testing.T) {
 		}
 	}
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM: %v", err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("thaw lambda still running 15 s after SIGTERM")
-	}
-	if p.err != nil {
-		t.Errorf("thaw lambda after SIGTERM: %v, want exit status 0; stderr:\n%s", p.err, p.stderr.String())
-	}
+	p.stopWithSIGTERM(t)
 	for _, env := range envs {
 		if err := syscall.Kill(env.Pid, 0); !errors.Is(err, syscall.ESRCH) {
 			t.Errorf("runtime process %d of %s: kill 0 = %v after thaw exited, want ESRCH", env.Pid, env.Function, err)
@@ -313,17 +320,7 @@ func TestLambdaTemplateProcess(t *testing.T) {
 	if len(envs) != 2 {
 		t.Fatalf("environments = %+v, want one per function", envs)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM: %v", err)
-	}
-	select {
-	case <-p.exited:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("thaw lambda still running 15 s after SIGTERM")
-	}
-	if p.err != nil {
-		t.Errorf("thaw lambda after SIGTERM: %v, want exit status 0; stderr:\n%s", p.err, p.stderr.String())
-	}
+	p.stopWithSIGTERM(t)
 	if !strings.Contains(p.stderr.String(), "TABLE_ARN left out") {
 		t.Errorf("stderr lacks the warning about the unresolved TABLE_ARN:\n%s", p.stderr.String())
 	}

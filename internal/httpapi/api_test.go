@@ -19,6 +19,7 @@ import (
 	"github.com/thaw-dev/thaw/api/pubsubpb"
 	"github.com/thaw-dev/thaw/internal/apikey"
 	"github.com/thaw-dev/thaw/internal/auth"
+	"github.com/thaw-dev/thaw/internal/auth/authtest"
 	"github.com/thaw-dev/thaw/internal/store"
 	"github.com/thaw-dev/thaw/server"
 )
@@ -214,17 +215,7 @@ func TestHTTPBadRequests(t *testing.T) {
 func TestHTTPAuth(t *testing.T) {
 	secret := bytes.Repeat([]byte("s"), 32)
 	_, base := startServer(t, server.Config{AuthSecret: secret, CreateCaches: []string{"a", "b"}})
-	signer, err := auth.NewSigner(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := func(c auth.Claims) string {
-		tok, err := signer.Sign(c)
-		if err != nil {
-			t.Fatalf("Sign: %v", err)
-		}
-		return tok
-	}
+	key := authtest.Signer(t, secret)
 	other, _ := auth.NewSigner(bytes.Repeat([]byte("x"), 32))
 	forged, _ := other.Sign(auth.Claims{Role: auth.RoleSuperuser})
 	readOnly := key(auth.Claims{Role: auth.RoleReadOnly})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/thaw-dev/thaw/internal/apikey"
 	"github.com/thaw-dev/thaw/internal/auth"
+	"github.com/thaw-dev/thaw/internal/auth/authtest"
 	"github.com/thaw-dev/thaw/internal/certs"
 	"github.com/thaw-dev/thaw/server"
 )
@@ -63,17 +64,7 @@ func runCurl(t *testing.T, args ...string) curlResult {
 func TestHTTPCurl(t *testing.T) {
 	secret := bytes.Repeat([]byte("s"), 32)
 	_, base := startServer(t, server.Config{AuthSecret: secret, CreateCaches: []string{"c"}})
-	signer, err := auth.NewSigner(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sign := func(c auth.Claims) string {
-		tok, err := signer.Sign(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
+	sign := authtest.Signer(t, secret)
 	// What `thaw token create` prints: a whole v1 key.
 	readWrite := apikey.EncodeV1("127.0.0.1:1", sign(auth.Claims{ID: "rw", Role: auth.RoleReadWrite}))
 	readOnly := sign(auth.Claims{ID: "ro", Role: auth.RoleReadOnly})

@@ -40,8 +40,8 @@ package noderuntime
 import (
 	_ "embed"
 	"fmt"
-	"os"
-	"path/filepath"
+
+	"github.com/thaw-dev/thaw/lambda/internal/bootstrapfile"
 )
 
 // FileName is the name Install gives the bootstrap script.
@@ -62,27 +62,8 @@ func Script() []byte {
 // into one directory, or a runtime starting while another Install runs, never
 // see a partial script.
 func Install(dir string) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("noderuntime: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+FileName+".*")
+	path, err := bootstrapfile.Install(dir, FileName, script)
 	if err != nil {
-		return "", fmt.Errorf("noderuntime: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := tmp.Write(script); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("noderuntime: write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("noderuntime: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return "", fmt.Errorf("noderuntime: write %s: %w", tmp.Name(), err)
-	}
-	path := filepath.Join(dir, FileName)
-	if err := os.Rename(tmp.Name(), path); err != nil {
 		return "", fmt.Errorf("noderuntime: %w", err)
 	}
 	return path, nil

@@ -324,20 +324,9 @@ func (s *Store) LeaderboardFetchByScore(ctx context.Context, cacheName, name str
 	if err != nil {
 		return nil, s.wrap(ctx, op, err)
 	}
-	if len(flat)%2 != 0 {
-		return nil, s.wrap(ctx, op, fmt.Errorf("odd reply of %d elements", len(flat)))
-	}
-	out := make([]store.RankedElement, len(flat)/2)
-	for i := range out {
-		id, err := leaderboardID(&flat[2*i])
-		if err != nil {
-			return nil, s.wrap(ctx, op, err)
-		}
-		score, err := parseScore(&flat[2*i+1])
-		if err != nil {
-			return nil, s.wrap(ctx, op, err)
-		}
-		out[i] = store.RankedElement{ID: id, Score: score, Rank: int(first) + i}
+	out, err := rankedElements(flat, int(first))
+	if err != nil {
+		return nil, s.wrap(ctx, op, err)
 	}
 	return out, nil
 }
@@ -376,22 +365,40 @@ func (s *Store) leaderboardRanks(ctx context.Context, op string, script *rueidis
 	if err != nil {
 		return nil, s.wrap(ctx, op, err)
 	}
-	if len(flat)%3 != 0 {
-		return nil, s.wrap(ctx, op, fmt.Errorf("reply of %d elements, not triples", len(flat)))
+	out, err := rankedElements(flat, -1)
+	if err != nil {
+		return nil, s.wrap(ctx, op, err)
 	}
-	out := make([]store.RankedElement, len(flat)/3)
+	return out, nil
+}
+
+// rankedElements decodes a script's flat reply of leaderboard elements:
+// {member, score, ...} ranked from first on, or, when first is -1,
+// {member, score, rank, ...}.
+func rankedElements(flat []rueidis.RedisMessage, first int) ([]store.RankedElement, error) {
+	stride := 2
+	if first < 0 {
+		stride = 3
+	}
+	if len(flat)%stride != 0 {
+		return nil, fmt.Errorf("reply of %d elements, not groups of %d", len(flat), stride)
+	}
+	out := make([]store.RankedElement, len(flat)/stride)
 	for i := range out {
-		id, err := leaderboardID(&flat[3*i])
+		el := flat[stride*i:]
+		id, err := leaderboardID(&el[0])
 		if err != nil {
-			return nil, s.wrap(ctx, op, err)
+			return nil, err
 		}
-		score, err := parseScore(&flat[3*i+1])
+		score, err := parseScore(&el[1])
 		if err != nil {
-			return nil, s.wrap(ctx, op, err)
+			return nil, err
 		}
-		rank, err := flat[3*i+2].AsInt64()
-		if err != nil {
-			return nil, s.wrap(ctx, op, err)
+		rank := int64(first + i)
+		if first < 0 {
+			if rank, err = el[2].AsInt64(); err != nil {
+				return nil, err
+			}
 		}
 		out[i] = store.RankedElement{ID: id, Score: score, Rank: int(rank)}
 	}
