@@ -330,15 +330,18 @@ func TestFaultNodePaused(t *testing.T) {
 	f.waitHealth(t, healthpb.HealthCheckResponse_SERVING, 10*time.Second)
 
 	// The sweep failed on the paused master, was retried, and finished.
-	masters = c.masterPorts()
 	for deadline := time.Now().Add(20 * time.Second); ; {
+		masters = c.masterPorts() // the resumed master answers ROLE as one until it learns otherwise
 		left := keysOf(f.ns + ":{1:f:*")
 		pending := strings.TrimSpace(c.cli(masters[0], "-c", "smembers", "{"+f.ns+"}:sweep"))
 		if len(left) == 0 && pending == "" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d keys of the flushed cache f left, sweep set %q, 20 s after the master resumed", len(left), pending)
+			for _, p := range c.ports {
+				t.Logf("node %d: role %q, keys of f's old epoch %v", p, strings.Fields(c.cli(p, "role"))[0], c.keys(p, f.ns+":{1:f:*"))
+			}
+			t.Fatalf("%d keys of the flushed cache f left (%v), sweep set %q, 20 s after the master resumed", len(left), left, pending)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -77,6 +77,73 @@ func (s *Store) slotOwners(ctx context.Context) ([]slotOwner, error) {
 	return nil, first
 }
 
+// agreedSlotOwners is slotOwners for work that must not act on a stale
+// view (a sweep): CLUSTER SLOTS asked of every node the client knows, all
+// answers awaited (each has DialTimeout), and the answer only if every
+// node that answered gives the same full map and every master in it
+// answered. A master that resumes after its replica took over (a paused
+// process, a healed partition) answers with the map it had until gossip
+// tells it otherwise, and accepts writes that its resync with the new
+// master then drops; while it does, the nodes disagree, and this fails
+// with store.ErrUnavailable, so that the caller retries later. Nodes that
+// do not answer (down, paused) are left out unless they are masters.
+func (s *Store) agreedSlotOwners(ctx context.Context) ([]slotOwner, error) {
+	nodes := s.client.Nodes()
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("redis: no node connected: %w", store.ErrUnavailable)
+	}
+	type answer struct {
+		addr   string
+		owners []slotOwner
+		err    error // the node's map is not a full one
+		silent bool  // the node did not answer
+	}
+	answers := make(chan answer, len(nodes))
+	for addr, node := range nodes {
+		go func() {
+			ask, cancel := context.WithTimeout(s.bg, s.cfg.DialTimeout) // not ctx: see slotOwners
+			defer cancel()
+			reply, err := node.Do(ask, node.B().ClusterSlots().Build()).ToArray()
+			if err != nil {
+				answers <- answer{addr: addr, silent: true}
+				return
+			}
+			owners, err := parseSlotOwners(addr, reply)
+			answers <- answer{addr: addr, owners: owners, err: err}
+		}()
+	}
+	var agreed []slotOwner
+	answered := map[string]bool{}
+	for range nodes {
+		var a answer
+		select {
+		case a = <-answers:
+		case <-ctx.Done():
+			return nil, s.wrap(ctx, "cluster slots", ctx.Err())
+		}
+		switch {
+		case a.silent:
+			continue
+		case a.err != nil:
+			return nil, a.err
+		case agreed == nil:
+			agreed = a.owners
+		case !slices.Equal(agreed, a.owners):
+			return nil, fmt.Errorf("redis: the nodes disagree on which masters serve the hash slots (a failover under way): %w", store.ErrUnavailable)
+		}
+		answered[a.addr] = true
+	}
+	if agreed == nil {
+		return nil, fmt.Errorf("redis: no node answered CLUSTER SLOTS: %w", store.ErrUnavailable)
+	}
+	for _, o := range agreed {
+		if !answered[o.addr] {
+			return nil, fmt.Errorf("redis: the master %s of slots %d-%d did not answer CLUSTER SLOTS: %w", o.addr, o.first, o.last, store.ErrUnavailable)
+		}
+	}
+	return agreed, nil
+}
+
 // parseSlotOwners reads a CLUSTER SLOTS reply of the node at addr: entries
 // of first slot, last slot, master (host, port, ...) and replicas. An
 // empty host is addr's. It fails unless the ranges cover every slot once.

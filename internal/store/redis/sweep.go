@@ -2,12 +2,16 @@ package redis
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"github.com/thaw-dev/thaw/internal/store"
 )
 
 // A sweep removes the keys of a key space that the registry no longer
@@ -30,6 +34,15 @@ import (
 // takes it off. The next SweepRetry of any node resumes it from the start,
 // on the masters the cluster has then; UNLINKing what is already gone costs
 // nothing.
+//
+// The owners are the ones every node agrees on (agreedSlotOwners), the same
+// before the sweep and after it, and each master UNLINKs the keys its own
+// SCAN found: sent to that node, not routed by the client, so that a node
+// that is no longer the master answers MOVED and fails the sweep. A master
+// that resumes after a failover still takes writes until it learns of it,
+// and its resync with the new master then undoes them: a sweep that deleted
+// through it, or read the map from it, would end with the keys back on the
+// new master.
 //
 // The leaderboards of a deleted cache are queued as "lb:<gen>:<name>". They
 // share one hash slot, so their sweep is no SCAN: one script on that slot
@@ -73,9 +86,18 @@ func (s *Store) sweep(ctx context.Context, member string) error {
 		return s.forget(ctx, member)
 	}
 	pattern := globEscape(cachePrefix(s.cfg.Namespace, name, epoch)) + "*"
-	masters, err := s.masters(ctx)
+	owners, err := s.agreedSlotOwners(ctx)
 	if err != nil {
-		return err
+		return s.wrap(ctx, "sweep: the masters", err)
+	}
+	nodes := s.client.Nodes()
+	masters := map[string]rueidis.Client{}
+	for _, o := range owners {
+		node, ok := nodes[o.addr]
+		if !ok {
+			return fmt.Errorf("redis: sweep: the master %s is not connected yet: %w", o.addr, store.ErrUnavailable)
+		}
+		masters[o.addr] = node
 	}
 	var (
 		wg    sync.WaitGroup
@@ -96,6 +118,13 @@ func (s *Store) sweep(ctx context.Context, member string) error {
 	wg.Wait()
 	if first != nil {
 		return first
+	}
+	after, err := s.agreedSlotOwners(ctx)
+	if err != nil {
+		return s.wrap(ctx, "sweep: the masters after it", err)
+	}
+	if !slices.Equal(owners, after) {
+		return fmt.Errorf("redis: sweep: the masters changed during it: %w", store.ErrUnavailable)
 	}
 	return s.forget(ctx, member)
 }
@@ -119,7 +148,7 @@ func (s *Store) sweepNode(ctx context.Context, addr string, node rueidis.Client,
 			return err
 		}
 		if len(entry.Elements) > 0 {
-			if err := s.sweepUnlink(ctx, entry.Elements); err != nil {
+			if err := s.sweepUnlink(ctx, addr, node, entry.Elements); err != nil {
 				return err
 			}
 			s.sweptBatches.Add(1)
@@ -140,17 +169,19 @@ func (s *Store) sweepScan(ctx context.Context, addr string, node rueidis.Client,
 }
 
 // sweepUnlink is one round of UNLINKs of a sweep, one per key (the keys
-// are in many slots).
-func (s *Store) sweepUnlink(ctx context.Context, keys []string) error {
+// are in many slots), sent to node, the master at addr whose SCAN found
+// them: if it is no longer the master of a key's slot, it answers MOVED,
+// which fails the sweep.
+func (s *Store) sweepUnlink(ctx context.Context, addr string, node rueidis.Client, keys []string) error {
 	step, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
 	defer cancel()
 	cmds := make(rueidis.Commands, len(keys))
 	for i, key := range keys {
-		cmds[i] = s.client.B().Unlink().Key(key).Build()
+		cmds[i] = node.B().Unlink().Key(key).Build()
 	}
-	for _, res := range s.client.DoMulti(step, cmds...) {
+	for _, res := range node.DoMulti(step, cmds...) {
 		if err := res.Error(); err != nil {
-			return s.wrap(ctx, "sweep: unlink", err)
+			return s.wrap(ctx, "sweep: unlink on "+addr, err)
 		}
 	}
 	return nil
