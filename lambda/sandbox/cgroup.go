@@ -308,6 +308,28 @@ func writeAt(f *os.File, s string) error {
 	return nil
 }
 
+// readIntAt reads a cgroup file holding one integer, kept open in *f: it is
+// opened on the first read (at path) and read in place after that, since
+// opening a cgroup file costs more than reading it. The caller closes *f.
+func readIntAt(f **os.File, path string) (int64, error) {
+	if *f == nil {
+		opened, err := os.Open(path)
+		if err != nil {
+			return 0, fmt.Errorf("sandbox: %w", err)
+		}
+		*f = opened
+	}
+	text, err := readAt(*f)
+	if err != nil {
+		return 0, err
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("sandbox: parse %s: %w", path, err)
+	}
+	return v, nil
+}
+
 // readInt reads a cgroup file holding one integer.
 func readInt(path string) (int64, error) {
 	data, err := os.ReadFile(path)

@@ -20,6 +20,7 @@ type cgroupV1 struct {
 	cpu     string   // directory in the cpu hierarchy, "" when no quota was asked for
 	dirs    []string // every directory made, each hierarchy once
 	state   *os.File // freezer.state, kept open: freezing is on the hot path
+	peak    *os.File // memory.max_usage_in_bytes, kept open once read: it is read after every invocation
 }
 
 // newCgroupV1 makes the v1 cgroups of a sandbox and applies cfg's limits.
@@ -264,7 +265,7 @@ func (c *cgroupV1) peakMemory() (int64, error) {
 	if c.memory == "" {
 		return 0, fmt.Errorf("sandbox: no memory cgroup: %w", ErrUnavailable)
 	}
-	return readInt(filepath.Join(c.memory, "memory.max_usage_in_bytes"))
+	return readIntAt(&c.peak, filepath.Join(c.memory, "memory.max_usage_in_bytes"))
 }
 
 // setCPUShare implements mechanism: cpu.cfs_quota_us, -1 for no quota.
@@ -285,8 +286,10 @@ func (c *cgroupV1) setCPUShare(share float64) error {
 
 // remove implements mechanism.
 func (c *cgroupV1) remove() error {
-	if c.state != nil {
-		_ = c.state.Close()
+	for _, f := range []*os.File{c.state, c.peak} {
+		if f != nil {
+			_ = f.Close()
+		}
 	}
 	var errs []error
 	for _, dir := range c.dirs {

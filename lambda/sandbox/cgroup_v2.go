@@ -22,6 +22,7 @@ type cgroupV2 struct {
 	dir        string
 	freezeFile *os.File  // cgroup.freeze, kept open
 	events     *os.File  // cgroup.events, kept open
+	peak       *os.File  // memory.peak, kept open once read: it is read after every invocation
 	memory     bool      // the memory controller is enabled for dir
 	cpu        bool      // the cpu controller is enabled for dir
 	limits     *cgroupV1 // v1 memory and cpu cgroups standing in for missing v2 controllers; nil if none
@@ -291,7 +292,7 @@ func (c *cgroupV2) peakMemory() (int64, error) {
 		}
 		return 0, fmt.Errorf("sandbox: no memory controller: %w", ErrUnavailable)
 	}
-	return readInt(filepath.Join(c.dir, "memory.peak")) // Linux 5.19
+	return readIntAt(&c.peak, filepath.Join(c.dir, "memory.peak")) // Linux 5.19
 }
 
 // cpuMaxPeriod is the period, in microseconds, of the quotas written to cpu.max.
@@ -315,7 +316,7 @@ func (c *cgroupV2) setCPUShare(share float64) error {
 
 // remove implements mechanism: the v2 cgroup and the v1 limit cgroups.
 func (c *cgroupV2) remove() error {
-	for _, f := range []*os.File{c.freezeFile, c.events} {
+	for _, f := range []*os.File{c.freezeFile, c.events, c.peak} {
 		if f != nil {
 			_ = f.Close()
 		}

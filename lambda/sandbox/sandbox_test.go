@@ -452,6 +452,53 @@ func TestMemoryCap(t *testing.T) {
 	}
 }
 
+// TestPeakMemoryFollowsGrowth reads PeakMemory before and after the tree
+// grows: the peak file, kept open after the first read, must give the new
+// peak on every read.
+func TestPeakMemoryFollowsGrowth(t *testing.T) {
+	t.Parallel()
+	for _, path := range limitPaths {
+		t.Run(path.name, func(t *testing.T) {
+			t.Parallel()
+			out := newLines()
+			// The tree grows once the test has read the peak and made
+			// the file go; tail keeps the whole "line" of 24 MiB of zeros
+			// in memory.
+			goAhead := filepath.Join(t.TempDir(), "go")
+			s := startSandbox(t, Config{
+				Path: "/bin/sh",
+				Args: []string{"-c", "echo ready; while [ ! -e " + goAhead + " ]; do sleep 0.01; done; " +
+					"head -c 24M /dev/zero | tail > /dev/null; echo grown; sleep 60"},
+				Mode:     path.mode,
+				MemoryMB: 128,
+				Stdout:   out,
+			})
+			skipUnlessLimitPath(t, s, path, "memory")
+			if got := out.next(t); got != "ready" {
+				t.Fatalf("first line %q, want ready", got)
+			}
+			before, err := s.PeakMemory()
+			if err != nil {
+				t.Fatalf("PeakMemory() before = %v", err)
+			}
+			if err := os.WriteFile(goAhead, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := out.next(t); got != "grown" {
+				t.Fatalf("second line %q, want grown", got)
+			}
+			after, err := s.PeakMemory()
+			if err != nil {
+				t.Fatalf("PeakMemory() after = %v", err)
+			}
+			t.Logf("peak %d KiB before, %d KiB after", before>>10, after>>10)
+			if after < before+16<<20 {
+				t.Errorf("PeakMemory() = %d after a 24 MiB allocation, %d before: want at least 16 MiB more", after, before)
+			}
+		})
+	}
+}
+
 func TestCPUQuota(t *testing.T) {
 	t.Parallel()
 	const share = 0.1
