@@ -1,7 +1,7 @@
 package lambda_test
 
 import (
-	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,20 +46,21 @@ func testExtensionDir(t *testing.T) string {
 // extensionEvents reads the events the test extension recorded.
 func extensionEvents(t *testing.T, path string) []map[string]any {
 	t.Helper()
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	// The extension may be appending a line (a telemetry batch can be
+	// large) as this reads: a last line without its newline is not whole.
+	complete := data[:bytes.LastIndexByte(data, '\n')+1]
 	var events []map[string]any
-	scanner := bufio.NewScanner(f)
-	for scanner.Scan() {
+	for line := range bytes.Lines(complete) {
 		var event map[string]any
-		if err := json.Unmarshal(scanner.Bytes(), &event); err != nil {
-			t.Fatalf("extension log line %q: %v", scanner.Text(), err)
+		if err := json.Unmarshal(line, &event); err != nil {
+			t.Fatalf("extension log line %q: %v", line, err)
 		}
 		events = append(events, event)
 	}

@@ -6,8 +6,9 @@
 // $THAW_TEST_EXTENSION_TELEMETRY_LOG set it also subscribes to the Telemetry
 // API (platform and function) and appends every event it receives there;
 // with $THAW_TEST_EXTENSION_TELEMETRY_STALL also set, it never answers the
-// first delivery holding function output and records {"type":"test.deliveryAbandoned"} when thaw
-// gives up on it.
+// first delivery holding function output and records
+// {"type":"test.deliveryAbandoned","record":[the batch]} when thaw gives up
+// on it.
 package main
 
 import (
@@ -113,12 +114,12 @@ func subscribe(id, path string) error {
 		if os.Getenv("THAW_TEST_EXTENSION_TELEMETRY_STALL") != "" && bytes.Contains(body, []byte(`"type":"function"`)) {
 			// The first delivery of function output never gets an
 			// answer: thaw must give up on it, which this records as a
-			// pseudo-event.
+			// pseudo-event holding the abandoned batch.
 			first := false
 			stalled.Do(func() { first = true })
 			if first {
 				<-r.Context().Done()
-				out.Write([]byte(`{"type":"test.deliveryAbandoned"}` + "\n"))
+				out.Write([]byte(`{"type":"test.deliveryAbandoned","record":` + string(bytes.TrimSpace(body)) + "}\n"))
 				return
 			}
 		}
