@@ -22,6 +22,7 @@ import (
 
 	"github.com/thaw-dev/thaw/api/cachepb"
 	"github.com/thaw-dev/thaw/api/controlpb"
+	"github.com/thaw-dev/thaw/api/leaderboardpb"
 	"github.com/thaw-dev/thaw/internal/store"
 	"github.com/thaw-dev/thaw/internal/store/redis"
 )
@@ -133,9 +134,10 @@ func (f *faultServer) union(t *testing.T, sources []string) codes.Code {
 // DEADLINE_EXCEEDED, with no wrong answer and never INTERNAL: round trips,
 // a sorted-set union over keys on every master, and a subscription to a
 // topic on the paused master, which ends with UNAVAILABLE rather than
-// waiting silently. A flush goes through (the registry is elsewhere); its
-// sweep fails on the paused master, is retried and removes every key of the
-// flushed cache's old key space. After the master resumes, everything works
+// waiting silently. A flush and a delete go through (the registry is
+// elsewhere); their sweeps fail on the paused master, are retried and remove
+// every key of the flushed cache's old key space and every leaderboard of
+// the deleted cache. After the master resumes, everything works
 // again and the writes replicated before the pause are all there.
 func TestFaultNodePaused(t *testing.T) {
 	c := startFaultCluster(t)
@@ -225,6 +227,30 @@ func TestFaultNodePaused(t *testing.T) {
 	if old := len(keysOf(f.ns + ":{1:f:*")); old != fKeys {
 		t.Fatalf("%d keys of cache f found, want %d", old, fKeys)
 	}
+	// A cache with a leaderboard whose keys are on the victim, to delete
+	// while it is paused: leaderboards have no TTL, so a drop lost in the
+	// failover would leave them for ever.
+	var boardCache string
+	for i := 0; boardCache == "" && i < 32; i++ {
+		name := fmt.Sprintf("g%d", i)
+		if _, err := f.ctl.CreateCache(ctx, &controlpb.XCreateCacheRequest{CacheName: proto.String(name)}); err != nil {
+			t.Fatalf("CreateCache(%s) = %v", name, err)
+		}
+		uctx, cancel := context.WithTimeout(inCache(t, name), callDeadline)
+		_, err := f.boards.UpsertElements(uctx, &leaderboardpb.XUpsertElementsRequest{Leaderboard: proto.String("lb"),
+			Elements: []*leaderboardpb.XElement{{Id: proto.Uint32(1), Score: proto.Float64(1)}}})
+		cancel()
+		if err != nil {
+			t.Fatalf("UpsertElements(%s) = %v", name, err)
+		}
+		if holder(f.ns+":lb:{*:"+name+":*", "}i") == victim {
+			boardCache = name
+		}
+	}
+	if boardCache == "" {
+		t.Fatal("no cache's leaderboards landed on the victim")
+	}
+	boardKeys := f.ns + ":lb:{*:" + boardCache + ":*}b*"
 
 	// A paused replica: still SERVING, and calls succeed.
 	var replica int
@@ -274,6 +300,12 @@ func TestFaultNodePaused(t *testing.T) {
 	cancel()
 	if err != nil {
 		t.Errorf("FlushCache(f) with the registry's master up = %v, want nil", err)
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), callDeadline)
+	_, err = f.ctl.DeleteCache(dctx, &controlpb.XDeleteCacheRequest{CacheName: proto.String(boardCache)})
+	cancel()
+	if err != nil {
+		t.Errorf("DeleteCache(%s) with the registry's master up = %v, want nil", boardCache, err)
 	}
 	f.waitHealth(t, healthpb.HealthCheckResponse_NOT_SERVING, 10*time.Second)
 	t.Logf("NOT_SERVING %v after the pause", time.Since(paused).Round(time.Millisecond))
@@ -329,19 +361,23 @@ func TestFaultNodePaused(t *testing.T) {
 	}
 	f.waitHealth(t, healthpb.HealthCheckResponse_SERVING, 10*time.Second)
 
-	// The sweep failed on the paused master, was retried, and finished.
+	// The sweeps failed on the paused master, were retried, and finished:
+	// the flushed cache's old keys and the deleted cache's leaderboards
+	// are gone.
 	for deadline := time.Now().Add(20 * time.Second); ; {
 		masters = c.masterPorts() // the resumed master answers ROLE as one until it learns otherwise
-		left := keysOf(f.ns + ":{1:f:*")
+		left := append(keysOf(f.ns+":{1:f:*"), keysOf(boardKeys)...)
 		pending := strings.TrimSpace(c.cli(masters[0], "-c", "smembers", "{"+f.ns+"}:sweep"))
 		if len(left) == 0 && pending == "" {
 			break
 		}
 		if time.Now().After(deadline) {
 			for _, p := range c.ports {
-				t.Logf("node %d: role %q, keys of f's old epoch %v", p, strings.Fields(c.cli(p, "role"))[0], c.keys(p, f.ns+":{1:f:*"))
+				t.Logf("node %d: role %q, keys of f's old epoch %v, leaderboards of %s %v", p, strings.Fields(c.cli(p, "role"))[0],
+					c.keys(p, f.ns+":{1:f:*"), boardCache, c.keys(p, boardKeys))
 			}
-			t.Fatalf("%d keys of the flushed cache f left (%v), sweep set %q, 20 s after the master resumed", len(left), left, pending)
+			t.Fatalf("%d keys of the flushed cache f or the deleted cache %s left (%v), sweep set %q, 20 s after the master resumed",
+				len(left), boardCache, left, pending)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

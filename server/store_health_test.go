@@ -24,6 +24,7 @@ import (
 
 	"github.com/thaw-dev/thaw/api/cachepb"
 	"github.com/thaw-dev/thaw/api/controlpb"
+	"github.com/thaw-dev/thaw/api/leaderboardpb"
 	"github.com/thaw-dev/thaw/api/pubsubpb"
 	"github.com/thaw-dev/thaw/internal/store/redis"
 	"github.com/thaw-dev/thaw/server"
@@ -203,6 +204,7 @@ type faultServer struct {
 	cache  cachepb.ScsClient
 	ctl    controlpb.ScsControlClient
 	pubsub pubsubpb.PubsubClient
+	boards leaderboardpb.LeaderboardClient
 	health healthpb.HealthClient
 	// codes counts the codes of the calls that set and get made, for the
 	// test's log.
@@ -227,6 +229,7 @@ func startFaultServer(t *testing.T, c *faultCluster, opts ...func(*redis.Config)
 	srv := startServer(t, server.Config{Store: st, CreateCaches: []string{"c"}})
 	cl := dial(t, srv.Addr())
 	return &faultServer{srv: srv, ns: cfg.Namespace, cache: cl.cache, ctl: cl.control, pubsub: pubsubpb.NewPubsubClient(cl.conn),
+		boards: leaderboardpb.NewLeaderboardClient(cl.conn),
 		health: healthpb.NewHealthClient(cl.conn), codes: map[codes.Code]int{}}
 }
 

@@ -416,11 +416,17 @@ func (s *Store) sweepLeaderboards(ctx context.Context, member, rest string) erro
 	}
 	c := newCacheRef(s.cfg.Namespace, name, 0, gen)
 	_, index, tombstone := c.leaderboardKeys("")
-	step, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
-	defer cancel()
 	args := []string{millis(leaderboardTombstoneTTL), c.boards + leaderboardBoard}
-	if err := dropLeaderboardsScript.Exec(step, s.client, []string{index, tombstone}, args).Error(); err != nil {
-		return s.wrap(ctx, "sweep: drop the leaderboards of "+member, err)
+	op := "sweep: drop the leaderboards of " + member
+	err = s.withStableMasters(ctx, op, func(owners []slotOwner, masters map[string]rueidis.Client) error {
+		addr := ownerOf(owners, keySlot(index))
+		node := masters[addr]
+		step, cancel := context.WithTimeout(ctx, s.cfg.DialTimeout)
+		defer cancel()
+		return s.wrap(ctx, op+" on "+addr, dropLeaderboardsScript.Exec(step, node, []string{index, tombstone}, args).Error())
+	})
+	if err != nil {
+		return err
 	}
 	return s.forget(ctx, member)
 }

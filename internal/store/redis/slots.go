@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/redis/rueidis"
 
@@ -186,6 +187,29 @@ func parseSlotOwners(addr string, reply []rueidis.RedisMessage) ([]slotOwner, er
 		return nil, fmt.Errorf("redis: node %s does not see every hash slot served (slot %d is not): %w", addr, next, store.ErrUnavailable)
 	}
 	return owners, nil
+}
+
+// keySlot is the hash slot of key, as Redis Cluster computes it: the CRC16
+// of its hash tag (what lies between its first "{" and the first "}" after
+// it, when that is not empty), else of the whole key.
+func keySlot(key string) uint16 {
+	if open := strings.IndexByte(key, '{'); open >= 0 {
+		if n := strings.IndexByte(key[open+1:], '}'); n > 0 {
+			key = key[open+1 : open+1+n]
+		}
+	}
+	return crc16(key) % slotCount
+}
+
+// ownerOf returns the address of the master of slot in owners, which
+// cover every slot (see parseSlotOwners).
+func ownerOf(owners []slotOwner, slot uint16) string {
+	for _, o := range owners {
+		if o.first <= slot && slot <= o.last {
+			return o.addr
+		}
+	}
+	return ""
 }
 
 // crc16 is the CRC-16/XMODEM of s, which Redis Cluster takes modulo

@@ -22,25 +22,6 @@ func TestSlotsAsTheClientComputesThem(t *testing.T) {
 	}
 }
 
-// keySlot is a key's hash slot by Redis Cluster's rules: the first {...}
-// with something in it is the hash tag.
-func keySlot(key string) uint16 {
-	for i := 0; i < len(key); i++ {
-		if key[i] == '{' {
-			for j := i + 1; j < len(key); j++ {
-				if key[j] == '}' {
-					if j > i+1 {
-						key = key[i+1 : j]
-					}
-					return crc16(key) % slotCount
-				}
-			}
-			break
-		}
-	}
-	return crc16(key) % slotCount
-}
-
 // TestSlotTagCoversEverySlot: the decimal numbers below 2^20 reach every
 // slot, so slotTag's search ends; and slotTag's answer is in its slot.
 func TestSlotTagCoversEverySlot(t *testing.T) {

@@ -47,7 +47,9 @@ import (
 // The leaderboards of a deleted cache are queued as "lb:<gen>:<name>". They
 // share one hash slot, so their sweep is no SCAN: one script on that slot
 // (see dropLeaderboardsScript) marks the generation deleted and UNLINKs the
-// leaderboards its index names.
+// leaderboards its index names. It runs on the slot's master under the
+// same agreed map, for the same reason, all the more since leaderboards
+// have no TTL: a drop lost in a resync would leave them for ever.
 
 // startSweep runs the sweep of member ("<epoch>:<name>") in the
 // background, unless this node runs it already or is closing.
@@ -86,47 +88,63 @@ func (s *Store) sweep(ctx context.Context, member string) error {
 		return s.forget(ctx, member)
 	}
 	pattern := globEscape(cachePrefix(s.cfg.Namespace, name, epoch)) + "*"
+	err = s.withStableMasters(ctx, "sweep", func(_ []slotOwner, masters map[string]rueidis.Client) error {
+		var (
+			wg    sync.WaitGroup
+			errMu sync.Mutex
+			first error
+		)
+		for addr, node := range masters {
+			wg.Go(func() {
+				if err := s.sweepNode(ctx, addr, node, pattern); err != nil {
+					errMu.Lock()
+					if first == nil {
+						first = err
+					}
+					errMu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		return first
+	})
+	if err != nil {
+		return err
+	}
+	return s.forget(ctx, member)
+}
+
+// withStableMasters runs work, for op, with the masters every node agrees
+// on (agreedSlotOwners): their slot ranges, and a client of each that
+// sends to that node alone, by address. It fails with store.ErrUnavailable
+// unless the agreed map is the same after work: what work deleted through
+// a master that a failover replaced meanwhile may come back with the
+// resync, so the caller must not count it done.
+func (s *Store) withStableMasters(ctx context.Context, op string, work func(owners []slotOwner, masters map[string]rueidis.Client) error) error {
 	owners, err := s.agreedSlotOwners(ctx)
 	if err != nil {
-		return s.wrap(ctx, "sweep: the masters", err)
+		return s.wrap(ctx, op+": the masters", err)
 	}
 	nodes := s.client.Nodes()
 	masters := map[string]rueidis.Client{}
 	for _, o := range owners {
 		node, ok := nodes[o.addr]
 		if !ok {
-			return fmt.Errorf("redis: sweep: the master %s is not connected yet: %w", o.addr, store.ErrUnavailable)
+			return fmt.Errorf("redis: %s: the master %s is not connected yet: %w", op, o.addr, store.ErrUnavailable)
 		}
 		masters[o.addr] = node
 	}
-	var (
-		wg    sync.WaitGroup
-		errMu sync.Mutex
-		first error
-	)
-	for addr, node := range masters {
-		wg.Go(func() {
-			if err := s.sweepNode(ctx, addr, node, pattern); err != nil {
-				errMu.Lock()
-				if first == nil {
-					first = err
-				}
-				errMu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if first != nil {
-		return first
+	if err := work(owners, masters); err != nil {
+		return err
 	}
 	after, err := s.agreedSlotOwners(ctx)
 	if err != nil {
-		return s.wrap(ctx, "sweep: the masters after it", err)
+		return s.wrap(ctx, op+": the masters after it", err)
 	}
 	if !slices.Equal(owners, after) {
-		return fmt.Errorf("redis: sweep: the masters changed during it: %w", store.ErrUnavailable)
+		return fmt.Errorf("redis: %s: the masters changed during it: %w", op, store.ErrUnavailable)
 	}
-	return s.forget(ctx, member)
+	return nil
 }
 
 // forget takes member off the sweep set.
