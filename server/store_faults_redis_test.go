@@ -373,7 +373,8 @@ func TestFaultNodePaused(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			for _, p := range c.ports {
-				t.Logf("node %d: role %q, keys of f's old epoch %v, leaderboards of %s %v", p, strings.Fields(c.cli(p, "role"))[0],
+				role, _, _ := strings.Cut(strings.TrimSpace(c.cli(p, "role")), "\n")
+				t.Logf("node %d: role %q, keys of f's old epoch %v, leaderboards of %s %v", p, role,
 					c.keys(p, f.ns+":{1:f:*"), boardCache, c.keys(p, boardKeys))
 			}
 			t.Fatalf("%d keys of the flushed cache f or the deleted cache %s left (%v), sweep set %q, 20 s after the master resumed",

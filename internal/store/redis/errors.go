@@ -44,8 +44,9 @@ var sentinels = map[string]error{
 // unavailableCodes are the codes of Redis error replies that say the
 // cluster cannot serve the slot for now, not that the command is wrong: the
 // cluster is down (CLUSTERDOWN), a slot is moving or a failover is under
-// way (TRYAGAIN; MOVED and ASK, which the client follows, reach the store
-// only when it gave up redirecting; READONLY from a master demoted under
+// way (TRYAGAIN; MOVED and ASK, which the cluster client follows, reach
+// the store only when it gave up redirecting, or from a command a sweep
+// sends to one node; READONLY from a master demoted under
 // the command; UNBLOCKED for a blocked read of a master that was demoted),
 // a replica lost its master (MASTERDOWN), the node is still loading its
 // data (LOADING), busy in a long script (BUSY) or short of replicas for a

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -80,69 +81,109 @@ func (s *Store) slotOwners(ctx context.Context) ([]slotOwner, error) {
 
 // agreedSlotOwners is slotOwners for work that must not act on a stale
 // view (a sweep): CLUSTER SLOTS asked of every node the client knows, all
-// answers awaited (each has DialTimeout), and the answer only if every
-// node that answered gives the same full map and every master in it
-// answered. A master that resumes after its replica took over (a paused
-// process, a healed partition) answers with the map it had until gossip
-// tells it otherwise, and accepts writes that its resync with the new
-// master then drops; while it does, the nodes disagree, and this fails
-// with store.ErrUnavailable, so that the caller retries later. Nodes that
-// do not answer (down, paused) are left out unless they are masters.
-func (s *Store) agreedSlotOwners(ctx context.Context) ([]slotOwner, error) {
+// answers awaited (each has DialTimeout), and the map they agree on (see
+// agreeOnSlotOwners). A master that resumes after its replica took over
+// (a paused process, a healed partition) answers with the map it had until
+// gossip tells it otherwise, and accepts writes that its resync with the
+// new master then drops; while it does, the nodes disagree, and this fails
+// with store.ErrUnavailable, so that the caller retries later. Its errors
+// start with op.
+func (s *Store) agreedSlotOwners(ctx context.Context, op string) ([]slotOwner, error) {
 	nodes := s.client.Nodes()
-	if len(nodes) == 0 {
-		return nil, fmt.Errorf("redis: no node connected: %w", store.ErrUnavailable)
-	}
-	type answer struct {
-		addr   string
-		owners []slotOwner
-		err    error // the node's map is not a full one
-		silent bool  // the node did not answer
-	}
-	answers := make(chan answer, len(nodes))
+	answers := make(chan slotsAnswer, len(nodes))
 	for addr, node := range nodes {
 		go func() {
 			ask, cancel := context.WithTimeout(s.bg, s.cfg.DialTimeout) // not ctx: see slotOwners
 			defer cancel()
 			reply, err := node.Do(ask, node.B().ClusterSlots().Build()).ToArray()
 			if err != nil {
-				answers <- answer{addr: addr, silent: true}
+				answers <- slotsAnswer{addr: addr, silent: s.wrap(s.bg, "cluster slots of "+addr, err)}
 				return
 			}
 			owners, err := parseSlotOwners(addr, reply)
-			answers <- answer{addr: addr, owners: owners, err: err}
+			answers <- slotsAnswer{addr: addr, owners: owners, err: err}
 		}()
 	}
-	var agreed []slotOwner
-	answered := map[string]bool{}
+	got := make([]slotsAnswer, 0, len(nodes))
 	for range nodes {
-		var a answer
 		select {
-		case a = <-answers:
+		case a := <-answers:
+			got = append(got, a)
 		case <-ctx.Done():
-			return nil, s.wrap(ctx, "cluster slots", ctx.Err())
+			return nil, s.wrap(ctx, op+": cluster slots", ctx.Err())
 		}
+	}
+	owners, err := agreeOnSlotOwners(got)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %s: %w", op, err)
+	}
+	return owners, nil
+}
+
+// slotsAnswer is what one node answered to CLUSTER SLOTS.
+type slotsAnswer struct {
+	addr   string
+	owners []slotOwner // its full map, if it gave one
+	err    error       // why its map is not a full one
+	silent error       // why it gave no answer at all (down, paused, refused)
+}
+
+// agreeOnSlotOwners returns the map of slot owners that the nodes agree on:
+// every node that answered gave the same full map, and every master in it
+// answered. Nodes that did not answer are left out unless they are
+// masters in that map. Otherwise the error, which wraps
+// store.ErrUnavailable, says which node stood out.
+func agreeOnSlotOwners(answers []slotsAnswer) ([]slotOwner, error) {
+	var agreed []slotOwner
+	var agreedBy string
+	var firstSilence error
+	answered := map[string]bool{}
+	for _, a := range answers {
 		switch {
-		case a.silent:
+		case a.silent != nil:
+			if firstSilence == nil {
+				firstSilence = a.silent
+			}
 			continue
 		case a.err != nil:
-			return nil, a.err
+			return nil, fmt.Errorf("node %s has no full slot map (a failover under way?): %w", a.addr, asUnavailable(a.err))
 		case agreed == nil:
-			agreed = a.owners
+			agreed, agreedBy = a.owners, a.addr
 		case !slices.Equal(agreed, a.owners):
-			return nil, fmt.Errorf("redis: the nodes disagree on which masters serve the hash slots (a failover under way): %w", store.ErrUnavailable)
+			return nil, fmt.Errorf("nodes %s and %s disagree on which masters serve the hash slots (%s against %s; a failover under way?): %w",
+				agreedBy, a.addr, describeOwners(agreed), describeOwners(a.owners), store.ErrUnavailable)
 		}
 		answered[a.addr] = true
 	}
 	if agreed == nil {
-		return nil, fmt.Errorf("redis: no node answered CLUSTER SLOTS: %w", store.ErrUnavailable)
+		if firstSilence != nil {
+			return nil, fmt.Errorf("no node answered CLUSTER SLOTS: %w", asUnavailable(firstSilence))
+		}
+		return nil, fmt.Errorf("no node connected: %w", store.ErrUnavailable)
 	}
 	for _, o := range agreed {
 		if !answered[o.addr] {
-			return nil, fmt.Errorf("redis: the master %s of slots %d-%d did not answer CLUSTER SLOTS: %w", o.addr, o.first, o.last, store.ErrUnavailable)
+			return nil, fmt.Errorf("the master %s of slots %d-%d did not answer CLUSTER SLOTS: %w", o.addr, o.first, o.last, store.ErrUnavailable)
 		}
 	}
 	return agreed, nil
+}
+
+// asUnavailable is err, wrapping store.ErrUnavailable if it does not yet.
+func asUnavailable(err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, store.ErrUnavailable)
+}
+
+// describeOwners is owners as "first-last@addr ...", for error messages.
+func describeOwners(owners []slotOwner) string {
+	parts := make([]string, len(owners))
+	for i, o := range owners {
+		parts[i] = fmt.Sprintf("%d-%d@%s", o.first, o.last, o.addr)
+	}
+	return strings.Join(parts, " ")
 }
 
 // parseSlotOwners reads a CLUSTER SLOTS reply of the node at addr: entries

@@ -29,20 +29,23 @@ import (
 // that passes.
 //
 // A sweep that fails (a master that does not answer within DialTimeout, a
-// failover under way: every error is one of wrap's) leaves its member in
-// the sweep set: only a sweep that finished on the owners of every slot
-// takes it off. The next SweepRetry of any node resumes it from the start,
+// failover under way: every error wraps store.ErrUnavailable, unless the
+// store is closing) leaves its member in the sweep set: only a sweep that
+// finished on the owners of every slot takes it off. The next SweepRetry of any node resumes it from the start,
 // on the masters the cluster has then; UNLINKing what is already gone costs
 // nothing.
 //
 // The owners are the ones every node agrees on (agreedSlotOwners), the same
-// before the sweep and after it, and each master UNLINKs the keys its own
-// SCAN found: sent to that node, not routed by the client, so that a node
-// that is no longer the master answers MOVED and fails the sweep. A master
-// that resumes after a failover still takes writes until it learns of it,
-// and its resync with the new master then undoes them: a sweep that deleted
+// before the sweep and after it (withStableMasters), and each master
+// UNLINKs the keys its own SCAN found: sent to that node, not routed by the
+// client, so that a node demoted meanwhile answers MOVED to them, and one
+// demoted without keys to delete is caught by the map after. A master that
+// resumes after a failover still takes writes until it learns of it, and
+// its resync with the new master then undoes them: a sweep that deleted
 // through it, or read the map from it, would end with the keys back on the
-// new master.
+// new master. (Like any write, a delete that a master acknowledged but had
+// not yet replicated is lost if that master fails right after; thaw does
+// not use WAIT.)
 //
 // The leaderboards of a deleted cache are queued as "lb:<gen>:<name>". They
 // share one hash slot, so their sweep is no SCAN: one script on that slot
@@ -121,9 +124,9 @@ func (s *Store) sweep(ctx context.Context, member string) error {
 // a master that a failover replaced meanwhile may come back with the
 // resync, so the caller must not count it done.
 func (s *Store) withStableMasters(ctx context.Context, op string, work func(owners []slotOwner, masters map[string]rueidis.Client) error) error {
-	owners, err := s.agreedSlotOwners(ctx)
+	owners, err := s.agreedSlotOwners(ctx, op)
 	if err != nil {
-		return s.wrap(ctx, op+": the masters", err)
+		return err
 	}
 	nodes := s.client.Nodes()
 	masters := map[string]rueidis.Client{}
@@ -137,9 +140,9 @@ func (s *Store) withStableMasters(ctx context.Context, op string, work func(owne
 	if err := work(owners, masters); err != nil {
 		return err
 	}
-	after, err := s.agreedSlotOwners(ctx)
+	after, err := s.agreedSlotOwners(ctx, op+", after it")
 	if err != nil {
-		return s.wrap(ctx, op+": the masters after it", err)
+		return err
 	}
 	if !slices.Equal(owners, after) {
 		return fmt.Errorf("redis: %s: the masters changed during it: %w", op, store.ErrUnavailable)
