@@ -343,19 +343,20 @@ func TestTelemetryStuckSubscriber(t *testing.T) {
 	}))
 	const lines = 5000
 	h.invokeOK("fn", fmt.Sprintf(`{"action":"lines","ms":%d}`, lines))
-	// tally counts the lines among events and the drops they report.
-	tally := func(events []map[string]any) (lines, dropped int) {
+	// tally counts the function's lines among events and the drops they
+	// report.
+	tally := func(events []map[string]any) (printed, dropped int) {
 		for _, event := range events {
 			switch event["type"] {
 			case "function":
 				if strings.HasPrefix(event["record"].(string), "line ") {
-					lines++
+					printed++
 				}
 			case "platform.logsDropped":
 				dropped += int(event["record"].(map[string]any)["droppedRecords"].(float64))
 			}
 		}
-		return lines, dropped
+		return printed, dropped
 	}
 	// count tallies what the subscriber got: the abandoned delivery's
 	// batch apart (its lines and the drops it reported are lost with it).
