@@ -322,14 +322,26 @@ func dialIdle(ctx context.Context, cfg Config, tc *tls.Config, pings *pingStats)
 	return c, nil
 }
 
-// handshake sends the HTTP/2 preface and one gRPC call,
-// cache_client.Ping/Ping, and reads frames until its reply ends.
+// handshake sends the HTTP/2 preface and one gRPC call on the connection
+// (see PingOverHTTP2).
 func (c *idleConn) handshake(authority, scheme string) error {
-	if _, err := io.WriteString(c.conn, http2.ClientPreface); err != nil {
-		return fmt.Errorf("HTTP/2 preface: %w", err)
+	framer, err := PingOverHTTP2(c.conn, authority, scheme)
+	c.framer = framer
+	return err
+}
+
+// PingOverHTTP2 sends the HTTP/2 client preface on conn and one gRPC call,
+// cache_client.Ping/Ping, answering the server's SETTINGS and PINGs, and
+// reads frames until the call's reply ends. It fails unless the reply is
+// HTTP 200 with grpc-status 0. authority and scheme ("http" or "https")
+// go into the call's headers. It returns the connection's framer, for the
+// caller's later frames; nothing else may use conn meanwhile.
+func PingOverHTTP2(conn net.Conn, authority, scheme string) (*http2.Framer, error) {
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		return nil, fmt.Errorf("HTTP/2 preface: %w", err)
 	}
-	c.framer = http2.NewFramer(c.conn, c.conn)
-	c.framer.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	framer := http2.NewFramer(conn, conn)
+	framer.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	var block bytes.Buffer
 	enc := hpack.NewEncoder(&block)
 	for _, f := range [][2]string{
@@ -340,29 +352,34 @@ func (c *idleConn) handshake(authority, scheme string) error {
 	}
 	// An empty _PingRequest: a gRPC message header (not compressed, length 0).
 	err := errors.Join(
-		c.framer.WriteSettings(),
-		c.framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true}),
-		c.framer.WriteData(1, true, make([]byte, 5)),
+		framer.WriteSettings(),
+		framer.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true}),
+		framer.WriteData(1, true, make([]byte, 5)),
 	)
 	if err != nil {
-		return fmt.Errorf("send Ping: %w", err)
+		return framer, fmt.Errorf("send Ping: %w", err)
 	}
 	grpcStatus, grpcMessage := "", ""
 	for {
-		f, err := c.framer.ReadFrame()
+		f, err := framer.ReadFrame()
 		if err != nil {
-			return fmt.Errorf("read Ping reply: %w", err)
-		}
-		if err := c.answer(f); err != nil {
-			return err
+			return framer, fmt.Errorf("read Ping reply: %w", err)
 		}
 		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				err = framer.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				err = framer.WritePing(true, f.Data)
+			}
 		case *http2.MetaHeadersFrame:
 			if f.StreamID != 1 {
 				continue
 			}
 			if s := f.PseudoValue("status"); s != "" && s != "200" {
-				return fmt.Errorf("Ping: HTTP status %s", s)
+				return framer, fmt.Errorf("Ping: HTTP status %s", s)
 			}
 			for _, hf := range f.RegularFields() {
 				switch hf.Name {
@@ -374,16 +391,19 @@ func (c *idleConn) handshake(authority, scheme string) error {
 			}
 			if f.StreamEnded() {
 				if grpcStatus != "0" {
-					return fmt.Errorf("Ping: grpc-status %s %s", grpcStatus, grpcMessage)
+					return framer, fmt.Errorf("Ping: grpc-status %s %s", grpcStatus, grpcMessage)
 				}
-				return nil
+				return framer, nil
 			}
 		case *http2.RSTStreamFrame:
 			if f.StreamID == 1 {
-				return fmt.Errorf("Ping: stream reset: %v", f.ErrCode)
+				return framer, fmt.Errorf("Ping: stream reset: %v", f.ErrCode)
 			}
 		case *http2.GoAwayFrame:
-			return fmt.Errorf("Ping: GOAWAY %v %s", f.ErrCode, f.DebugData())
+			return framer, fmt.Errorf("Ping: GOAWAY %v %s", f.ErrCode, f.DebugData())
+		}
+		if err != nil {
+			return framer, fmt.Errorf("write: %w", err)
 		}
 	}
 }

@@ -747,11 +747,11 @@ func (e *environment) checkInitLocked() {
 // cap; a failure leaves the environment uncapped, with a warning.
 func (e *environment) endInitBurstLocked() {
 	share := e.fn.cpuShare()
-	if share == 0 || e.sandbox.Modes().CPU == sandbox.ModeSignal {
+	if share == 0 {
 		return
 	}
 	err := e.sandbox.SetCPUShare(share)
-	if err != nil && !errors.Is(err, sandbox.ErrKilled) && !errors.Is(err, sandbox.ErrExited) {
+	if err != nil && !errors.Is(err, sandbox.ErrUnavailable) && !errors.Is(err, sandbox.ErrKilled) && !errors.Is(err, sandbox.ErrExited) {
 		e.logger.Warn("cannot cap the CPU after Init; the environment runs uncapped", "cpu_share", share, "err", err)
 	}
 }

@@ -334,6 +334,5 @@ func (x *extensionRegistry) extensionError(w http.ResponseWriter, r *http.Reques
 	x.host.extensionFailedLocked(ext.name, errorType, body, duringInit)
 	x.mu.Unlock()
 	x.logger.Info("extension reported an error", "extension", ext.name, "init", duringInit, "error_type", errorType, "body", string(body))
-	w.WriteHeader(http.StatusAccepted)
-	io.WriteString(w, `{"status":"OK"}`)
+	writeAccepted(w)
 }

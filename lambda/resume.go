@@ -113,20 +113,6 @@ func waitReceived(runtimeAddr, apiAddr string, deadline time.Time) error {
 	}
 }
 
-// tcpQueues asks the kernel (sock_diag) for the IPv4 TCP socket whose local
-// end is local and remote end remote, and returns the bytes in its receive
-// queue and those it has written but not seen acknowledged, as
-// /proc/net/tcp's rx_queue and tx_queue (which take milliseconds to read on a
-// busy machine; this is one lookup).
-func tcpQueues(local, remote netip.AddrPort) (received, unacked uint32, err error) {
-	diag, err := openSockDiag()
-	if err != nil {
-		return 0, 0, err
-	}
-	defer diag.close()
-	return diag.queues(local, remote)
-}
-
 // sockDiag is a netlink socket for sock_diag lookups, with its buffers; one
 // serves the lookups of one hand-over.
 type sockDiag struct {
@@ -160,7 +146,11 @@ func openSockDiag() (*sockDiag, error) {
 // close closes the socket.
 func (d *sockDiag) close() { unix.Close(d.fd) }
 
-// queues is tcpQueues on d's socket.
+// queues asks the kernel (sock_diag), on d's socket, for the IPv4 TCP
+// socket whose local end is local and remote end remote, and returns the
+// bytes in its receive queue and those it has written but not seen
+// acknowledged, as /proc/net/tcp's rx_queue and tx_queue (which take
+// milliseconds to read on a busy machine; this is one lookup).
 func (d *sockDiag) queues(local, remote netip.AddrPort) (received, unacked uint32, err error) {
 	if !local.Addr().Unmap().Is4() || !remote.Addr().Unmap().Is4() {
 		return 0, 0, fmt.Errorf("lambda: sock_diag lookup of %v-%v: IPv4 only", local, remote)

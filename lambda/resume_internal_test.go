@@ -67,3 +67,14 @@ func BenchmarkWaitReceived(b *testing.B) {
 		}
 	}
 }
+
+// tcpQueues is one sock_diag lookup (see sockDiag.queues) on a socket of
+// its own.
+func tcpQueues(local, remote netip.AddrPort) (received, unacked uint32, err error) {
+	diag, err := openSockDiag()
+	if err != nil {
+		return 0, 0, err
+	}
+	defer diag.close()
+	return diag.queues(local, remote)
+}

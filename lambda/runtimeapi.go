@@ -139,8 +139,7 @@ func (a *runtimeAPI) finish(w http.ResponseWriter, id string, out outcome) {
 		writeRuntimeError(w, http.StatusBadRequest, "InvalidRequestID", err.Error())
 		return
 	}
-	w.WriteHeader(http.StatusAccepted)
-	io.WriteString(w, `{"status":"OK"}`)
+	writeAccepted(w)
 }
 
 // handleInitError takes the error the runtime reports for its Init phase.
@@ -151,6 +150,12 @@ func (a *runtimeAPI) handleInitError(w http.ResponseWriter, r *http.Request) {
 	}
 	a.host.initError(body)
 	a.logger.Info("runtime reported an init error", "error", string(body))
+	writeAccepted(w)
+}
+
+// writeAccepted answers a runtime's or an extension's report with 202
+// {"status":"OK"}, as Lambda does.
+func writeAccepted(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusAccepted)
 	io.WriteString(w, `{"status":"OK"}`)
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/thaw-dev/thaw/api/cachepb"
 	"github.com/thaw-dev/thaw/internal/auth"
+	"github.com/thaw-dev/thaw/internal/auth/authtest"
 	"github.com/thaw-dev/thaw/internal/certs"
 	"github.com/thaw-dev/thaw/server"
 )
@@ -46,14 +47,7 @@ func TestHTTPAPIServesTLSWithTheServiceCertificate(t *testing.T) {
 		TLSCertFile: files.Cert, TLSKeyFile: files.Key, AuthSecret: secret,
 		HTTPAddr: "127.0.0.1:0", CreateCaches: []string{"c"},
 	})
-	signer, err := auth.NewSigner(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, err := signer.Sign(auth.Claims{Role: auth.RoleReadWrite})
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := authtest.Signer(t, secret)(auth.Claims{Role: auth.RoleReadWrite})
 	pool, err := certs.Pool(files.CA)
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,7 @@
 package server_test
 
 import (
-	"bytes"
-	"errors"
 	"flag"
-	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
-
-	"github.com/thaw-dev/thaw/api/cachepb"
+	"github.com/thaw-dev/thaw/bench"
 )
 
 var (
@@ -99,46 +92,9 @@ func dialIdleConn(addr string) (net.Conn, error) {
 	}
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	defer conn.SetDeadline(time.Time{})
-	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+	if _, err := bench.PingOverHTTP2(conn, addr, "http"); err != nil {
 		conn.Close()
 		return nil, err
 	}
-	fr := http2.NewFramer(conn, conn)
-	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	var block bytes.Buffer
-	enc := hpack.NewEncoder(&block)
-	for _, f := range [][2]string{
-		{":method", "POST"}, {":scheme", "http"}, {":path", cachepb.Ping_Ping_FullMethodName}, {":authority", addr},
-		{"content-type", "application/grpc"}, {"te", "trailers"},
-	} {
-		enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
-	}
-	if err := errors.Join(
-		fr.WriteSettings(),
-		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true}),
-		fr.WriteData(1, true, make([]byte, 5)), // an empty _PingRequest
-	); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			conn.Close()
-			return nil, fmt.Errorf("read Ping reply: %w", err)
-		}
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				fr.WriteSettingsAck()
-			}
-		case *http2.MetaHeadersFrame:
-			if f.StreamEnded() {
-				return conn, nil
-			}
-		case *http2.GoAwayFrame, *http2.RSTStreamFrame:
-			conn.Close()
-			return nil, fmt.Errorf("Ping: %v", f)
-		}
-	}
+	return conn, nil
 }

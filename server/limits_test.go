@@ -22,6 +22,7 @@ import (
 	"github.com/thaw-dev/thaw/api/commonpb"
 	"github.com/thaw-dev/thaw/api/controlpb"
 	"github.com/thaw-dev/thaw/internal/auth"
+	"github.com/thaw-dev/thaw/internal/auth/authtest"
 	"github.com/thaw-dev/thaw/internal/grpcsvc"
 	"github.com/thaw-dev/thaw/internal/store"
 	"github.com/thaw-dev/thaw/server"
@@ -250,16 +251,9 @@ func TestListCachesPages(t *testing.T) {
 	}
 	secret := bytes.Repeat([]byte("s"), 32)
 	srv := startServer(t, server.Config{AuthSecret: secret, CreateCaches: names})
-	signer, err := auth.NewSigner(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sign := authtest.Signer(t, secret)
 	withKey := func(claims auth.Claims) context.Context {
-		token, err := signer.Sign(claims)
-		if err != nil {
-			t.Fatalf("Sign: %v", err)
-		}
-		return metadata.AppendToOutgoingContext(context.Background(), "authorization", token)
+		return metadata.AppendToOutgoingContext(context.Background(), "authorization", sign(claims))
 	}
 	c := dial(t, srv.Addr())
 

@@ -114,8 +114,9 @@ func TestCountedConnReadOnReady(t *testing.T) {
 			done <- result{err: err}
 			return
 		}
-		done <- result{data: string((*buf)[:n])}
-		pool.Put(buf)
+		data := string((*buf)[:n])
+		pool.Put(buf) // before the answer, which the buffer count below follows
+		done <- result{data: data}
 	}()
 	time.Sleep(50 * time.Millisecond) // the read is waiting, or about to
 	if held := pool.gets.Load() - pool.puts.Load(); held != 0 {

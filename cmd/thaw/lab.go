@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -152,11 +151,9 @@ func runLabKeepalive(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	if rtt != 0 {
-		latencySet := false
-		fs.Visit(func(f *flag.Flag) { latencySet = latencySet || f.Name == "latency" })
 		if code, ok := fs.check(
 			atLeast("rtt", rtt, 2, "a positive round trip, such as 40ms"),
-			refuseIf(latencySet, "--rtt sets --latency to half of it: give one or the other"),
+			refuseIf(flagSet(fs.FlagSet, "latency"), "--rtt sets --latency to half of it: give one or the other"),
 		); !ok {
 			return code
 		}

@@ -177,14 +177,12 @@ func (c *conn) direction(dir Direction) *direction {
 
 // hold keeps everything d carries from now on, and what it has not yet
 // delivered, until release.
-func (c *conn) hold(d *direction) (Event, bool) {
+func (c *conn) hold(d *direction) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.blackholed || d.holding {
-		return Event{}, false
+	if !c.closed && !c.blackholed && !d.holding {
+		d.holding, d.since = true, time.Now()
 	}
-	d.holding, d.since = true, time.Now()
-	return Event{}, false
 }
 
 // release ends a hold of d. What d held is delivered at the sender's first

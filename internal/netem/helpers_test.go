@@ -1,7 +1,6 @@
 package netem
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -151,14 +150,18 @@ func roundTrip(t testing.TB, nc net.Conn, msg string) {
 	if _, err := nc.Write([]byte(msg)); err != nil {
 		t.Fatalf("Write(%q): %v", msg, err)
 	}
+	readExactly(t, nc, msg)
+}
+
+// readExactly reads len(want) bytes from nc, within 5 s, and compares them
+// with want.
+func readExactly(t testing.TB, nc net.Conn, want string) {
+	t.Helper()
 	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	defer nc.SetReadDeadline(time.Time{})
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(nc, got); err != nil {
-		t.Fatalf("reading echo of %q: %v", msg, err)
-	}
-	if !bytes.Equal(got, []byte(msg)) {
-		t.Fatalf("echo = %q, want %q", got, msg)
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(nc, got); err != nil || string(got) != want {
+		t.Fatalf("read %q, %v, want %q", got, err, want)
 	}
 }
 
@@ -213,6 +216,20 @@ func (l *eventLog) add(ev Event) {
 	l.mu.Lock()
 	l.events = append(l.events, ev)
 	l.mu.Unlock()
+}
+
+// ofKind lists the events of kind recorded for connection id (any
+// connection for id 0), in order.
+func (l *eventLog) ofKind(id ConnID, kind EventKind) []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Event
+	for _, ev := range l.events {
+		if (id == 0 || ev.Conn == id) && ev.Kind == kind {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 // kinds lists the kinds of events recorded for one connection, in order.

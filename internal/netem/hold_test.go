@@ -49,30 +49,12 @@ func holdAnswer(t *testing.T, p *Proxy, a io.Writer, msg string, sentBefore int,
 // released waits for the EventReleased log holds.
 func released(t *testing.T, log *eventLog) Event {
 	t.Helper()
-	var ev Event
+	var evs []Event
 	waitFor(t, "EventReleased", func() bool {
-		log.mu.Lock()
-		defer log.mu.Unlock()
-		for _, e := range log.events {
-			if e.Kind == EventReleased {
-				ev = e
-				return true
-			}
-		}
-		return false
+		evs = log.ofKind(0, EventReleased)
+		return len(evs) > 0
 	})
-	return ev
-}
-
-// readExactly reads len(want) bytes from nc and compares them with want.
-func readExactly(t *testing.T, nc net.Conn, want string) {
-	t.Helper()
-	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	defer nc.SetReadDeadline(time.Time{})
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(nc, got); err != nil || string(got) != want {
-		t.Fatalf("read %q, %v, want %q", got, err, want)
-	}
+	return evs[0]
 }
 
 // TestHoldDelaysUntilRetransmission holds what the target sends back, as for
@@ -193,13 +175,7 @@ func TestHoldAgainBeforeTheRetransmission(t *testing.T) {
 	if ev.Attempt < 2 || ev.Fast {
 		t.Errorf("EventReleased attempt %d, fast %v; want a later retransmission than the first, by timeout", ev.Attempt, ev.Fast)
 	}
-	held := 0
-	for _, k := range log.kinds(1) {
-		if k == EventHeld {
-			held++
-		}
-	}
-	if held != 1 {
+	if held := len(log.ofKind(1, EventHeld)); held != 1 {
 		t.Errorf("%d EventHeld for one held answer across two releases, want 1 (%v)", held, log.kinds(1))
 	}
 }

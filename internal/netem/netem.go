@@ -223,7 +223,10 @@ func (p *Proxy) ResumeConn(id ConnID) error {
 // acknowledges what reaches it. Nothing is closed or lost. Release ends it.
 // Connections accepted afterwards are not held.
 func (p *Proxy) Hold(dir Direction) {
-	p.each(func(c *conn) (Event, bool) { return c.hold(c.direction(dir)) })
+	p.each(func(c *conn) (Event, bool) {
+		c.hold(c.direction(dir))
+		return Event{}, false // a hold is recorded when it ends (EventHeld)
+	})
 }
 
 // Release ends Hold on every connection. A connection that held bytes

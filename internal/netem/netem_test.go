@@ -428,13 +428,11 @@ func TestEvents(t *testing.T) {
 		if got := log.kinds(tt.id); !slices.Equal(got, tt.want) {
 			t.Errorf("events of connection %d = %v, want %v", tt.id, got, tt.want)
 		}
-		log.mu.Lock()
-		for _, ev := range log.events {
-			if ev.Conn == tt.id && ev.Kind == EventClosed && !errors.Is(ev.Err, tt.wantErr) {
+		for _, ev := range log.ofKind(tt.id, EventClosed) {
+			if !errors.Is(ev.Err, tt.wantErr) {
 				t.Errorf("closed event of connection %d has Err %v, want %v", tt.id, ev.Err, tt.wantErr)
 			}
 		}
-		log.mu.Unlock()
 	}
 }
 

@@ -256,7 +256,7 @@ func (c *cgroupV1) memoryEvents() (oomKilled, limitHit bool, peak int64) {
 	}
 	oomKilled = keyedValue(filepath.Join(c.memory, "memory.oom_control"), "oom_kill") > 0
 	failcnt, _ := readInt(filepath.Join(c.memory, "memory.failcnt"))
-	peak, _ = readInt(filepath.Join(c.memory, "memory.max_usage_in_bytes"))
+	peak, _ = c.peakMemory()
 	return oomKilled, failcnt > 0 || oomKilled, peak
 }
 

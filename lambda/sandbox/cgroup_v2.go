@@ -280,7 +280,7 @@ func (c *cgroupV2) memoryEvents() (oomKilled, limitHit bool, peak int64) {
 	events := filepath.Join(c.dir, "memory.events")
 	oomKilled = keyedValue(events, "oom_kill") > 0
 	limitHit = keyedValue(events, "max") > 0 || oomKilled
-	peak, _ = readInt(filepath.Join(c.dir, "memory.peak"))
+	peak, _ = c.peakMemory()
 	return oomKilled, limitHit, peak
 }
 

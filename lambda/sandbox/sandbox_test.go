@@ -508,10 +508,7 @@ func TestCPUQuota(t *testing.T) {
 			s := startSandbox(t, Config{Path: "/bin/sh", Args: []string{"-c", busyLoop}, Mode: path.mode, CPUShareOfOneCore: share})
 			skipUnlessLimitPath(t, s, path, "cpu")
 			time.Sleep(200 * time.Millisecond) // let the first period's burst pass
-			begin, start := readProgress(t, s.Pid()), time.Now()
-			time.Sleep(time.Second)
-			end, elapsed := readProgress(t, s.Pid()), time.Since(start)
-			used := float64(end.cpuTicks-begin.cpuTicks) / 100 / elapsed.Seconds() // USER_HZ is 100
+			used := cpuUse(t, s, time.Second)
 			t.Logf("%s: busy child at a %.2f share used %.3f of a core", path.name, share, used)
 			if used > 0.2 {
 				t.Errorf("CPU use = %.3f of a core, want <= 0.2 at a %.2f share", used, share)

@@ -118,11 +118,11 @@ func (s *Store) withCollection(cacheName string, key []byte, op collectionOp, fn
 	case e == nil:
 		grew = sh.insertCollLocked(&entry{key: string(key), coll: c, expires: deadline(now, op.write.TTL), heapKey: deadline(now, op.write.TTL), used: now})
 	case c.len() == 0:
-		sh.resizedLocked(c.footprint() - before)
+		sh.accountLocked(0, c.footprint()-before)
 		sh.removeCollLocked(e)
 	default:
 		grew = c.footprint() - before
-		sh.resizedLocked(grew)
+		sh.accountLocked(0, grew)
 		if err == nil && op.write != nil && op.write.RefreshTTL {
 			sh.setExpiresLocked(e, deadline(now, op.write.TTL))
 		}

@@ -74,19 +74,8 @@ func (sh *shard) insertCollLocked(e *entry) int64 {
 	sh.linkFrontLocked(e)
 	sh.listLocked()
 	grew := e.size()
-	sh.bytes += grew
-	sh.stats.items.Add(1)
-	sh.stats.bytes.Add(grew)
+	sh.accountLocked(1, grew)
 	return grew
-}
-
-// resizedLocked accounts for a change of grew bytes in a collection's size,
-// made in place (a collection that gained or lost elements).
-func (sh *shard) resizedLocked(grew int64) {
-	if grew != 0 {
-		sh.bytes += grew
-		sh.stats.bytes.Add(grew)
-	}
 }
 
 // setExpiresLocked moves the expiry of e. Only an expiry earlier than the
@@ -140,10 +129,7 @@ func (sh *shard) removeCollLocked(e *entry) {
 	e.prev, e.next = nil, nil
 	sh.expiry.remove(e)
 	sh.noteExpiryLocked()
-	size := e.size()
-	sh.bytes -= size
-	sh.stats.items.Add(-1)
-	sh.stats.bytes.Add(-size)
+	sh.accountLocked(-1, -e.size())
 }
 
 // expireCollsLocked removes the collections that have expired at now,

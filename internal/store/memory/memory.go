@@ -36,7 +36,6 @@ import (
 	"time"
 
 	"github.com/thaw-dev/thaw/internal/store"
-	"github.com/thaw-dev/thaw/internal/store/memory/internal/slab"
 )
 
 const (
@@ -101,10 +100,11 @@ var _ store.Store = (*Store)(nil)
 // (Config.Shards), and each shard, once a request has reached it,
 // ShardOverhead more. Stats().Bytes and Config.MaxMemory count them.
 // Measured like ItemOverhead (Go 1.26, linux/amd64): 1,000 empty caches of
-// 64 shards grew the Go heap by about 800 bytes each
-// (BenchmarkEmptyCacheMemory), and a shard that holds one item by about
-// 970 bytes beside the item's own: its struct, its slab log with the first
-// group of its index and its first, 256-byte, segment.
+// 64 shards grew the Go heap by about 800 bytes each, and one small item
+// set in each by about 970 bytes more (BenchmarkEmptyCacheMemory's
+// bytes/cache and bytes/first-item): the shard's struct, its slab log with
+// the first group of its index, and its first, 256-byte, segment, which
+// holds the item.
 const (
 	CacheOverhead     = 288
 	ShardSlotOverhead = 8
@@ -143,7 +143,6 @@ func New(cfg Config) *Store {
 		tomb:    &shard{dead: true},
 	}
 	s.hash = func(key []byte) uint64 { return maphash.Bytes(s.seed, key) }
-	s.tomb.scalars = slab.New(s.hash) // empty, for FlushCache racing DeleteCache
 	go s.runJanitor()
 	return s
 }
@@ -263,12 +262,12 @@ func (s *Store) FlushCache(_ context.Context, name string) error {
 			continue // never used: empty
 		}
 		sh.mu.Lock()
-		dead := sh.dead
-		sh.clearLocked()
-		sh.mu.Unlock()
-		if dead {
+		if sh.dead { // DeleteCache emptied it, or the tomb
+			sh.mu.Unlock()
 			return s.goneErr("flush cache", name)
 		}
+		sh.clearLocked()
+		sh.mu.Unlock()
 	}
 	return nil
 }
@@ -384,8 +383,7 @@ func (s *Store) Delete(_ context.Context, cacheName string, key []byte) error {
 		return s.goneErr("delete", cacheName)
 	}
 	if r, ok := sh.scalars.Lookup(h, key); ok {
-		sh.removeScalarLocked(r, now)
-		sh.noteExpiryLocked()
+		sh.removeScalarLocked(r, now) // the slab's expiry heap drops its entry lazily
 	} else if e := sh.colls[string(key)]; e != nil {
 		sh.removeCollLocked(e)
 	}

@@ -56,14 +56,11 @@ func (sh *shard) putScalarLocked(h uint64, key, value []byte, expires, now int64
 		grew = int64(len(value) - oldLen)
 	} else {
 		grew = itemSize(len(key), len(value))
-		sh.stats.items.Add(1)
+		sh.accountLocked(1, 0)
 		sh.listLocked()
 	}
 	sh.noteExpiryLocked()
-	if grew != 0 {
-		sh.bytes += grew
-		sh.stats.bytes.Add(grew)
-	}
+	sh.accountLocked(0, grew)
 	return grew
 }
 
@@ -75,8 +72,5 @@ func (sh *shard) removeScalarLocked(r slab.Ref, now int64) {
 // removedScalarLocked accounts for the removal of a scalar whose key and
 // value had the lengths given.
 func (sh *shard) removedScalarLocked(keyLen, valueLen int) {
-	size := itemSize(keyLen, valueLen)
-	sh.bytes -= size
-	sh.stats.items.Add(-1)
-	sh.stats.bytes.Add(-size)
+	sh.accountLocked(-1, -itemSize(keyLen, valueLen))
 }

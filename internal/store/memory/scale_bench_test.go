@@ -96,11 +96,14 @@ func BenchmarkCreate5000Caches(b *testing.B) {
 
 // BenchmarkEmptyCacheMemory reports what an empty cache costs: the Go heap it
 // takes (bytes/cache, from runtime.MemStats after a GC) and what Stats
-// accounts to it (accounted-bytes/cache). Its ns/op includes the GCs.
+// accounts to it (accounted-bytes/cache). It then sets one small item in
+// each cache and reports the heap that took (bytes/first-item): the first
+// shard a request reaches (ShardOverhead) and the item itself. Its ns/op
+// includes the GCs.
 func BenchmarkEmptyCacheMemory(b *testing.B) {
 	const n = 1000
 	ctx := context.Background()
-	var heap, accounted float64
+	var heap, accounted, firstItem float64
 	for b.Loop() {
 		s := New(Config{MaxMemory: serveMaxMemory})
 		var before, after runtime.MemStats
@@ -115,11 +118,20 @@ func BenchmarkEmptyCacheMemory(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		heap = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
 		accounted = float64(s.Stats().Bytes) / n
+		for i := range n {
+			if err := s.Set(ctx, fmt.Sprintf("cache-%04d", i), []byte("k"), []byte("v"), time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		firstItem = float64(int64(before.HeapAlloc)-int64(after.HeapAlloc)) / n
 		runtime.KeepAlive(s)
 		_ = s.Close()
 	}
 	b.ReportMetric(heap, "bytes/cache")
 	b.ReportMetric(accounted, "accounted-bytes/cache")
+	b.ReportMetric(firstItem, "bytes/first-item")
 }
 
 // BenchmarkJanitorSweep times one janitor pass over 1,000 idle caches:

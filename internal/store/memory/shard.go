@@ -109,6 +109,18 @@ func (sh *shard) listLocked() {
 	}
 }
 
+// accountLocked adds items and bytes (either may be negative) to the
+// shard's byte count and the store's counters.
+func (sh *shard) accountLocked(items int, bytes int64) {
+	if items != 0 {
+		sh.stats.items.Add(int64(items))
+	}
+	if bytes != 0 {
+		sh.bytes += bytes
+		sh.stats.bytes.Add(bytes)
+	}
+}
+
 // unlistIfEmptyLocked takes an empty shard out of the store's list of shards
 // that may hold items, and lets go of the memory its indexes and segments
 // hold, which the janitor no longer visits.
@@ -118,9 +130,17 @@ func (sh *shard) unlistIfEmptyLocked() {
 	}
 	sh.occ.remove(sh)
 	sh.listed = false
+	sh.resetLocked()
+}
+
+// resetLocked drops every item and lets go of the memory the shard's
+// indexes, segments and heap hold; the caller has accounted for the items.
+func (sh *shard) resetLocked() {
 	sh.scalars.Clear()
 	sh.colls = nil
 	sh.collPeak = 0
+	sh.lru.next = &sh.lru
+	sh.lru.prev = &sh.lru
 	sh.expiry = nil
 	sh.noteExpiryLocked()
 }
@@ -130,10 +150,7 @@ func (sh *shard) unlistIfEmptyLocked() {
 func (sh *shard) expireLocked(now int64, limit int) (removed int, done bool) {
 	removed, keyValueBytes, done := sh.scalars.Expire(now, limit)
 	if removed > 0 {
-		size := keyValueBytes + int64(removed)*ItemOverhead
-		sh.bytes -= size
-		sh.stats.items.Add(-int64(removed))
-		sh.stats.bytes.Add(-size)
+		sh.accountLocked(-removed, -(keyValueBytes + int64(removed)*ItemOverhead))
 	}
 	if done {
 		var colls int
@@ -170,26 +187,24 @@ func (sh *shard) evictLocked(now int64) bool {
 	} else {
 		return false
 	}
-	sh.noteExpiryLocked()
+	// removeCollLocked notes the next expiry; the slab's heap drops the
+	// entry of an evicted scalar lazily.
 	sh.stats.evictions.Add(1)
 	return true
 }
 
 // clearLocked removes every item at once.
 func (sh *shard) clearLocked() {
-	if n := sh.lenLocked(); n != 0 {
-		sh.stats.items.Add(-int64(n))
-		sh.stats.bytes.Add(-sh.bytes)
-		sh.bytes = 0
-		sh.scalars.Clear()
-		sh.colls = nil
-		sh.collPeak = 0
-		sh.lru.next = &sh.lru
-		sh.lru.prev = &sh.lru
-		sh.expiry = nil
-		sh.noteExpiryLocked()
+	n := sh.lenLocked()
+	if n == 0 && !sh.listed {
+		return
 	}
-	sh.unlistIfEmptyLocked()
+	sh.accountLocked(-n, -sh.bytes)
+	if sh.listed {
+		sh.occ.remove(sh)
+		sh.listed = false
+	}
+	sh.resetLocked()
 }
 
 // shrinkMinPeak is the smallest peak at which shrinkLocked rebuilds the

@@ -102,17 +102,3 @@ func TestShardShrinksAfterMassExpiry(t *testing.T) {
 		t.Errorf("bytes counter = %d, want about %d", got, want)
 	}
 }
-
-// TestTombFlushes checks that the dead shard a deleted cache leaves in its
-// never-used slots can be flushed, as a FlushCache that found the cache
-// before DeleteCache does.
-func TestTombFlushes(t *testing.T) {
-	s := New(Config{})
-	defer s.Close()
-	s.tomb.mu.Lock()
-	s.tomb.clearLocked()
-	s.tomb.mu.Unlock()
-	if n := s.tomb.scalars.Len(); n != 0 {
-		t.Errorf("tomb holds %d scalars, want 0", n)
-	}
-}

@@ -329,12 +329,22 @@ func (s *Store) masters(ctx context.Context) (map[string]rueidis.Client, error) 
 	if err != nil {
 		return nil, err
 	}
+	masters, err := s.clientsOf(owners)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	return masters, nil
+}
+
+// clientsOf returns a client of each master in owners, by address, that
+// sends to that node alone.
+func (s *Store) clientsOf(owners []slotOwner) (map[string]rueidis.Client, error) {
 	nodes := s.client.Nodes()
 	out := map[string]rueidis.Client{}
 	for _, o := range owners {
 		node, ok := nodes[o.addr]
 		if !ok {
-			return nil, fmt.Errorf("redis: the master %s of slots %d-%d is not connected yet: %w", o.addr, o.first, o.last, store.ErrUnavailable)
+			return nil, fmt.Errorf("the master %s of slots %d-%d is not connected yet: %w", o.addr, o.first, o.last, store.ErrUnavailable)
 		}
 		out[o.addr] = node
 	}

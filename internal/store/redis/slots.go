@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,37 +38,17 @@ func (s *Store) slotOwners(ctx context.Context) ([]slotOwner, error) {
 	if len(nodes) == 0 {
 		return nil, fmt.Errorf("redis: no node connected: %w", store.ErrUnavailable)
 	}
-	type answer struct {
-		owners []slotOwner
-		err    error
-	}
-	answers := make(chan answer, len(nodes))
-	for addr, node := range nodes {
-		go func() {
-			// Not ctx: a question left behind must not cancel the
-			// node's connection while it dials (the client would fail
-			// the commands waiting for that dial with it). It has
-			// DialTimeout, and ends with the store.
-			ask, cancel := context.WithTimeout(s.bg, s.cfg.DialTimeout)
-			defer cancel()
-			reply, err := node.Do(ask, node.B().ClusterSlots().Build()).ToArray()
-			if err != nil {
-				answers <- answer{err: s.wrap(s.bg, "cluster slots of "+addr, err)}
-				return
-			}
-			owners, err := parseSlotOwners(addr, reply)
-			answers <- answer{owners: owners, err: err}
-		}()
-	}
+	answers := s.askClusterSlots(nodes)
 	var first error
 	for range nodes {
 		select {
 		case a := <-answers:
-			if a.err == nil {
+			err := cmp.Or(a.silent, a.err)
+			if err == nil {
 				return a.owners, nil
 			}
 			if first == nil {
-				first = a.err
+				first = err
 			}
 		case <-ctx.Done():
 			if first != nil {
@@ -77,6 +58,30 @@ func (s *Store) slotOwners(ctx context.Context) ([]slotOwner, error) {
 		}
 	}
 	return nil, first
+}
+
+// askClusterSlots asks every node of nodes for CLUSTER SLOTS at once; the
+// channel, with room for every answer, gets one from each. The questions
+// do not end with the caller's ctx: a question left behind must not cancel
+// the node's connection while it dials (the client would fail the commands
+// waiting for that dial with it). Each has DialTimeout, and ends with the
+// store.
+func (s *Store) askClusterSlots(nodes map[string]rueidis.Client) <-chan slotsAnswer {
+	answers := make(chan slotsAnswer, len(nodes))
+	for addr, node := range nodes {
+		go func() {
+			ask, cancel := context.WithTimeout(s.bg, s.cfg.DialTimeout)
+			defer cancel()
+			reply, err := node.Do(ask, node.B().ClusterSlots().Build()).ToArray()
+			if err != nil {
+				answers <- slotsAnswer{addr: addr, silent: s.wrap(s.bg, "cluster slots of "+addr, err)}
+				return
+			}
+			owners, err := parseSlotOwners(addr, reply)
+			answers <- slotsAnswer{addr: addr, owners: owners, err: err}
+		}()
+	}
+	return answers
 }
 
 // agreedSlotOwners is slotOwners for work that must not act on a stale
@@ -90,20 +95,7 @@ func (s *Store) slotOwners(ctx context.Context) ([]slotOwner, error) {
 // start with op.
 func (s *Store) agreedSlotOwners(ctx context.Context, op string) ([]slotOwner, error) {
 	nodes := s.client.Nodes()
-	answers := make(chan slotsAnswer, len(nodes))
-	for addr, node := range nodes {
-		go func() {
-			ask, cancel := context.WithTimeout(s.bg, s.cfg.DialTimeout) // not ctx: see slotOwners
-			defer cancel()
-			reply, err := node.Do(ask, node.B().ClusterSlots().Build()).ToArray()
-			if err != nil {
-				answers <- slotsAnswer{addr: addr, silent: s.wrap(s.bg, "cluster slots of "+addr, err)}
-				return
-			}
-			owners, err := parseSlotOwners(addr, reply)
-			answers <- slotsAnswer{addr: addr, owners: owners, err: err}
-		}()
-	}
+	answers := s.askClusterSlots(nodes)
 	got := make([]slotsAnswer, 0, len(nodes))
 	for range nodes {
 		select {

@@ -128,14 +128,9 @@ func (s *Store) withStableMasters(ctx context.Context, op string, work func(owne
 	if err != nil {
 		return err
 	}
-	nodes := s.client.Nodes()
-	masters := map[string]rueidis.Client{}
-	for _, o := range owners {
-		node, ok := nodes[o.addr]
-		if !ok {
-			return fmt.Errorf("redis: %s: the master %s is not connected yet: %w", op, o.addr, store.ErrUnavailable)
-		}
-		masters[o.addr] = node
+	masters, err := s.clientsOf(owners)
+	if err != nil {
+		return fmt.Errorf("redis: %s: %w", op, err)
 	}
 	if err := work(owners, masters); err != nil {
 		return err

@@ -10,7 +10,7 @@ import "math"
 // root's hash against the index, removes those due and moves the entry down
 // to the next expiry of its hash, or drops it. So that entries of deleted
 // items cannot pile up, the heap is rebuilt from the index once it holds
-// more than twice as many entries as items.
+// more than one and a half times as many entries as items.
 
 // expiryRef is one entry of the expiry heap.
 type expiryRef struct {
@@ -21,8 +21,8 @@ type expiryRef struct {
 // expiryHeap is a binary min-heap of expiryRefs ordered by at.
 type expiryHeap []expiryRef
 
-// rebuildSlack is how many more heap entries than twice the items a Log
-// tolerates before it rebuilds its heap.
+// rebuildSlack is how many more heap entries than one and a half times the
+// items a Log tolerates before it rebuilds its heap.
 const rebuildSlack = 256
 
 // pushExpiry adds an entry for the records of hash h, one of which expires
@@ -73,7 +73,7 @@ func (l *Log) Expire(now int64, limit int) (removed int, keyValueBytes int64, do
 			break
 		}
 		h := l.expiry[0].hash
-		next := int64(math.MaxInt64)
+		var next int64
 		for again := true; again; {
 			again, next = false, math.MaxInt64
 			pos, ok := l.index[h]
@@ -89,10 +89,9 @@ func (l *Log) Expire(now int64, limit int) (removed int, keyValueBytes int64, do
 					continue
 				}
 				where := i - 1 // refs[0] is the primary
-				l.unindex(Ref{hash: h, pos: pos, where: where})
-				l.kill(pos, len(rec))
+				k, v := l.removeAt(Ref{hash: h, pos: pos, where: where}, rec)
 				removed++
-				keyValueBytes += int64(len(rec) - headerSize)
+				keyValueBytes += int64(k + v)
 				again = true // the index changed: look again
 				break
 			}

@@ -191,10 +191,7 @@ func (l *Log) Put(h uint64, key, value []byte, expires, now int64) (oldLen int, 
 		rec := r.rec
 		oldLen = len(recordValue(rec))
 		if oldLen == len(value) && binary.LittleEndian.Uint32(rec[8:])&sharedBit == 0 {
-			if expires < recordExpires(rec) {
-				l.pushExpiry(expires, h)
-			}
-			binary.LittleEndian.PutUint64(rec, uint64(expires))
+			l.SetExpires(r, expires)
 			copy(recordValue(rec), value)
 			l.Touch(r)
 			return oldLen, true
@@ -227,12 +224,17 @@ func (l *Log) Put(h uint64, key, value []byte, expires, now int64) (oldLen int, 
 // lengths. now is the caller's clock reading, for the segments compaction
 // may open.
 func (l *Log) Remove(r Ref, now int64) (keyLen, valueLen int) {
-	rec := r.rec
-	keyLen, valueLen = len(recordKey(rec)), len(recordValue(rec))
-	l.unindex(r)
-	l.kill(r.pos, len(rec))
+	keyLen, valueLen = l.removeAt(r, r.rec)
 	l.maybeCompact(now)
 	return keyLen, valueLen
+}
+
+// removeAt takes rec, the record at r, out of the index and counts its
+// bytes dead; it returns its key's and value's lengths.
+func (l *Log) removeAt(r Ref, rec []byte) (keyLen, valueLen int) {
+	l.unindex(r)
+	l.kill(r.pos, len(rec))
+	return len(recordKey(rec)), len(recordValue(rec))
 }
 
 // Clear removes every item and lets go of the memory l holds.

@@ -240,3 +240,42 @@ func liveHeap() uint64 {
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
 }
+
+// TestShrinkAfterMassRemoval: once most items are gone, Shrink brings the
+// peak down to the items left and rebuilds the expiry heap from the index,
+// and the Log still holds exactly what it should.
+func TestShrinkAfterMassRemoval(t *testing.T) {
+	seed := maphash.MakeSeed()
+	l := New(func(key []byte) uint64 { return maphash.Bytes(seed, key) })
+	m := model{}
+	const n = 4 * shrinkMinPeak
+	for i := range n {
+		key, value := fmt.Sprint("key-", i), fmt.Sprint("value-", i)
+		expires := int64(1_000_000 + i)
+		l.Put(l.hash([]byte(key)), []byte(key), []byte(value), expires, 0)
+		m[key] = struct {
+			value   string
+			expires int64
+		}{value, expires}
+	}
+	for i := range n {
+		if i%8 == 0 {
+			continue
+		}
+		key := fmt.Sprint("key-", i)
+		r, ok := l.Lookup(l.hash([]byte(key)), []byte(key))
+		if !ok {
+			t.Fatalf("Lookup(%q) missed", key)
+		}
+		l.Remove(r, 0)
+		delete(m, key)
+	}
+	l.Shrink()
+	if l.peak != l.items || l.items != len(m) {
+		t.Errorf("after Shrink: peak %d, items %d; want both %d", l.peak, l.items, len(m))
+	}
+	if len(l.expiry) != l.items {
+		t.Errorf("after Shrink: %d expiry entries for %d items, want one each", len(l.expiry), l.items)
+	}
+	check(t, l, m, 0)
+}

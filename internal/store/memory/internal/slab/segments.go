@@ -214,9 +214,7 @@ func (l *Log) EvictOne(now int64) (keyLen, valueLen int, ok bool) {
 			l.kill(pos, len(rec))
 			continue
 		}
-		keyLen, valueLen = len(recordKey(rec)), len(recordValue(rec))
-		l.unindex(r)
-		l.kill(pos, len(rec))
+		keyLen, valueLen = l.removeAt(r, rec)
 		return keyLen, valueLen, true
 	}
 	return 0, 0, false
