@@ -24,7 +24,20 @@
 # (and, with BENCH_MEM_TARGETS, a fresh floor) with `thaw bench`'s preload
 # (keys bench:0 to bench:999999, 11.9 bytes on average), and into a fresh
 # redis-server with `redis-cli --pipe` (SET k00000000000 v EX 3600, 12-byte
-# keys): each process's RSS and heap growth per item.
+# keys): each process's RSS and heap growth per item. Last the idle row:
+# BENCH_IDLE_CONNS connections, each sending only an HTTP/2 PING every 5 s
+# after one Ping call (`thaw bench --idle-connections`), held for
+# BENCH_IDLE_DURATION seconds against a fresh process of each idle target:
+#
+#   thaw         thaw serve
+#   floor        the grpc-go floor above
+#   poller       bench/floor/poller: a Go HTTP/2 server on one epoll loop,
+#                no goroutine per connection (Ping and pings only)
+#   c-floor      bench/floor/cfloor/idle-floor.c: the same in C, one thread,
+#                no runtime: what the kernel and the machine cost
+#
+# with each server's CPU (% of one core over the window) and RSS growth per
+# connection, and their ratios to issue 15's goal (2.5 %, 10 KB).
 #
 # Usage: scripts/bench-server.sh
 #
@@ -47,13 +60,17 @@
 #                           (the floor's 1M unary loads take as long as
 #                           thaw's or longer, so it is left out by default)
 #   BENCH_TARGETS=thaw,floor,redis,thaw-redis,cluster
+#   BENCH_IDLE_CONNS=10000  connections of the idle row (0 skips it)
+#   BENCH_IDLE_DURATION=20  seconds each idle target is measured
+#   BENCH_IDLE_TARGETS=thaw,floor,poller,c-floor
 #   BENCH_OUT=FILE          also write the tables (markdown) to FILE
 #   BENCH_RESULTS=FILE      also write every raw measurement (TSV) to FILE
 #   BENCH_THAW_BIN=PATH     run this thaw binary (serve and bench) instead of
 #                           building .bin/thaw from the checkout
 #
-# It installs redis-server, redis-tools, jq and curl from Debian's packages
-# when missing (quietly), builds .bin/thaw and .bin/thaw-bench-floor, and on
+# It installs redis-server, redis-tools, jq, curl and (for c-floor) gcc from
+# Debian's packages when missing (quietly), builds .bin/thaw,
+# .bin/thaw-bench-floor and .bin/idle-floor, and on
 # exit, failure or Ctrl-C stops every process it started (and the cluster)
 # and removes its temporary directory. Progress goes to stderr, the tables
 # to stdout.
@@ -75,6 +92,9 @@ targets=${BENCH_TARGETS:-thaw,floor,redis,thaw-redis,cluster}
 out_file=${BENCH_OUT:-}
 results_file=${BENCH_RESULTS:-}
 thaw_bin=${BENCH_THAW_BIN:-}
+idle_conns=${BENCH_IDLE_CONNS:-10000}
+idle_duration=${BENCH_IDLE_DURATION:-20}
+idle_targets=${BENCH_IDLE_TARGETS:-thaw,floor,poller,c-floor}
 value_size=100
 
 log() { printf 'bench-server: %s\n' "$*" >&2; }
@@ -83,19 +103,24 @@ die() {
 	exit 1
 }
 
-for v in rounds duration warmup keys conc conns mem_items mem_gogc; do
+for v in rounds duration warmup keys conc conns mem_items mem_gogc idle_conns idle_duration; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v=${!v}: want a whole number"
 done
 ((rounds >= 1 && duration >= 1 && keys >= 1 && conc >= 1 && conns >= 1)) || die "rounds, duration, keys, concurrency and connections must be at least 1"
 ((conns <= conc)) || die "BENCH_CONNECTIONS ($conns) must be at most BENCH_CONCURRENCY ($conc)"
 has_target() { [[ ",$targets," == *",$1,"* ]]; }
 has_mem_target() { [[ ",$mem_targets," == *",$1,"* ]]; }
+has_idle_target() { ((idle_conns > 0)) && [[ ",$idle_targets," == *",$1,"* ]]; }
 for t in ${targets//,/ }; do
 	case $t in thaw | floor | redis | thaw-redis | cluster) ;; *) die "BENCH_TARGETS: unknown target $t" ;; esac
 done
 for t in ${mem_targets//,/ }; do
 	case $t in thaw | floor | redis) ;; *) die "BENCH_MEM_TARGETS: unknown target $t" ;; esac
 done
+for t in ${idle_targets//,/ }; do
+	case $t in thaw | floor | poller | c-floor) ;; *) die "BENCH_IDLE_TARGETS: unknown target $t" ;; esac
+done
+((idle_conns == 0 || idle_duration >= 1)) || die "BENCH_IDLE_DURATION must be at least 1"
 
 # Installs: quiet, and a no-op when already done.
 need=()
@@ -104,6 +129,7 @@ command -v redis-cli >/dev/null || command -v redis-benchmark >/dev/null || need
 command -v jq >/dev/null || need+=(jq)
 command -v curl >/dev/null || need+=(curl)
 command -v setsid >/dev/null || need+=(util-linux)
+if has_idle_target c-floor; then command -v gcc >/dev/null || need+=(gcc libc6-dev); fi
 if ((${#need[@]})); then
 	log "installing ${need[*]}"
 	had_redis=$(pgrep -x redis-server || true)
@@ -189,6 +215,9 @@ else
 	thaw_bin=.bin/thaw
 fi
 go build -o .bin/thaw-bench-floor ./bench/floor/cmd/thaw-bench-floor
+if has_idle_target c-floor; then
+	gcc -O2 -o .bin/idle-floor bench/floor/cfloor/idle-floor.c || die "gcc: could not build bench/floor/cfloor/idle-floor.c"
+fi
 if has_target thaw || has_target floor || has_target thaw-redis; then
 	"$thaw_bin" bench --help >/dev/null 2>&1 || die "$thaw_bin has no working 'thaw bench' subcommand"
 fi
@@ -224,11 +253,12 @@ start_thaw() {
 	new_metrics=$(jq -r .metrics_addr "$ready")
 }
 
-# start_floor NAME starts the floor server like start_thaw.
+# start_floor NAME [flags...] starts the floor server like start_thaw.
 start_floor() {
 	local name=$1
+	shift
 	local addrs=$run_dir/$name.addrs
-	setsid .bin/thaw-bench-floor --addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
+	setsid .bin/thaw-bench-floor --addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 "$@" \
 		</dev/null >"$addrs" 2>"$run_dir/$name.log" &
 	new_pid=$!
 	pids+=("$new_pid")
@@ -483,6 +513,51 @@ if ((mem_items > 0)); then
 	fi
 fi
 
+# --- idle connections ---------------------------------------------------------
+
+# Every idle measurement is a line of $idle: target connections connected
+# lost ping_failures cpu_percent rss_per_conn_bytes ping_p99_us.
+idle=$run_dir/idle.tsv
+: >"$idle"
+
+# start_cfloor NAME starts bench/floor/cfloor's idle-floor on a free port.
+start_cfloor() {
+	local name=$1
+	local addrs=$run_dir/$name.addrs
+	setsid .bin/idle-floor 0 </dev/null >"$addrs" 2>"$run_dir/$name.log" &
+	new_pid=$!
+	pids+=("$new_pid")
+	wait_file "$addrs" "$new_pid" || die "idle-floor ($name) did not start"
+	new_addr=$(sed -n 1p "$addrs") new_metrics=""
+}
+
+# idle_run TARGET ENDPOINT holds $idle_conns pinging connections to the
+# server at ENDPOINT (a fresh process) and records what they cost it.
+idle_run() {
+	local target=$1 endpoint=$2
+	log "idle: $idle_conns connections to $target for ${idle_duration}s ($((SECONDS - t0)) s)"
+	run_fg "$thaw_bin" bench --endpoint "$endpoint" --idle-connections "$idle_conns" --keepalive 5s \
+		--duration "${idle_duration}s" --json >"$run_dir/bench.out" 2>"$run_dir/bench.log" ||
+		die "thaw bench (idle, $target) failed: $(tail -n 3 "$run_dir/bench.log")"
+	tail -n 1 "$run_dir/bench.out" | jq -r --arg t "$target" '
+		if .server.local then . else error("the server was not measured: \(.server.note)") end |
+		[$t, .connections, .connected, .lost, .ping_failures, .server.cpu_percent, .server.rss_per_conn_bytes, .ping_rtt.p99_us] | @tsv' \
+		>>"$idle" || die "thaw bench (idle, $target): no server figures in $(tail -n 1 "$run_dir/bench.out")"
+}
+
+if ((idle_conns > 0)); then
+	for t in ${idle_targets//,/ }; do
+		case $t in
+		thaw) start_thaw idle-thaw ;;
+		floor) start_floor idle-floor ;;
+		poller) start_floor idle-poller --idle-poller ;;
+		c-floor) start_cfloor idle-cfloor ;;
+		esac
+		idle_run "$t" "$new_addr"
+		stop "$new_pid"
+	done
+fi
+
 # --- report -----------------------------------------------------------------
 
 if [[ -n $results_file ]]; then cp "$results" "$results_file"; fi
@@ -543,6 +618,17 @@ report() {
 		awk -F'\t' '
 		BEGIN { names["thaw"] = "thaw serve (memory), Go heap in use"; names["floor"] = "floor (sync.Map), Go heap in use"; names["redis"] = "redis-server, used_memory" }
 		{ printf "| %s | %d | %.1f MiB | %.0f | %.1f MiB | %.0f | %s |\n", names[$1], $2, ($4 - $3) / 1048576, ($4 - $3) / $2, ($6 - $5) / 1048576, ($6 - $5) / $2, ($7 > 0 ? sprintf("%.0f", $7 / $2) : "") }' "$memory"
+	fi
+	if [[ -s $idle ]]; then
+		echo
+		echo "| $idle_conns idle connections, a PING every 5 s, ${idle_duration}s | held | lost | ping p99 µs | server CPU, % of a core | RSS/conn | CPU / goal (2.5 %) | RSS / goal (10 KB) |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+		awk -F'\t' '
+		BEGIN {
+			names["thaw"] = "thaw serve"; names["floor"] = "floor (bare grpc-go)"
+			names["poller"] = "Go epoll loop, no goroutine per connection"; names["c-floor"] = "C epoll loop, one thread, no runtime"
+		}
+		{ printf "| %s | %d of %d | %d | %d | %.1f | %.0f B | %.1f× | %.2f× |\n", names[$1], $3, $2, $4 + $5, $8, $6, $7, $6 / 2.5, $7 / 10000 }' "$idle"
 	fi
 	echo
 	echo "wall time: $((SECONDS - t0)) s"

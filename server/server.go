@@ -6,6 +6,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -87,6 +88,9 @@ type Config struct {
 	Addr string
 	// TLSCertFile and TLSKeyFile, both set, serve TLS instead of plaintext.
 	TLSCertFile, TLSKeyFile string
+	// Transport is what serves the service port's HTTP/2: TransportGRPCGo
+	// (the default when empty) or TransportEpoll.
+	Transport string
 	// MetricsAddr, when set, serves Prometheus metrics at /metrics there.
 	MetricsAddr string
 	// EnableTestAdmin turns on momento-local's test hooks: the admin HTTP port
@@ -155,13 +159,28 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// The service port's transports (Config.Transport).
+const (
+	// TransportGRPCGo is grpc-go's own server: TLS or plaintext, three
+	// goroutines and about 22 KiB per connection, however idle.
+	TransportGRPCGo = "grpc-go"
+	// TransportEpoll is internal/grpcloop: plaintext only (Linux), one epoll
+	// loop for every connection, about 1 KiB per idle connection.
+	TransportEpoll = "epoll"
+)
+
 // Server is a running cache server. Its methods are safe for concurrent use.
 type Server struct {
 	cfg       Config
 	logger    *slog.Logger
 	store     store.Store
 	ownsStore bool
-	grpc      *grpc.Server
+	// grpc is grpc-go's server. Services are registered with it in every
+	// case, for GetServiceInfo, reflection and the auth check; it serves
+	// the port unless Config.Transport says otherwise.
+	grpc *grpc.Server
+	// transport serves the service port: grpc, or the epoll transport.
+	transport transport
 	health    *health.Server
 	pubsub    *grpcsvc.PubsubService
 	listener  net.Listener
@@ -242,33 +261,61 @@ func (s *Server) start(ctx context.Context) error {
 	if err := s.setUpKeys(); err != nil {
 		return err
 	}
-	opts, err := s.grpcOptions()
+	m := newMetrics(s.store)
+	s.metricsRegistry = m.registry
+	s.openConns = m.connections
+	unary, stream := s.interceptors(m)
+	opts, err := s.grpcOptions(unary, stream)
 	if err != nil {
 		return err
 	}
 	s.grpc = grpc.NewServer(opts...)
+	reg := registrar{s.grpc, nil}
+	switch cfg.Transport {
+	case "", TransportGRPCGo:
+		s.transport = s.grpc
+	case TransportEpoll:
+		if s.tlsConfig != nil {
+			return fmt.Errorf("server: the %s transport serves plaintext only: serve TLS with the %s transport", TransportEpoll, TransportGRPCGo)
+		}
+		loop, err := newEpollTransport(cfg, unary, stream, s.openConns, s.logger)
+		if err != nil {
+			return err
+		}
+		s.transport, reg.epoll = loop, loop
+	default:
+		return fmt.Errorf("server: unknown transport %q (want %s or %s)", cfg.Transport, TransportGRPCGo, TransportEpoll)
+	}
 	cacheService := grpcsvc.NewCacheService(s.store, cfg.Limits)
-	cachepb.RegisterScsServer(s.grpc, cacheService)
-	cachepb.RegisterPingServer(s.grpc, grpcsvc.PingService{})
-	controlpb.RegisterScsControlServer(s.grpc, grpcsvc.NewControlService(s.store, cfg.Limits))
+	cachepb.RegisterScsServer(reg, cacheService)
+	cachepb.RegisterPingServer(reg, grpcsvc.PingService{})
+	controlpb.RegisterScsControlServer(reg, grpcsvc.NewControlService(s.store, cfg.Limits))
 	s.pubsub = grpcsvc.NewPubsubService(s.store, cfg.Limits, grpcsvc.WithHeartbeatInterval(cfg.TopicHeartbeatInterval))
-	pubsubpb.RegisterPubsubServer(s.grpc, s.pubsub)
-	leaderboardpb.RegisterLeaderboardServer(s.grpc, grpcsvc.NewLeaderboardService(s.store, cfg.Limits))
+	pubsubpb.RegisterPubsubServer(reg, s.pubsub)
+	leaderboardpb.RegisterLeaderboardServer(reg, grpcsvc.NewLeaderboardService(s.store, cfg.Limits))
 	s.health = health.NewServer()
-	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	healthpb.RegisterHealthServer(reg, s.health)
+	reflection.Register(reg)
 
 	var lc net.ListenConfig
 	lis, err := lc.Listen(ctx, "tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("server: listen on %s: %w", cfg.Addr, err)
 	}
-	s.listener = countingListener{Listener: lis, gauge: s.openConns}
+	s.listener = lis
+	if s.transport == s.grpc {
+		// The epoll transport counts its connections itself.
+		s.listener = countingListener{Listener: lis, gauge: s.openConns}
+	}
 	if err := s.checkExposure("service", lis, s.serviceExposure()); err != nil {
 		return err
 	}
 	if cfg.EnableTestAdmin {
 		s.blockable = testadmin.NewBlockableListener(s.listener)
+		if c, ok := s.transport.(interface{ CloseConnections() }); ok {
+			// Its connections leave the listener's hands as they are taken.
+			s.blockable.OnBlock(c.CloseConnections)
+		}
 		s.listener = s.blockable
 		if s.adminLis, err = lc.Listen(ctx, "tcp", cfg.AdminAddr); err != nil {
 			return fmt.Errorf("server: listen on admin address %s: %w", cfg.AdminAddr, err)
@@ -297,7 +344,7 @@ func (s *Server) start(ctx context.Context) error {
 		}
 	}
 
-	go s.logServeError("grpc", func() error { return s.grpc.Serve(s.listener) })
+	go s.logServeError("grpc", func() error { return s.transport.Serve(s.listener) })
 	if s.httpAPI != nil {
 		go s.logServeError("http api", func() error {
 			if s.tlsConfig != nil {
@@ -320,7 +367,7 @@ func (s *Server) start(ctx context.Context) error {
 		s.watchStoreHealth(p)
 	}
 	s.logger.Info("serving",
-		"addr", s.Addr(), "tls", cfg.TLSCertFile != "", "auth", len(cfg.AuthSecret) > 0, "revoked_keys", s.revokedCount(), "max_memory", cfg.MaxMemory,
+		"addr", s.Addr(), "transport", cmp.Or(cfg.Transport, TransportGRPCGo), "tls", cfg.TLSCertFile != "", "auth", len(cfg.AuthSecret) > 0, "revoked_keys", s.revokedCount(), "max_memory", cfg.MaxMemory,
 		"admin_addr", s.AdminAddr(), "metrics_addr", s.MetricsAddr(), "http_addr", s.HTTPAddr(),
 		"max_item_size", cfg.Limits.MaxItemSize, "max_ttl", cfg.Limits.MaxTTL,
 		"topic_heartbeat_interval", s.pubsub.HeartbeatInterval(), "topic_max_subscriptions", cfg.Limits.MaxTopicSubscriptions,
@@ -328,12 +375,8 @@ func (s *Server) start(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) grpcOptions() ([]grpc.ServerOption, error) {
+func (s *Server) grpcOptions(unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) ([]grpc.ServerOption, error) {
 	cfg := s.cfg
-	m := newMetrics(s.store)
-	s.metricsRegistry = m.registry
-	s.openConns = m.connections
-	unary, stream := s.interceptors(m)
 	opts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
@@ -440,14 +483,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		httpDone := s.shutdownHTTPAPI(ctx)
 		done := make(chan struct{})
 		go func() {
-			s.grpc.GracefulStop()
+			s.transport.GracefulStop()
 			close(done)
 		}()
 		select {
 		case <-done:
 		case <-ctx.Done():
 			s.logger.Warn("shutdown deadline passed; cancelling in-flight calls")
-			s.grpc.Stop()
+			s.transport.Stop()
 			<-done
 		}
 		<-httpDone

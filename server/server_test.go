@@ -37,6 +37,10 @@ import (
 func startServer(t testing.TB, cfg server.Config) *server.Server {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
+	if cfg.Transport == "" && cfg.TLSCertFile == "" {
+		// test.sh runs the package again with the epoll transport.
+		cfg.Transport = os.Getenv("THAW_TEST_TRANSPORT")
+	}
 	if cfg.EnableTestAdmin {
 		cfg.AdminAddr = "127.0.0.1:0"
 	}

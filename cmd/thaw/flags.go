@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -152,4 +153,13 @@ func atMost[T cmp.Ordered](name string, v, highest T, want string) error {
 		return nil
 	}
 	return fmt.Errorf("--%s %v: want %s", name, v, want)
+}
+
+// oneOf returns an error naming the flag and its choices when v is none
+// of them.
+func oneOf(name, v string, choices ...string) error {
+	if slices.Contains(choices, v) {
+		return nil
+	}
+	return fmt.Errorf("--%s %q: want %s", name, v, strings.Join(choices, " or "))
 }

@@ -52,6 +52,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 	fs.StringVar(&cfg.Addr, "addr", envAddr("MOMENTO_PORT", server.DefaultAddr), "service `host:port`; port 0 picks a free one (default from $MOMENTO_PORT as 127.0.0.1:$MOMENTO_PORT when set)")
 	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "serve TLS with this PEM certificate `file` (needs --tls-key)")
 	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key `file` for --tls-cert")
+	fs.StringVar(&cfg.Transport, "transport", server.TransportGRPCGo, "what serves --addr's HTTP/2: grpc-go (TLS or plaintext, about 22KiB per connection however idle) or epoll (plaintext only, Linux: one event loop for every connection, about 1KiB per idle one; for many mostly idle clients such as frozen Lambda functions)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`host:port`/metrics (off when empty)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", "", "serve Momento's HTTP API at `host:port` (off when empty): GET, PUT and DELETE /cache/CACHE?key=KEY[&ttl_seconds=N] and POST /topics/CACHE/TOPIC, the key in an Authorization header or a token parameter; HTTPS with --tls-cert, with the same auth, limits and metrics as --addr")
 	fs.Var(&maxMemory, "max-memory", "memory for items, a `size` such as 512MiB or 2GB; beyond it the least recently used items are evicted (0 = no limit); with the memory store it also sets Go's memory limit to max-memory×5/4 + 64MiB unless $GOMEMLIMIT is set")
@@ -82,6 +83,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 	// store.Limits replaces a zero or negative limit with its default, so
 	// refuse those here rather than run with 24h or 5MB unannounced.
 	if code, ok := fs.check(
+		oneOf("transport", cfg.Transport, server.TransportGRPCGo, server.TransportEpoll),
 		atLeast("max-ttl", cfg.Limits.MaxTTL, time.Millisecond, "a duration of at least 1ms, such as 1h (TTLs are whole milliseconds)"),
 		atLeast("max-item-size", maxItemSize, 1, "a size above 0, such as 5MB"),
 		atLeast("max-caches", cfg.MaxCaches, 0, "0 (no limit) or a number of caches, such as 100"),

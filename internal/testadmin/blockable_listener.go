@@ -16,9 +16,20 @@ import (
 type BlockableListener struct {
 	net.Listener
 
-	mu      sync.Mutex // guards blocked and conns
+	mu      sync.Mutex // guards blocked, conns and onBlock
 	blocked bool
 	conns   map[*trackedConn]struct{}
+	// onBlock closes the connections a server took out of the listener's
+	// tracking (the epoll transport keeps only their sockets).
+	onBlock func()
+}
+
+// OnBlock makes Block also call closeAll, for a server whose connections
+// outlive the net.Conns this listener handed out.
+func (l *BlockableListener) OnBlock(closeAll func()) {
+	l.mu.Lock()
+	l.onBlock = closeAll
+	l.mu.Unlock()
 }
 
 // NewBlockableListener wraps l. The listener starts unblocked.
@@ -60,11 +71,15 @@ func (l *BlockableListener) Block() {
 	for c := range l.conns {
 		open = append(open, c)
 	}
+	closeAll := l.onBlock
 	l.mu.Unlock()
 
 	// Closing outside the lock: trackedConn.Close takes it to deregister.
 	for _, c := range open {
 		c.Close()
+	}
+	if closeAll != nil {
+		closeAll()
 	}
 }
 
@@ -103,6 +118,9 @@ type trackedConn struct {
 	closeOnce sync.Once
 	closeErr  error
 }
+
+// NetConn returns the connection it tracks.
+func (c *trackedConn) NetConn() net.Conn { return c.Conn }
 
 func (c *trackedConn) Close() error {
 	c.closeOnce.Do(func() {

@@ -39,9 +39,17 @@ export const DEFAULT_TTL_SECONDS = 60;
  * Arguments added to every `thaw serve` this harness starts, from $THAW_SERVE_ARGS
  * (split on white space), with {server} replaced by an id of the server, so
  * that servers sharing one backend stay apart: ./test.sh runs the suite a
- * second time with '--store redis://... --store-namespace compat-{server}'.
+ * second time with '--store redis://... --store-namespace compat-{server}',
+ * and a third time with '--transport epoll'. That transport serves plaintext
+ * only, so a server started with --tls-cert keeps the default transport.
  */
 const EXTRA_SERVE_ARGS = (process.env.THAW_SERVE_ARGS ?? '').split(/\s+/).filter(Boolean);
+
+/** EXTRA_SERVE_ARGS without '--transport epoll' when args ask for TLS. */
+function extraServeArgs(args) {
+  if (!args.includes('--tls-cert')) return EXTRA_SERVE_ARGS;
+  return EXTRA_SERVE_ARGS.filter((a, i, all) => !(a === '--transport' && all[i + 1] === 'epoll') && !(a === 'epoll' && all[i - 1] === '--transport'));
+}
 
 const READY_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
@@ -121,7 +129,7 @@ export async function startServer(args = []) {
   const readyFile = join(dir, 'ready.json');
   const fullArgs = ['serve', '--addr', '127.0.0.1:0', '--ready-file', readyFile, ...args];
   const serverId = randomUUID();
-  fullArgs.push(...EXTRA_SERVE_ARGS.map(a => a.replaceAll('{server}', serverId)));
+  fullArgs.push(...extraServeArgs(args).map(a => a.replaceAll('{server}', serverId)));
   if (args.includes('--enable-test-admin') && !args.includes('--admin-addr')) {
     fullArgs.push('--admin-addr', '127.0.0.1:0');
   }

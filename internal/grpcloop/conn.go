@@ -1,0 +1,576 @@
+//go:build linux
+
+package grpcloop
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/net/http2/hpack"
+	"golang.org/x/sys/unix"
+)
+
+// conn is one client connection. The fields above mu are the loop's alone;
+// the rest are shared with the stream handlers and guarded by mu.
+type conn struct {
+	srv           *Server
+	fd            int
+	remote, local net.Addr
+
+	// preface is how many bytes of the client preface are still to come.
+	preface int
+	// partial is an incomplete frame, kept until the rest arrives.
+	partial []byte
+	// block collects a header block until END_HEADERS: its stream, whether
+	// its HEADERS frame ended the stream, and whether one is open.
+	block          []byte
+	blockStream    uint32
+	blockEndStream bool
+	inBlock        bool
+	// dec decodes header blocks (HPACK is stateful per connection); fields
+	// collects what one block decodes to, fieldsSize its RFC 9113 size.
+	dec        *hpack.Decoder
+	fields     []hpack.HeaderField
+	fieldsSize int
+	// lastPing and pingStrikes enforce Config.KeepaliveMinTime.
+	lastPing    time.Time
+	pingStrikes int
+	// recvWindow is what is left of the connection window the server
+	// granted; unacked is what was received since the last grant.
+	recvWindow int64
+	unacked    int64
+	// wroteSince is set whenever the server sends headers or data, which
+	// forgives the client's earlier pings, as grpc-go does.
+	wroteSince atomic.Bool
+
+	mu sync.Mutex
+	// sendable is signalled when the send window grows or the connection
+	// closes.
+	sendable sync.Cond
+	streams  map[uint32]*stream
+	// maxStreamID is the highest stream the client has opened.
+	maxStreamID uint32
+	// running counts stream handlers not yet returned.
+	running int
+	// pending is output the socket has not taken yet; while it is not
+	// empty, the loop watches for EPOLLOUT and all output queues behind it.
+	pending []byte
+	closed  bool
+	// goAwayID is the last stream accepted once GOAWAY was sent (goingAway).
+	goingAway bool
+	goAwayID  uint32
+	// sendWindow is the connection's send window; peerWindow is the
+	// client's SETTINGS_INITIAL_WINDOW_SIZE for streams, peerMaxFrame its
+	// SETTINGS_MAX_FRAME_SIZE.
+	sendWindow   int64
+	peerWindow   int64
+	peerMaxFrame int
+}
+
+// errConnClosed is what a handler's write meets on a closed connection.
+var errConnClosed = errors.New("grpcloop: connection closed")
+
+// connError is a connection error (RFC 9113 §5.4.1): it ends the
+// connection with GOAWAY and the code.
+type connError struct {
+	code uint32
+	msg  string
+}
+
+func (e connError) Error() string { return fmt.Sprintf("HTTP/2 error %#x: %s", e.code, e.msg) }
+
+// newConn takes nc's socket: it duplicates the descriptor, closes nc (which
+// leaves Go's poller) and greets the client with the server's SETTINGS. A
+// wrapper of a socket is unwrapped through its NetConn method, as
+// tls.Conn's is named.
+func newConn(srv *Server, nc net.Conn) (*conn, error) {
+	defer nc.Close()
+	inner := nc
+	for {
+		w, ok := inner.(interface{ NetConn() net.Conn })
+		if _, isSocket := inner.(syscall.Conn); isSocket || !ok {
+			break
+		}
+		inner = w.NetConn()
+	}
+	sc, ok := inner.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("grpcloop: a %T has no socket", nc)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("grpcloop: socket: %w", err)
+	}
+	fd := -1
+	var dupErr error
+	if err := rc.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, fmt.Errorf("grpcloop: socket: %w", err)
+	}
+	if dupErr != nil {
+		return nil, fmt.Errorf("grpcloop: dup: %w", dupErr)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("grpcloop: socket: %w", err)
+	}
+	if t := srv.cfg.TCPUserTimeout; t > 0 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(t.Milliseconds())); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("grpcloop: TCP_USER_TIMEOUT: %w", err)
+		}
+	}
+	c := &conn{
+		srv:          srv,
+		fd:           fd,
+		remote:       nc.RemoteAddr(),
+		local:        nc.LocalAddr(),
+		preface:      len(clientPreface),
+		recvWindow:   connWindow,
+		sendWindow:   defaultWindow,
+		peerWindow:   defaultWindow,
+		peerMaxFrame: defaultMaxFrameSize,
+	}
+	c.sendable.L = &c.mu
+	c.dec = hpack.NewDecoder(4096, c.field)
+	c.dec.SetMaxStringLength(maxHeaderListSize)
+	c.mu.Lock()
+	err = c.writeLocked(appendServerPreface(nil, srv.cfg.MaxConcurrentStreams))
+	c.mu.Unlock()
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return c, nil
+}
+
+// field collects one decoded header field.
+func (c *conn) field(f hpack.HeaderField) {
+	c.fieldsSize += len(f.Name) + len(f.Value) + 32
+	if c.fieldsSize <= maxHeaderListSize {
+		c.fields = append(c.fields, f)
+	}
+}
+
+// consume parses what was read, with any frame left over from before.
+func (c *conn) consume(b []byte) error {
+	if c.preface > 0 {
+		k := min(c.preface, len(b))
+		off := len(clientPreface) - c.preface
+		if string(b[:k]) != clientPreface[off:off+k] {
+			return connError{errProtocol, "not an HTTP/2 client preface"}
+		}
+		c.preface -= k
+		b = b[k:]
+	}
+	if len(c.partial) > 0 {
+		b = append(c.partial, b...)
+		c.partial = nil
+	}
+	for len(b) >= frameHeaderLen {
+		length := int(b[0])<<16 | int(b[1])<<8 | int(b[2])
+		if length > defaultMaxFrameSize { // the server never raises SETTINGS_MAX_FRAME_SIZE
+			return connError{errFrameSize, fmt.Sprintf("frame of %d bytes", length)}
+		}
+		if len(b) < frameHeaderLen+length {
+			break
+		}
+		stream := binary.BigEndian.Uint32(b[5:9]) & 0x7fffffff
+		if err := c.frame(b[3], b[4], stream, b[frameHeaderLen:frameHeaderLen+length]); err != nil {
+			return err
+		}
+		b = b[frameHeaderLen+length:]
+	}
+	if len(b) > 0 {
+		c.partial = append([]byte(nil), b...)
+	}
+	return nil
+}
+
+// frame handles one complete frame.
+func (c *conn) frame(typ, flags byte, stream uint32, p []byte) error {
+	if c.inBlock && (typ != frameContinuation || stream != c.blockStream) {
+		return connError{errProtocol, "header block interrupted"}
+	}
+	switch typ {
+	case frameData:
+		return c.data(flags, stream, p)
+	case frameHeaders:
+		return c.headers(flags, stream, p)
+	case frameContinuation:
+		if !c.inBlock {
+			return connError{errProtocol, "CONTINUATION without HEADERS"}
+		}
+		return c.collect(flags, p)
+	case framePriority:
+		if len(p) != 5 {
+			return connError{errFrameSize, "PRIORITY"}
+		}
+	case frameRSTStream:
+		if len(p) != 4 || stream == 0 {
+			return connError{errProtocol, "RST_STREAM"}
+		}
+		c.resetByClient(stream)
+	case frameSettings:
+		return c.settings(flags, stream, p)
+	case framePushPromise:
+		return connError{errProtocol, "PUSH_PROMISE from a client"}
+	case framePing:
+		return c.ping(flags, stream, p)
+	case frameGoAway:
+		// The client stops opening streams; it closes when its own are done.
+	case frameWindowUpdate:
+		return c.windowUpdate(stream, p)
+	}
+	return nil // unknown frame types are ignored (RFC 9113 §4.1)
+}
+
+// settings applies the client's SETTINGS and acknowledges them.
+func (c *conn) settings(flags byte, stream uint32, p []byte) error {
+	if stream != 0 || len(p)%6 != 0 {
+		return connError{errProtocol, "SETTINGS"}
+	}
+	if flags&flagAck != 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ; len(p) > 0; p = p[6:] {
+		id, v := binary.BigEndian.Uint16(p), binary.BigEndian.Uint32(p[2:])
+		switch id {
+		case settingInitialWindowSize:
+			if v > maxWindow {
+				return connError{errFlowControl, "SETTINGS_INITIAL_WINDOW_SIZE"}
+			}
+			delta := int64(v) - c.peerWindow
+			c.peerWindow = int64(v)
+			for _, st := range c.streams {
+				st.sendWindow += delta
+			}
+			c.sendable.Broadcast()
+		case settingMaxFrameSize:
+			if v < defaultMaxFrameSize || v > maxAllowedFrameSize {
+				return connError{errProtocol, "SETTINGS_MAX_FRAME_SIZE"}
+			}
+			c.peerMaxFrame = int(v)
+		}
+	}
+	return c.writeLocked(appendFrameHeader(nil, 0, frameSettings, flagAck, 0))
+}
+
+// ping acknowledges a client's PING and counts it against the keepalive
+// policy.
+func (c *conn) ping(flags byte, stream uint32, p []byte) error {
+	if stream != 0 || len(p) != 8 {
+		return connError{errFrameSize, "PING"}
+	}
+	if flags&flagAck != 0 {
+		return nil
+	}
+	now := time.Now()
+	if c.wroteSince.Swap(false) {
+		c.pingStrikes = 0
+	} else if min := c.srv.cfg.KeepaliveMinTime; min > 0 && !c.lastPing.IsZero() && now.Sub(c.lastPing) < min {
+		c.pingStrikes++
+	}
+	c.lastPing = now
+	if c.pingStrikes > maxPingStrikes {
+		return connError{errEnhanceYourCalm, "too_many_pings"}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writeLocked(appendFrame(nil, framePing, flagAck, 0, p))
+}
+
+// maxPingStrikes is how many pings in a row may come too soon; grpc-go
+// allows as many.
+const maxPingStrikes = 2
+
+// windowUpdate grows a send window.
+func (c *conn) windowUpdate(stream uint32, p []byte) error {
+	if len(p) != 4 {
+		return connError{errFrameSize, "WINDOW_UPDATE"}
+	}
+	inc := int64(binary.BigEndian.Uint32(p) & 0x7fffffff)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if stream == 0 {
+		if inc == 0 || c.sendWindow+inc > maxWindow {
+			return connError{errFlowControl, "connection WINDOW_UPDATE"}
+		}
+		c.sendWindow += inc
+		c.sendable.Broadcast()
+		return nil
+	}
+	st := c.streams[stream]
+	if st == nil {
+		return nil // a stream that has ended
+	}
+	if inc == 0 || st.sendWindow+inc > maxWindow {
+		return c.resetLocked(st, errFlowControl)
+	}
+	st.sendWindow += inc
+	c.sendable.Broadcast()
+	return nil
+}
+
+// headers starts a header block.
+func (c *conn) headers(flags byte, stream uint32, p []byte) error {
+	if stream == 0 || stream%2 == 0 {
+		return connError{errProtocol, "HEADERS on a stream a client cannot open"}
+	}
+	if flags&flagPadded != 0 {
+		if len(p) < 1 || int(p[0]) >= len(p) {
+			return connError{errProtocol, "HEADERS padding"}
+		}
+		p = p[1 : len(p)-int(p[0])]
+	}
+	if flags&flagPriority != 0 {
+		if len(p) < 5 {
+			return connError{errFrameSize, "HEADERS priority"}
+		}
+		p = p[5:]
+	}
+	c.inBlock, c.blockStream, c.blockEndStream = true, stream, flags&flagEndStream != 0
+	c.block = c.block[:0]
+	return c.collect(flags, p)
+}
+
+// collect adds a fragment to the header block and, at its end, decodes it
+// and acts on it.
+func (c *conn) collect(flags byte, fragment []byte) error {
+	if len(c.block)+len(fragment) > maxHeaderBlockPending {
+		return connError{errEnhanceYourCalm, "header block too large"}
+	}
+	c.block = append(c.block, fragment...)
+	if flags&flagEndHeaders == 0 {
+		return nil
+	}
+	c.inBlock = false
+	c.fields, c.fieldsSize = c.fields[:0], 0
+	_, err := c.dec.Write(c.block)
+	if err == nil {
+		err = c.dec.Close()
+	}
+	if cap(c.block) > 4<<10 {
+		c.block = nil // an idle connection keeps no large buffer
+	}
+	if err != nil {
+		return connError{errCompression, fmt.Sprintf("HPACK: %v", err)}
+	}
+	err = c.headerBlock(c.blockStream, c.blockEndStream)
+	clear(c.fields)
+	if cap(c.fields) > 32 {
+		c.fields = nil
+	}
+	return err
+}
+
+// errCompression is HTTP/2's COMPRESSION_ERROR.
+const errCompression = 0x9
+
+// headerBlock acts on a decoded header block: a new stream's request, or
+// the trailers that end a client's stream.
+func (c *conn) headerBlock(id uint32, endStream bool) error {
+	c.mu.Lock()
+	if id <= c.maxStreamID {
+		st := c.streams[id]
+		if st == nil {
+			c.mu.Unlock()
+			return nil // the stream has ended; its trailers are of no use
+		}
+		defer c.mu.Unlock()
+		if !endStream {
+			return c.resetLocked(st, errProtocol)
+		}
+		st.endInputLocked()
+		return nil
+	}
+	c.maxStreamID = id
+	if c.goingAway || c.running >= c.srv.cfg.MaxConcurrentStreams {
+		defer c.mu.Unlock()
+		return c.writeLocked(appendRSTStream(nil, id, errRefusedStream))
+	}
+	c.mu.Unlock()
+	if c.fieldsSize > maxHeaderListSize {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.writeLocked(appendRSTStream(nil, id, errRefusedStream))
+	}
+	return c.startStream(id, endStream)
+}
+
+// data hands a DATA frame's bytes to its stream and gives the connection
+// window back.
+func (c *conn) data(flags byte, id uint32, p []byte) error {
+	if id == 0 {
+		return connError{errProtocol, "DATA on stream 0"}
+	}
+	n := int64(len(p))
+	if n > c.recvWindow {
+		return connError{errFlowControl, "DATA beyond the connection window"}
+	}
+	c.recvWindow -= n
+	c.unacked += n
+	var grant []byte
+	if c.unacked >= connWindow/4 {
+		grant = appendWindowUpdate(nil, 0, uint32(c.unacked))
+		c.recvWindow += c.unacked
+		c.unacked = 0
+	}
+	if flags&flagPadded != 0 {
+		if len(p) < 1 || int(p[0]) >= len(p) {
+			return connError{errProtocol, "DATA padding"}
+		}
+		p = p[1 : len(p)-int(p[0])]
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if grant != nil {
+		if err := c.writeLocked(grant); err != nil {
+			return err
+		}
+	}
+	if id > c.maxStreamID {
+		return connError{errProtocol, "DATA on an idle stream"}
+	}
+	st := c.streams[id]
+	if st == nil || st.inEnded {
+		return nil // ended or reset; the bytes only counted for the connection
+	}
+	return st.receiveLocked(p, n, flags&flagEndStream != 0)
+}
+
+// resetByClient ends a stream the client reset.
+func (c *conn) resetByClient(id uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.streams[id]; st != nil {
+		st.abortLocked()
+	}
+}
+
+// resetLocked ends a stream with RST_STREAM code.
+func (c *conn) resetLocked(st *stream, code uint32) error {
+	st.abortLocked()
+	return c.writeLocked(appendRSTStream(nil, st.id, code))
+}
+
+// goAway tells the client that no stream after the ones it has opened will
+// be served.
+func (c *conn) goAway() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.goingAway {
+		return
+	}
+	c.goingAway, c.goAwayID = true, c.maxStreamID
+	_ = c.writeLocked(appendGoAway(nil, c.goAwayID, errNo, ""))
+}
+
+// fail ends the connection after a protocol error, telling the client why
+// when it is a connection error.
+func (c *conn) fail(err error) {
+	var ce connError
+	if errors.As(err, &ce) {
+		c.mu.Lock()
+		if !c.closed {
+			_ = c.writeLocked(appendGoAway(nil, c.maxStreamID, ce.code, ce.msg))
+		}
+		c.mu.Unlock()
+		if ce.code != errEnhanceYourCalm {
+			c.srv.logger.Debug("grpcloop: connection error", "remote", c.remote.String(), "err", err)
+		}
+	}
+	c.close(err)
+}
+
+// close ends the connection: its streams are cancelled, its socket leaves
+// the loop and is closed. Only the loop, or a server stop, calls it.
+func (c *conn) close(error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.flushLocked() // a last try, without waiting, for a GOAWAY or a reply
+	c.closed = true
+	for _, st := range c.streams {
+		st.abortLocked()
+	}
+	c.sendable.Broadcast()
+	if p := c.srv.poll; p != nil {
+		p.remove(c)
+	}
+	c.closeSocket()
+	c.pending = nil
+	c.mu.Unlock()
+	c.srv.forget(c)
+}
+
+// closeSocket closes the descriptor.
+func (c *conn) closeSocket() { unix.Close(c.fd) }
+
+// writeLocked sends b, or queues it behind output the socket has not
+// taken yet. A write error shuts the socket down, so that the loop sees the
+// connection end and closes it.
+func (c *conn) writeLocked(b []byte) error {
+	if c.closed {
+		return errConnClosed
+	}
+	if len(c.pending) > 0 {
+		c.pending = append(c.pending, b...)
+		return nil
+	}
+	for len(b) > 0 {
+		n, err := unix.Write(c.fd, b)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.EAGAIN) {
+			c.pending = append(c.pending, b...)
+			c.srv.poll.watchWrites(c, true)
+			return nil
+		}
+		if err != nil {
+			_ = unix.Shutdown(c.fd, unix.SHUT_RDWR)
+			return fmt.Errorf("grpcloop: write: %w", err)
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// flushPending sends queued output once the socket is writable.
+func (c *conn) flushPending() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed && c.flushLocked() {
+		c.srv.poll.watchWrites(c, false)
+	}
+}
+
+// flushLocked writes as much queued output as the socket takes and
+// reports whether all of it went.
+func (c *conn) flushLocked() bool {
+	for len(c.pending) > 0 {
+		n, err := unix.Write(c.fd, c.pending)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			if !errors.Is(err, unix.EAGAIN) {
+				_ = unix.Shutdown(c.fd, unix.SHUT_RDWR)
+			}
+			return false
+		}
+		c.pending = c.pending[n:]
+	}
+	c.pending = nil
+	return true
+}
