@@ -148,7 +148,7 @@ func appendField(b []byte, name, value string) []byte {
 
 // Static-table fields of a response (RFC 7541 Appendix A).
 var (
-	fieldStatus200     = []byte{0x88}                                                           // :status 200, index 8
+	fieldStatus200     = []byte{0x88}                                                         // :status 200, index 8
 	fieldContentType   = appendHpackString(appendHpackInt(nil, 0x00, 4, 31), grpcContentType) // content-type, name index 31
 	reservedHeaderKeys = map[string]bool{
 		"content-type": true, "te": true, "grpc-status": true, "grpc-message": true,
