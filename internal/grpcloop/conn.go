@@ -382,6 +382,9 @@ func (c *conn) headerBlock(id uint32, endStream bool) error {
 		st := c.streams[id]
 		if st == nil {
 			c.mu.Unlock()
+			if !endStream { // not trailers: an attempt to open a stream below the last
+				return connError{errProtocol, fmt.Sprintf("HEADERS opening stream %d after stream %d", id, c.maxStreamID)}
+			}
 			return nil // the stream has ended; its trailers are of no use
 		}
 		defer c.mu.Unlock()
