@@ -2,7 +2,8 @@
 # Runs every test of thaw on a fresh machine: formatting and vet, the Go tests
 # (with the race detector, fuzz seed corpora included), and the compatibility
 # suite that drives the official Momento Node.js SDK against `thaw serve`, once
-# on the memory store and once on a Redis Cluster. The cluster (3 masters, 3
+# on the memory store, once on a Redis Cluster and once with the epoll
+# transport (thaw serve --transport epoll), whose server tests also run again. The cluster (3 masters, 3
 # replicas on loopback ports, scripts/redis-cluster.sh) runs for the Go tests
 # (THAW_REDIS_CLUSTER) and the second Node run, and is stopped on exit, also
 # after a failure or Ctrl-C; the fault tests start and stop clusters of their
@@ -65,6 +66,16 @@ fi
 passed+=("go test ($(grep -c '^ok ' "$go_log") packages)")
 rm -f "$go_log"
 
+step "the server's tests again, with the epoll transport (THAW_TEST_TRANSPORT=epoll)"
+go_log=$(mktemp -t thaw-go-test.XXXXXX)
+if ! THAW_TEST_TRANSPORT=epoll go test -race -count=1 -timeout 10m ./server/ >"$go_log" 2>&1; then
+	cat "$go_log"
+	echo "FAIL: go test ./server/ with the epoll transport"
+	exit 1
+fi
+passed+=("server tests on the epoll transport")
+rm -f "$go_log"
+
 step "lambda sandbox modes (which freeze, memory and CPU mechanisms the lambda tests ran on this host)"
 modes=$(go test -count=1 -run '^TestModesExercised$' -v ./lambda/sandbox 2>&1) || { printf '%s\n' "$modes"; echo "FAIL: lambda sandbox modes"; exit 1; }
 grep -o 'lambda sandbox modes exercised:.*' <<<"$modes"
@@ -94,6 +105,9 @@ node_suite memory
 step "Node SDK compatibility suite again, on the Redis Cluster (thaw serve --store redis://...)"
 # {server}: each server its own namespace, as each memory store is its own.
 node_suite redis THAW_SERVE_ARGS="--store redis://$THAW_REDIS_CLUSTER --store-namespace compat-{server}"
+
+step "Node SDK compatibility suite again, on the epoll transport (thaw serve --transport epoll; its TLS servers keep grpc-go)"
+node_suite epoll THAW_SERVE_ARGS="--transport epoll"
 
 elapsed=$((SECONDS - start))
 summary=$(printf '%s, ' "${passed[@]}")

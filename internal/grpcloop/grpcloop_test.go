@@ -45,7 +45,7 @@ type started struct {
 // serve starts a grpcloop server with cfg on 127.0.0.1:0, serving
 // testService and the health service, and connects a grpc-go client. The
 // cleanup stops it and checks that Serve ended as documented.
-func serve(t *testing.T, cfg grpcloop.Config) *started {
+func serve(t testing.TB, cfg grpcloop.Config) *started {
 	t.Helper()
 	s := &started{srv: grpcloop.NewServer(cfg), svc: newTestService(), served: make(chan error, 1)}
 	testpb.RegisterTestServiceServer(s.srv, s.svc)
