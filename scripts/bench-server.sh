@@ -3,6 +3,8 @@
 # (issue 15 item 2, issue 13 item 6). Targets, all on loopback:
 #
 #   thaw         thaw serve on its memory store
+#   thaw-epoll   the same with --transport epoll (internal/grpcloop: one
+#                event loop for every connection instead of grpc-go's server)
 #   floor        bench/floor: a bare grpc-go server answering Get/Set from a
 #                sync.Map, no interceptors (the floor of thaw's stack)
 #   redis        a standalone redis-server, driven by redis-benchmark
@@ -30,6 +32,7 @@
 # BENCH_IDLE_DURATION seconds against a fresh process of each idle target:
 #
 #   thaw         thaw serve
+#   thaw-epoll   thaw serve --transport epoll
 #   floor        the grpc-go floor above
 #   poller       bench/floor/poller: a Go HTTP/2 server on one epoll loop,
 #                no goroutine per connection (Ping and pings only)
@@ -59,10 +62,10 @@
 #                           the memory row's targets, some of thaw,floor,redis
 #                           (the floor's 1M unary loads take as long as
 #                           thaw's or longer, so it is left out by default)
-#   BENCH_TARGETS=thaw,floor,redis,thaw-redis,cluster
+#   BENCH_TARGETS=thaw,thaw-epoll,floor,redis,thaw-redis,cluster
 #   BENCH_IDLE_CONNS=10000  connections of the idle row (0 skips it)
 #   BENCH_IDLE_DURATION=20  seconds each idle target is measured
-#   BENCH_IDLE_TARGETS=thaw,floor,poller,c-floor
+#   BENCH_IDLE_TARGETS=thaw,thaw-epoll,floor,poller,c-floor
 #   BENCH_OUT=FILE          also write the tables (markdown) to FILE
 #   BENCH_RESULTS=FILE      also write every raw measurement (TSV) to FILE
 #   BENCH_THAW_BIN=PATH     run this thaw binary (serve and bench) instead of
@@ -88,13 +91,13 @@ conns=${BENCH_CONNECTIONS:-4}
 mem_items=${BENCH_MEM_ITEMS:-1000000}
 mem_gogc=${BENCH_MEM_GOGC:-10}
 mem_targets=${BENCH_MEM_TARGETS:-thaw,redis}
-targets=${BENCH_TARGETS:-thaw,floor,redis,thaw-redis,cluster}
+targets=${BENCH_TARGETS:-thaw,thaw-epoll,floor,redis,thaw-redis,cluster}
 out_file=${BENCH_OUT:-}
 results_file=${BENCH_RESULTS:-}
 thaw_bin=${BENCH_THAW_BIN:-}
 idle_conns=${BENCH_IDLE_CONNS:-10000}
 idle_duration=${BENCH_IDLE_DURATION:-20}
-idle_targets=${BENCH_IDLE_TARGETS:-thaw,floor,poller,c-floor}
+idle_targets=${BENCH_IDLE_TARGETS:-thaw,thaw-epoll,floor,poller,c-floor}
 value_size=100
 
 log() { printf 'bench-server: %s\n' "$*" >&2; }
@@ -112,13 +115,13 @@ has_target() { [[ ",$targets," == *",$1,"* ]]; }
 has_mem_target() { [[ ",$mem_targets," == *",$1,"* ]]; }
 has_idle_target() { ((idle_conns > 0)) && [[ ",$idle_targets," == *",$1,"* ]]; }
 for t in ${targets//,/ }; do
-	case $t in thaw | floor | redis | thaw-redis | cluster) ;; *) die "BENCH_TARGETS: unknown target $t" ;; esac
+	case $t in thaw | thaw-epoll | floor | redis | thaw-redis | cluster) ;; *) die "BENCH_TARGETS: unknown target $t" ;; esac
 done
 for t in ${mem_targets//,/ }; do
 	case $t in thaw | floor | redis) ;; *) die "BENCH_MEM_TARGETS: unknown target $t" ;; esac
 done
 for t in ${idle_targets//,/ }; do
-	case $t in thaw | floor | poller | c-floor) ;; *) die "BENCH_IDLE_TARGETS: unknown target $t" ;; esac
+	case $t in thaw | thaw-epoll | floor | poller | c-floor) ;; *) die "BENCH_IDLE_TARGETS: unknown target $t" ;; esac
 done
 ((idle_conns == 0 || idle_duration >= 1)) || die "BENCH_IDLE_DURATION must be at least 1"
 
@@ -218,7 +221,7 @@ go build -o .bin/thaw-bench-floor ./bench/floor/cmd/thaw-bench-floor
 if has_idle_target c-floor; then
 	gcc -O2 -o .bin/idle-floor bench/floor/cfloor/idle-floor.c || die "gcc: could not build bench/floor/cfloor/idle-floor.c"
 fi
-if has_target thaw || has_target floor || has_target thaw-redis; then
+if has_target thaw || has_target thaw-epoll || has_target floor || has_target thaw-redis; then
 	"$thaw_bin" bench --help >/dev/null 2>&1 || die "$thaw_bin has no working 'thaw bench' subcommand"
 fi
 
@@ -385,13 +388,20 @@ redis_run() {
 	redis_n[$id]=$(awk -v rps="$rps" -v d="$duration" 'BEGIN { n = int(rps * d); print (n < 2000 ? 2000 : n) }')
 }
 
-thaw_addr="" floor_addr="" redis_port="" thawredis_addr="" cluster_port=""
+thaw_addr="" thawepoll_addr="" floor_addr="" redis_port="" thawredis_addr="" cluster_port=""
 if has_target thaw; then
 	start_thaw thaw
 	thaw_addr=$new_addr
 	server_pids[thaw]=$new_pid
 	prime thaw "$thaw_addr"
 	log "thaw serve (memory) on $thaw_addr"
+fi
+if has_target thaw-epoll; then
+	start_thaw thaw-epoll --transport epoll
+	thawepoll_addr=$new_addr
+	server_pids[thaw-epoll]=$new_pid
+	prime thaw-epoll "$thawepoll_addr"
+	log "thaw serve --transport epoll on $thawepoll_addr"
 fi
 if has_target floor; then
 	start_floor floor
@@ -430,6 +440,7 @@ for ((round = 1; round <= rounds; round++)); do
 		read -r op c <<<"$w"
 		log "round $round/$rounds: $op at concurrency $c ($((SECONDS - t0)) s)"
 		if has_target thaw; then grpc_run thaw "$thaw_addr" "$op" "$c" "$round"; fi
+		if has_target thaw-epoll; then grpc_run thaw-epoll "$thawepoll_addr" "$op" "$c" "$round"; fi
 		if has_target floor; then grpc_run floor "$floor_addr" "$op" "$c" "$round"; fi
 		if has_target redis; then redis_run redis "$redis_port" "$op" "$c" "$round"; fi
 		if has_target thaw-redis; then grpc_run thaw-redis "$thawredis_addr" "$op" "$c" "$round"; fi
@@ -549,6 +560,7 @@ if ((idle_conns > 0)); then
 	for t in ${idle_targets//,/ }; do
 		case $t in
 		thaw) start_thaw idle-thaw ;;
+		thaw-epoll) start_thaw idle-thaw-epoll --transport epoll ;;
 		floor) start_floor idle-floor ;;
 		poller) start_floor idle-poller --idle-poller ;;
 		c-floor) start_cfloor idle-cfloor ;;
@@ -583,7 +595,7 @@ report() {
 		ops[id] = ops[id] " " $5; p50[id] = p50[id] " " $6; p99[id] = p99[id] " " $7; errs[id] += $8; cpu[id] = cpu[id] " " $9
 	}
 	END {
-		names["thaw"] = "thaw serve (memory)"; names["floor"] = "floor (bare grpc-go)"; names["redis"] = "redis-server (redis-benchmark)"
+		names["thaw"] = "thaw serve (memory)"; names["thaw-epoll"] = "thaw serve --transport epoll"; names["floor"] = "floor (bare grpc-go)"; names["redis"] = "redis-server (redis-benchmark)"
 		names["thaw-redis"] = "thaw serve on Redis Cluster"; names["cluster"] = "Redis Cluster (redis-benchmark --cluster)"
 		print "| target | op | c | ops/s (median) | ops/s (range) | p50 µs | p99 µs | errors | server CPU µs/op |"
 		print "|---|---|---|---:|---:|---:|---:|---:|---:|"
@@ -595,6 +607,9 @@ report() {
 		ratio("thaw/floor throughput, c=" conc, "thaw", "floor", conc, m_ops, "≥ 1.0")
 		ratio("thaw/floor p50 latency, c=1", "thaw", "floor", 1, m_p50, "≤ 1.05")
 		ratio("thaw/floor server CPU per op, c=" conc, "thaw", "floor", conc, m_cpu, "informational (steadier on a busy machine)")
+		ratio("thaw --transport epoll/thaw throughput, c=" conc, "thaw-epoll", "thaw", conc, m_ops, "informational (what the event loop costs under load)")
+		ratio("thaw --transport epoll/thaw p50 latency, c=1", "thaw-epoll", "thaw", 1, m_p50, "informational")
+		ratio("thaw --transport epoll/thaw server CPU per op, c=" conc, "thaw-epoll", "thaw", conc, m_cpu, "informational")
 		ratio("thaw/redis-server throughput, c=" conc, "thaw", "redis", conc, m_ops, "informational (other protocol)")
 		ratio("thaw/redis-server p50 latency, c=1", "thaw", "redis", 1, m_p50, "informational")
 		ratio("thaw-on-Redis/redis-benchmark --cluster throughput, c=" conc, "thaw-redis", "cluster", conc, m_ops, "informational")
@@ -625,7 +640,7 @@ report() {
 		echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 		awk -F'\t' '
 		BEGIN {
-			names["thaw"] = "thaw serve"; names["floor"] = "floor (bare grpc-go)"
+			names["thaw"] = "thaw serve"; names["thaw-epoll"] = "thaw serve --transport epoll"; names["floor"] = "floor (bare grpc-go)"
 			names["poller"] = "Go epoll loop, no goroutine per connection"; names["c-floor"] = "C epoll loop, one thread, no runtime"
 		}
 		{ printf "| %s | %d of %d | %d | %d | %.1f | %.0f B | %.1f× | %.2f× |\n", names[$1], $3, $2, $4 + $5, $8, $6, $7, $6 / 2.5, $7 / 10000 }' "$idle"

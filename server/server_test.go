@@ -28,6 +28,7 @@ import (
 	"github.com/thaw-dev/thaw/api/controlpb"
 	"github.com/thaw-dev/thaw/internal/auth"
 	"github.com/thaw-dev/thaw/internal/auth/authtest"
+	"github.com/thaw-dev/thaw/internal/certs"
 	"github.com/thaw-dev/thaw/internal/store"
 	"github.com/thaw-dev/thaw/server"
 )
@@ -553,5 +554,34 @@ func TestStartErrors(t *testing.T) {
 	os.WriteFile(key, []byte("not a key"), 0o600)
 	if _, err := server.Start(context.Background(), server.Config{Addr: "127.0.0.1:0", TLSCertFile: cert, TLSKeyFile: key}); err == nil {
 		t.Fatalf("Start with a bad TLS key pair succeeded, want an error")
+	}
+}
+
+// TestTransportChoice checks that Start refuses a transport it does not
+// have, and TLS on the epoll transport, saying why.
+func TestTransportChoice(t *testing.T) {
+	files, err := certs.WriteLocalCA(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key := files.Cert, files.Key
+	for _, c := range []struct {
+		name string
+		cfg  server.Config
+		want string
+	}{
+		{"unknown", server.Config{Addr: "127.0.0.1:0", Transport: "io_uring"}, `unknown transport "io_uring"`},
+		{"epoll with TLS", server.Config{Addr: "127.0.0.1:0", Transport: server.TransportEpoll, TLSCertFile: cert, TLSKeyFile: key}, "serves plaintext only"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv, err := server.Start(t.Context(), c.cfg)
+			if err == nil {
+				srv.Close()
+				t.Fatal("Start succeeded")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Start = %v, want it to say %q", err, c.want)
+			}
+		})
 	}
 }

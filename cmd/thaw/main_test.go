@@ -108,6 +108,7 @@ func TestFlagValueChecks(t *testing.T) {
 		{"serve max-ttl under a millisecond", serve("--max-ttl", "999us"), "--max-ttl 999µs: want"},
 		{"serve max-item-size zero", serve("--max-item-size", "0"), "--max-item-size 0: want a size above 0"},
 		{"serve max-caches negative", serve("--max-caches", "-1"), "--max-caches -1: want 0 (no limit)"},
+		{"serve transport unknown", serve("--transport", "io_uring"), `--transport "io_uring": want grpc-go or epoll`},
 		{"serve shutdown-timeout negative", serve("--shutdown-timeout", "-1s"), "--shutdown-timeout -1s: want 0"},
 		{"serve max-memory overflow", serve("--max-memory", "9999999999GiB"), `"9999999999GiB" is too large`},
 		{"serve max-memory overflow to 1KiB", serve("--max-memory", "18014398509481985KiB"), `"18014398509481985KiB" is too large`},
