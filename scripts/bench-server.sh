@@ -64,7 +64,7 @@
 #                           thaw's or longer, so it is left out by default)
 #   BENCH_TARGETS=thaw,thaw-epoll,floor,redis,thaw-redis,cluster
 #   BENCH_IDLE_CONNS=10000  connections of the idle row (0 skips it)
-#   BENCH_IDLE_DURATION=20  seconds each idle target is measured
+#   BENCH_IDLE_DURATION=15  seconds each idle target is measured
 #   BENCH_IDLE_TARGETS=thaw,thaw-epoll,floor,poller,c-floor
 #   BENCH_OUT=FILE          also write the tables (markdown) to FILE
 #   BENCH_RESULTS=FILE      also write every raw measurement (TSV) to FILE
@@ -96,7 +96,7 @@ out_file=${BENCH_OUT:-}
 results_file=${BENCH_RESULTS:-}
 thaw_bin=${BENCH_THAW_BIN:-}
 idle_conns=${BENCH_IDLE_CONNS:-10000}
-idle_duration=${BENCH_IDLE_DURATION:-20}
+idle_duration=${BENCH_IDLE_DURATION:-15}
 idle_targets=${BENCH_IDLE_TARGETS:-thaw,thaw-epoll,floor,poller,c-floor}
 value_size=100
 

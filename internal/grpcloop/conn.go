@@ -27,17 +27,17 @@ type conn struct {
 	preface int
 	// partial is an incomplete frame, kept until the rest arrives.
 	partial []byte
-	// block collects a header block until END_HEADERS: its stream, whether
-	// its HEADERS frame ended the stream, and whether one is open.
+	// block collects a header block split over CONTINUATION frames; a
+	// block in one HEADERS frame is decoded where it lies. blockStream and
+	// blockEndStream are its stream and whether its HEADERS ended it;
+	// inBlock, whether a block is open.
 	block          []byte
 	blockStream    uint32
 	blockEndStream bool
 	inBlock        bool
-	// dec decodes header blocks (HPACK is stateful per connection); fields
-	// collects what one block decodes to, fieldsSize its RFC 9113 size.
-	dec        *hpack.Decoder
-	fields     []hpack.HeaderField
-	fieldsSize int
+	// dec decodes header blocks (HPACK is stateful per connection) into
+	// the loop's poller.fields.
+	dec *hpack.Decoder
 	// lastPing and pingStrikes enforce Config.KeepaliveMinTime.
 	lastPing    time.Time
 	pingStrikes int
@@ -151,9 +151,10 @@ func newConn(srv *Server, nc net.Conn) (*conn, error) {
 
 // field collects one decoded header field.
 func (c *conn) field(f hpack.HeaderField) {
-	c.fieldsSize += len(f.Name) + len(f.Value) + 32
-	if c.fieldsSize <= maxHeaderListSize {
-		c.fields = append(c.fields, f)
+	p := c.srv.poll
+	p.fieldsSize += len(f.Name) + len(f.Value) + 32
+	if p.fieldsSize <= maxHeaderListSize {
+		p.fields = append(p.fields, f)
 	}
 }
 
@@ -206,7 +207,7 @@ func (c *conn) frame(typ, flags byte, stream uint32, p []byte) error {
 		if !c.inBlock {
 			return connError{errProtocol, "CONTINUATION without HEADERS"}
 		}
-		return c.collect(flags, p)
+		return c.continuation(flags, p)
 	case framePriority:
 		if len(p) != 5 {
 			return connError{errFrameSize, "PRIORITY"}
@@ -336,14 +337,17 @@ func (c *conn) headers(flags byte, stream uint32, p []byte) error {
 		}
 		p = p[5:]
 	}
-	c.inBlock, c.blockStream, c.blockEndStream = true, stream, flags&flagEndStream != 0
-	c.block = c.block[:0]
-	return c.collect(flags, p)
+	c.blockStream, c.blockEndStream = stream, flags&flagEndStream != 0
+	if flags&flagEndHeaders != 0 {
+		return c.decodeBlock(p)
+	}
+	c.inBlock = true
+	return c.continuation(0, p)
 }
 
-// collect adds a fragment to the header block and, at its end, decodes it
-// and acts on it.
-func (c *conn) collect(flags byte, fragment []byte) error {
+// continuation adds a fragment to the open header block and decodes the
+// block once it ends.
+func (c *conn) continuation(flags byte, fragment []byte) error {
 	if len(c.block)+len(fragment) > maxHeaderBlockPending {
 		return connError{errEnhanceYourCalm, "header block too large"}
 	}
@@ -351,23 +355,25 @@ func (c *conn) collect(flags byte, fragment []byte) error {
 	if flags&flagEndHeaders == 0 {
 		return nil
 	}
-	c.inBlock = false
-	c.fields, c.fieldsSize = c.fields[:0], 0
-	_, err := c.dec.Write(c.block)
+	block := c.block
+	c.inBlock, c.block = false, nil // an idle connection keeps no buffer
+	return c.decodeBlock(block)
+}
+
+// decodeBlock decodes a complete header block into the loop's scratch
+// fields and acts on it.
+func (c *conn) decodeBlock(block []byte) error {
+	p := c.srv.poll
+	p.fields, p.fieldsSize = p.fields[:0], 0
+	_, err := c.dec.Write(block)
 	if err == nil {
 		err = c.dec.Close()
-	}
-	if cap(c.block) > 4<<10 {
-		c.block = nil // an idle connection keeps no large buffer
 	}
 	if err != nil {
 		return connError{errCompression, fmt.Sprintf("HPACK: %v", err)}
 	}
 	err = c.headerBlock(c.blockStream, c.blockEndStream)
-	clear(c.fields)
-	if cap(c.fields) > 32 {
-		c.fields = nil
-	}
+	clear(p.fields) // the strings go with the call
 	return err
 }
 
@@ -400,7 +406,7 @@ func (c *conn) headerBlock(id uint32, endStream bool) error {
 		return c.writeLocked(appendRSTStream(nil, id, errRefusedStream))
 	}
 	c.mu.Unlock()
-	if c.fieldsSize > maxHeaderListSize {
+	if c.srv.poll.fieldsSize > maxHeaderListSize {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.writeLocked(appendRSTStream(nil, id, errRefusedStream))

@@ -56,4 +56,3 @@ func FuzzFrames(f *testing.F) {
 		}
 	})
 }
-

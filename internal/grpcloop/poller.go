@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 
+	"golang.org/x/net/http2/hpack"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,6 +34,10 @@ type poller struct {
 
 	// read is the loop's read buffer, shared by every connection.
 	read []byte
+	// fields is what the header block being decoded holds, fieldsSize its
+	// size as RFC 9113 counts it; the loop's scratch, like read.
+	fields     []hpack.HeaderField
+	fieldsSize int
 }
 
 // newPoller creates the epoll instance and starts the loop.

@@ -64,7 +64,7 @@ func (c *conn) startStream(id uint32, endStream bool) error {
 	var method, contentType, encoding, timeout string
 	post := false
 	md := metadata.MD{}
-	for _, f := range c.fields {
+	for _, f := range c.srv.poll.fields {
 		switch f.Name {
 		case ":method":
 			post = f.Value == "POST"
