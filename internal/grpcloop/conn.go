@@ -533,6 +533,13 @@ func (c *conn) writeLocked(b []byte) error {
 		return errConnClosed
 	}
 	if len(c.pending) > 0 {
+		if len(c.pending)+len(b) > maxPending {
+			// Handlers hold back at maxPendingData: what grows the queue
+			// past this is the loop's answers to a client that sends but
+			// does not read.
+			_ = unix.Shutdown(c.fd, unix.SHUT_RDWR)
+			return errors.New("grpcloop: the client does not read its connection")
+		}
 		c.pending = append(c.pending, b...)
 		return nil
 	}
@@ -555,14 +562,29 @@ func (c *conn) writeLocked(b []byte) error {
 	return nil
 }
 
-// flushPending sends queued output once the socket is writable.
+// flushPending sends queued output once the socket is writable and wakes
+// the handlers that wait for the queue to shrink.
 func (c *conn) flushPending() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.closed && c.flushLocked() {
+	if c.closed {
+		return
+	}
+	if c.flushLocked() {
 		c.srv.poll.watchWrites(c, false)
 	}
+	if len(c.pending) < maxPendingData {
+		c.sendable.Broadcast()
+	}
 }
+
+// Bounds of the output queued for a connection whose socket does not take
+// it: handlers stop adding messages at maxPendingData, and a connection
+// whose queue would pass maxPending is closed.
+const (
+	maxPendingData = 1 << 20
+	maxPending     = 4 << 20
+)
 
 // flushLocked writes as much queued output as the socket takes and
 // reports whether all of it went.

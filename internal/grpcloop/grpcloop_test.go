@@ -5,6 +5,7 @@ package grpcloop_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -27,6 +28,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/thaw-dev/thaw/internal/grpcloop"
@@ -81,10 +83,13 @@ func serve(t testing.TB, cfg grpcloop.Config) *started {
 // does, and tells the test when a handler's context ends.
 type testService struct {
 	testpb.UnimplementedTestServiceServer
-	ended chan error // a handler's ctx.Err() once its context ended
+	ended chan error    // a handler's ctx.Err() once its context ended
+	sent  chan struct{} // a StreamingOutputCall has sent every response
 }
 
-func newTestService() *testService { return &testService{ended: make(chan error, 16)} }
+func newTestService() *testService {
+	return &testService{ended: make(chan error, 16), sent: make(chan struct{}, 16)}
+}
 
 func payload(n int32) *testpb.Payload {
 	b := bytes.Repeat([]byte{'x'}, int(n))
@@ -126,6 +131,7 @@ func (s *testService) StreamingOutputCall(req *testpb.StreamingOutputCallRequest
 			return err
 		}
 	}
+	s.sent <- struct{}{}
 	return nil
 }
 
@@ -210,6 +216,59 @@ func TestServerStreaming(t *testing.T) {
 			t.Errorf("response %d: %d bytes, want %d", i, got, sizes[i])
 		}
 	}
+}
+
+// TestSlowReader checks that a client which grants huge windows but does
+// not read holds the handler back instead of making the server queue
+// everything: 64 MiB cannot have been sent before the client reads.
+func TestSlowReader(t *testing.T) {
+	s := serve(t, grpcloop.Config{})
+	c := dialRaw(t, s.addr)
+	if err := c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.fr.WriteWindowUpdate(0, 1<<31-1-65535); err != nil {
+		t.Fatal(err)
+	}
+	req := &testpb.StreamingOutputCallRequest{}
+	for range 64 {
+		req.ResponseParameters = append(req.ResponseParameters, &testpb.ResponseParameters{Size: 1 << 20})
+	}
+	c.call(t, 1, "/grpc.testing.TestService/StreamingOutputCall")
+	if err := c.fr.WriteData(1, true, grpcMessage(t, req)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.svc.sent:
+		t.Fatal("the handler sent 64 MiB to a client that reads nothing")
+	case <-time.After(3 * time.Second): // without the hold, it takes about 1 s here
+	}
+	var got int
+	c.next(t, func(f http2.Frame) bool {
+		if d, ok := f.(*http2.DataFrame); ok {
+			got += len(d.Data())
+		}
+		h, ok := f.(*http2.MetaHeadersFrame)
+		return ok && h.StreamEnded()
+	})
+	if want := 64 * (1<<20 + 5 + 5); got < want { // each message: prefix, field tags and payload
+		t.Errorf("received %d bytes, want at least %d", got, want)
+	}
+	select {
+	case <-s.svc.sent:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler did not finish once the client read")
+	}
+}
+
+// grpcMessage frames m as a gRPC message: not compressed, its length, m.
+func grpcMessage(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(binary.BigEndian.AppendUint32([]byte{0}, uint32(len(b))), b...)
 }
 
 func TestClientStreaming(t *testing.T) {

@@ -419,13 +419,17 @@ func (st *stream) sendMessage(payload []byte, trailers *status.Status) error {
 	rest := [][]byte{prefix[:], payload}
 	for len(rest[0])+len(rest[1]) > 0 {
 		window := min(c.sendWindow, st.sendWindow, int64(c.peerMaxFrame))
-		if window <= 0 {
+		// Wait for the client's window, or for the socket to take what is
+		// queued: the client reads too slowly for more.
+		if window <= 0 || len(c.pending) >= maxPendingData || len(out) >= maxPendingData {
 			c.wroteSince.Store(true)
 			if err := c.writeLocked(out); err != nil {
 				return err
 			}
-			out = nil
-			c.sendable.Wait()
+			out = out[:0]
+			if window <= 0 || len(c.pending) > 0 {
+				c.sendable.Wait()
+			}
 			if st.done || c.closed || st.ctx.Err() != nil {
 				return contextStatus(st.ctx)
 			}
