@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/net/http2/hpack"
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // conn is one client connection. The fields above mu are the loop's alone;
@@ -209,14 +211,17 @@ func (c *conn) frame(typ, flags byte, stream uint32, p []byte) error {
 		}
 		return c.continuation(flags, p)
 	case framePriority:
+		if stream == 0 {
+			return connError{errProtocol, "PRIORITY on stream 0"}
+		}
 		if len(p) != 5 {
 			return connError{errFrameSize, "PRIORITY"}
 		}
 	case frameRSTStream:
-		if len(p) != 4 || stream == 0 {
-			return connError{errProtocol, "RST_STREAM"}
+		if len(p) != 4 {
+			return connError{errFrameSize, "RST_STREAM"}
 		}
-		c.resetByClient(stream)
+		return c.resetByClient(stream)
 	case frameSettings:
 		return c.settings(flags, stream, p)
 	case framePushPromise:
@@ -233,8 +238,11 @@ func (c *conn) frame(typ, flags byte, stream uint32, p []byte) error {
 
 // settings applies the client's SETTINGS and acknowledges them.
 func (c *conn) settings(flags byte, stream uint32, p []byte) error {
-	if stream != 0 || len(p)%6 != 0 {
-		return connError{errProtocol, "SETTINGS"}
+	if stream != 0 {
+		return connError{errProtocol, "SETTINGS on a stream"}
+	}
+	if len(p)%6 != 0 || (flags&flagAck != 0 && len(p) != 0) {
+		return connError{errFrameSize, "SETTINGS"}
 	}
 	if flags&flagAck != 0 {
 		return nil
@@ -249,6 +257,11 @@ func (c *conn) settings(flags byte, stream uint32, p []byte) error {
 				return connError{errFlowControl, "SETTINGS_INITIAL_WINDOW_SIZE"}
 			}
 			delta := int64(v) - c.peerWindow
+			for _, st := range c.streams {
+				if st.sendWindow+delta > maxWindow {
+					return connError{errFlowControl, "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream's window"}
+				}
+			}
 			c.peerWindow = int64(v)
 			for _, st := range c.streams {
 				st.sendWindow += delta
@@ -267,7 +280,10 @@ func (c *conn) settings(flags byte, stream uint32, p []byte) error {
 // ping acknowledges a client's PING and counts it against the keepalive
 // policy.
 func (c *conn) ping(flags byte, stream uint32, p []byte) error {
-	if stream != 0 || len(p) != 8 {
+	if stream != 0 {
+		return connError{errProtocol, "PING on a stream"}
+	}
+	if len(p) != 8 {
 		return connError{errFrameSize, "PING"}
 	}
 	if flags&flagAck != 0 {
@@ -308,11 +324,17 @@ func (c *conn) windowUpdate(stream uint32, p []byte) error {
 		c.sendable.Broadcast()
 		return nil
 	}
+	if stream > c.maxStreamID {
+		return connError{errProtocol, "WINDOW_UPDATE on an idle stream"}
+	}
 	st := c.streams[stream]
 	if st == nil {
 		return nil // a stream that has ended
 	}
-	if inc == 0 || st.sendWindow+inc > maxWindow {
+	if inc == 0 {
+		return c.resetLocked(st, errProtocol)
+	}
+	if st.sendWindow+inc > maxWindow {
 		return c.resetLocked(st, errFlowControl)
 	}
 	st.sendWindow += inc
@@ -405,13 +427,32 @@ func (c *conn) headerBlock(id uint32, endStream bool) error {
 		defer c.mu.Unlock()
 		return c.writeLocked(appendRSTStream(nil, id, errRefusedStream))
 	}
+	// The stream's handler slot is taken here, in the same critical
+	// section as the GOAWAY check, so that GracefulStop, which waits for
+	// the handlers once every GOAWAY is out, never sees one start later.
+	c.running++
+	c.srv.handlers.Add(1)
 	c.mu.Unlock()
+	started := false
+	defer func() {
+		if !started {
+			c.releaseSlot()
+		}
+	}()
 	if c.srv.poll.fieldsSize > maxHeaderListSize {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.writeLocked(appendRSTStream(nil, id, errRefusedStream))
+		return c.answer(id, endStream, status.Newf(codes.ResourceExhausted, "header list larger than %d bytes", maxHeaderListSize))
 	}
-	return c.startStream(id, endStream)
+	var err error
+	started, err = c.startStream(id, endStream)
+	return err
+}
+
+// releaseSlot gives back a handler slot taken by headerBlock.
+func (c *conn) releaseSlot() {
+	c.mu.Lock()
+	c.running--
+	c.mu.Unlock()
+	c.srv.handlers.Done()
 }
 
 // data hands a DATA frame's bytes to its stream and gives the connection
@@ -456,12 +497,16 @@ func (c *conn) data(flags byte, id uint32, p []byte) error {
 }
 
 // resetByClient ends a stream the client reset.
-func (c *conn) resetByClient(id uint32) {
+func (c *conn) resetByClient(id uint32) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if id == 0 || id > c.maxStreamID {
+		return connError{errProtocol, "RST_STREAM on an idle stream"}
+	}
 	if st := c.streams[id]; st != nil {
 		st.abortLocked()
 	}
+	return nil
 }
 
 // resetLocked ends a stream with RST_STREAM code.
@@ -560,6 +605,13 @@ func (c *conn) writeLocked(b []byte) error {
 		b = b[n:]
 	}
 	return nil
+}
+
+// queued reports whether output waits for the socket.
+func (c *conn) queued() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.closed && len(c.pending) > 0
 }
 
 // flushPending sends queued output once the socket is writable and wakes

@@ -812,3 +812,63 @@ func openFDs(t *testing.T) int {
 	}
 	return len(entries)
 }
+
+// TestReplyHeldByWindowPastDeadline: a client that grants no window gets
+// DEADLINE_EXCEEDED once its deadline passes, instead of a stream that
+// stays open with nothing said.
+func TestReplyHeldByWindowPastDeadline(t *testing.T) {
+	s := serve(t, grpcloop.Config{})
+	c := dialRaw(t, s.addr)
+	if err := c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
+		t.Fatal(err)
+	}
+	c.call(t, 1, "/grpc.testing.TestService/UnaryCall", "grpc-timeout", "50m")
+	if err := c.fr.WriteData(1, true, grpcMessage(t, &testpb.SimpleRequest{ResponseSize: 10})); err != nil {
+		t.Fatal(err)
+	}
+	f := c.next(t, func(f http2.Frame) bool {
+		if r, ok := f.(*http2.RSTStreamFrame); ok {
+			t.Fatalf("RST_STREAM %v, want a status", r.ErrCode)
+		}
+		h, ok := f.(*http2.MetaHeadersFrame)
+		return ok && h.StreamEnded()
+	}).(*http2.MetaHeadersFrame)
+	if got := fieldOf(f, "grpc-status"); got != "4" {
+		t.Errorf("grpc-status %q, want 4 (DEADLINE_EXCEEDED)", got)
+	}
+}
+
+func fieldOf(f *http2.MetaHeadersFrame, name string) string {
+	for _, hf := range f.RegularFields() {
+		if hf.Name == name {
+			return hf.Value
+		}
+	}
+	return ""
+}
+
+// TestHeaderOfAFailedCall: header metadata set before a call fails arrives
+// as header metadata, and metadata HTTP/2 cannot carry is refused.
+func TestHeaderOfAFailedCall(t *testing.T) {
+	setErr := make(chan error, 1)
+	s := serve(t, grpcloop.Config{
+		UnaryInterceptors: []grpc.UnaryServerInterceptor{func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			if err := grpc.SetHeader(ctx, metadata.Pairs("x-why", "refused")); err != nil {
+				return nil, err
+			}
+			setErr <- grpc.SetHeader(ctx, metadata.MD{"X-Upper": {"v"}})
+			return nil, status.Error(codes.PermissionDenied, "no")
+		}},
+	})
+	var header metadata.MD
+	_, err := s.client.EmptyCall(t.Context(), &testpb.Empty{}, grpc.Header(&header))
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("EmptyCall = %v, want PERMISSION_DENIED", err)
+	}
+	if got := header.Get("x-why"); len(got) != 1 || got[0] != "refused" {
+		t.Errorf("header x-why = %q, want refused", got)
+	}
+	if err := <-setErr; err == nil {
+		t.Error("SetHeader accepted an uppercase key")
+	}
+}

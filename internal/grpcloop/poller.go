@@ -30,6 +30,8 @@ type poller struct {
 	stopRequested bool
 	drops         []chan struct{}
 	stopping      bool          // the loop is closing every connection
+	wakeClosed    bool          // wake is closed: signal writes nothing
+	err           error         // why the loop ended, when not by stop
 	done          chan struct{} // closed when the loop has closed everything
 
 	// read is the loop's read buffer, shared by every connection.
@@ -129,11 +131,23 @@ func (p *poller) dropAll() {
 	}
 }
 
-// signal wakes the loop.
+// signal wakes the loop, unless it has ended.
 func (p *poller) signal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.wakeClosed {
+		return
+	}
 	var one [8]byte
 	binary.NativeEndian.PutUint64(one[:], 1)
 	_, _ = unix.Write(p.wake, one[:])
+}
+
+// failed returns why the loop ended by itself, or nil.
+func (p *poller) failed() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
 }
 
 // woken handles a wake by stop or dropAll; it reports whether to stop.
@@ -167,7 +181,7 @@ func (p *poller) loop() {
 	defer p.shutDown()
 	raw, err := p.epoll.SyscallConn()
 	if err != nil {
-		p.srv.logger.Error("grpcloop: epoll", "err", err)
+		p.fail(fmt.Errorf("grpcloop: epoll: %w", err))
 		return
 	}
 	events := make([]unix.EpollEvent, 128)
@@ -182,7 +196,7 @@ func (p *poller) loop() {
 			err = waitErr
 		}
 		if err != nil {
-			p.srv.logger.Error("grpcloop: epoll_wait", "err", err)
+			p.fail(fmt.Errorf("grpcloop: epoll_wait: %w", err))
 			return
 		}
 		for _, ev := range events[:n] {
@@ -202,6 +216,14 @@ func (p *poller) loop() {
 	}
 }
 
+// fail notes why the loop ends by itself.
+func (p *poller) fail(err error) {
+	p.srv.logger.Error("grpcloop: the loop ended", "err", err)
+	p.mu.Lock()
+	p.err = err
+	p.mu.Unlock()
+}
+
 // serve handles one readiness event of c.
 func (p *poller) serve(c *conn, events uint32) {
 	if events&unix.EPOLLOUT != 0 {
@@ -210,7 +232,9 @@ func (p *poller) serve(c *conn, events uint32) {
 	if events&(unix.EPOLLIN|unix.EPOLLHUP|unix.EPOLLERR) == 0 {
 		return
 	}
-	for {
+	// A few reads at most, so that one fast sender does not hold the loop;
+	// epoll is level-triggered and reports the rest next time.
+	for range 4 {
 		n, err := unix.Read(c.fd, p.read)
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 			return
@@ -245,7 +269,10 @@ func (p *poller) shutDown() {
 	for _, c := range conns {
 		c.close(ErrServerStopped)
 	}
-	close(p.done)
-	p.epoll.Close()
+	p.mu.Lock()
+	p.wakeClosed = true
 	unix.Close(p.wake)
+	p.mu.Unlock()
+	p.epoll.Close()
+	close(p.done)
 }

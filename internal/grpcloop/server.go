@@ -192,6 +192,10 @@ func (s *Server) Serve(lis net.Listener) error {
 			return fmt.Errorf("grpcloop: accept: %w", err)
 		}
 		if err := s.take(nc); err != nil {
+			if loopErr := s.poll.failed(); loopErr != nil {
+				lis.Close()
+				return loopErr
+			}
 			s.logger.Warn("connection refused", "remote", nc.RemoteAddr().String(), "err", err)
 		}
 	}
@@ -261,8 +265,19 @@ func (s *Server) GracefulStop() {
 		c.goAway()
 	}
 	s.handlers.Wait()
+	// The last replies may still wait for slow clients to read them.
+	deadline := time.Now().Add(drainTimeout)
+	for _, c := range conns {
+		for c.queued() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	s.Stop()
 }
+
+// drainTimeout bounds how long GracefulStop waits, once the calls are
+// done, for clients to read their last replies.
+const drainTimeout = 5 * time.Second
 
 // Stop closes every listener and connection at once, cancelling the
 // streams in flight, and waits for their handlers to return.

@@ -59,8 +59,9 @@ type stream struct {
 }
 
 // startStream checks a new stream's request headers and starts its
-// handler, or answers at once when the request cannot be served.
-func (c *conn) startStream(id uint32, endStream bool) error {
+// handler in the slot headerBlock took, or answers at once when the
+// request cannot be served. It reports whether the handler started.
+func (c *conn) startStream(id uint32, endStream bool) (bool, error) {
 	var method, contentType, encoding, timeout string
 	post := false
 	md := metadata.MD{}
@@ -86,7 +87,7 @@ func (c *conn) startStream(id uint32, endStream bool) error {
 			if strings.HasSuffix(f.Name, "-bin") {
 				b, err := decodeBinaryHeader(v)
 				if err != nil {
-					return c.answer(id, endStream, status.Newf(codes.Internal, "malformed binary metadata %q: %v", f.Name, err))
+					return false, c.answer(id, endStream, status.Newf(codes.Internal, "malformed binary metadata %q: %v", f.Name, err))
 				}
 				v = string(b)
 			}
@@ -95,11 +96,11 @@ func (c *conn) startStream(id uint32, endStream bool) error {
 	}
 	switch {
 	case !post || method == "":
-		return c.answer(id, endStream, status.New(codes.Internal, "a gRPC call is a POST with a :path"))
+		return false, c.answer(id, endStream, status.New(codes.Internal, "a gRPC call is a POST with a :path"))
 	case contentType != grpcContentType && !strings.HasPrefix(contentType, grpcContentType+"+") && !strings.HasPrefix(contentType, grpcContentType+";"):
-		return c.answer(id, endStream, status.Newf(codes.Internal, "unsupported content-type %q", contentType))
+		return false, c.answer(id, endStream, status.Newf(codes.Internal, "unsupported content-type %q", contentType))
 	case encoding != "" && encoding != "identity":
-		return c.answer(id, endStream, status.Newf(codes.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding %q", encoding))
+		return false, c.answer(id, endStream, status.Newf(codes.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding %q", encoding))
 	}
 
 	var ctx context.Context
@@ -107,7 +108,7 @@ func (c *conn) startStream(id uint32, endStream bool) error {
 	if timeout != "" {
 		d, err := parseTimeout(timeout)
 		if err != nil {
-			return c.answer(id, endStream, status.Newf(codes.Internal, "malformed grpc-timeout: %v", err))
+			return false, c.answer(id, endStream, status.Newf(codes.Internal, "malformed grpc-timeout: %v", err))
 		}
 		ctx, cancel = context.WithTimeout(context.Background(), d)
 	} else {
@@ -126,21 +127,19 @@ func (c *conn) startStream(id uint32, endStream bool) error {
 	if c.closed {
 		c.mu.Unlock()
 		cancel()
-		return errConnClosed
+		return false, errConnClosed
 	}
 	if c.streams == nil {
 		c.streams = make(map[uint32]*stream)
 	}
 	c.streams[id] = st
 	st.sendWindow = c.peerWindow
-	c.running++
-	c.srv.handlers.Add(1)
 	if endStream {
 		st.endInputLocked()
 	}
 	c.mu.Unlock()
 	go st.run(h, known)
-	return nil
+	return true, nil
 }
 
 // answer ends a stream the server will not run with st's status alone.
@@ -160,10 +159,7 @@ func (st *stream) run(h handler, known bool) {
 	c := st.c
 	defer func() {
 		st.cancel()
-		c.mu.Lock()
-		c.running--
-		c.mu.Unlock()
-		c.srv.handlers.Done()
+		c.releaseSlot()
 	}()
 	srv := c.srv
 	switch {
@@ -265,7 +261,9 @@ func (st *stream) receiveLocked(p []byte, n int64, endStream bool) error {
 			case int64(size) > int64(limit):
 				st.inErr = status.Errorf(codes.ResourceExhausted, "grpc: received message larger than max (%d vs. %d)", size, limit)
 			default:
-				grown := make([]byte, grpcMessageHeaderLen, grpcMessageHeaderLen+int(size))
+				// Grown as the bytes come, not from the length a client
+				// claims.
+				grown := make([]byte, grpcMessageHeaderLen, grpcMessageHeaderLen+min(int(size), len(p)))
 				copy(grown, st.assembling)
 				st.assembling = grown
 			}
@@ -417,6 +415,7 @@ func (st *stream) sendMessage(payload []byte, trailers *status.Status) error {
 	binary.BigEndian.PutUint32(prefix[1:], uint32(len(payload)))
 	out := st.sendHeaderLocked(nil)
 	rest := [][]byte{prefix[:], payload}
+	begun := false // part of the message has gone out
 	for len(rest[0])+len(rest[1]) > 0 {
 		window := min(c.sendWindow, st.sendWindow, int64(c.peerMaxFrame))
 		// Wait for the client's window, or for the socket to take what is
@@ -430,7 +429,15 @@ func (st *stream) sendMessage(payload []byte, trailers *status.Status) error {
 			if window <= 0 || len(c.pending) > 0 {
 				c.sendable.Wait()
 			}
-			if st.done || c.closed || st.ctx.Err() != nil {
+			if st.done || c.closed {
+				return contextStatus(st.ctx)
+			}
+			if st.ctx.Err() != nil {
+				// The call ended while waiting. A message cut short
+				// cannot be followed by a status: reset the stream.
+				if begun {
+					_ = c.resetLocked(st, errCancel)
+				}
 				return contextStatus(st.ctx)
 			}
 			continue
@@ -448,6 +455,7 @@ func (st *stream) sendMessage(payload []byte, trailers *status.Status) error {
 		}
 		c.sendWindow -= n
 		st.sendWindow -= n
+		begun = true
 	}
 	c.wroteSince.Store(true)
 	if trailers != nil {
@@ -459,6 +467,9 @@ func (st *stream) sendMessage(payload []byte, trailers *status.Status) error {
 // trailersLocked appends the stream's status and ends it.
 func (st *stream) trailersLocked(out []byte, s *status.Status) []byte {
 	c := st.c
+	if !st.headerSent && len(st.header) > 0 {
+		out = st.sendHeaderLocked(out) // header metadata stays header metadata
+	}
 	var block []byte
 	if st.headerSent {
 		block = appendStatus(nil, s)
@@ -486,10 +497,11 @@ func (st *stream) finish(reply []byte, err error) {
 		}
 	}
 	if err == nil && reply != nil {
-		if sendErr := st.sendMessage(reply, s); sendErr == nil {
+		sendErr := st.sendMessage(reply, s)
+		if sendErr == nil {
 			return
 		}
-		return // the stream or the connection ended first; nobody to tell
+		s = status.Convert(sendErr) // the reply did not go: its status does
 	}
 	c := st.c
 	c.mu.Lock()
@@ -505,6 +517,9 @@ func (st *stream) Method() string { return st.method }
 
 // SetHeader adds md to the response headers until they are sent.
 func (st *stream) SetHeader(md metadata.MD) error {
+	if err := validMetadata(md); err != nil {
+		return err
+	}
 	c := st.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -517,6 +532,9 @@ func (st *stream) SetHeader(md metadata.MD) error {
 
 // SendHeader sends the response headers with md.
 func (st *stream) SendHeader(md metadata.MD) error {
+	if err := validMetadata(md); err != nil {
+		return err
+	}
 	c := st.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -532,6 +550,9 @@ func (st *stream) SendHeader(md metadata.MD) error {
 
 // SetTrailer adds md to the trailers.
 func (st *stream) SetTrailer(md metadata.MD) error {
+	if err := validMetadata(md); err != nil {
+		return err
+	}
 	c := st.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -586,6 +607,33 @@ func parseTimeout(s string) (time.Duration, error) {
 		return time.Duration(1<<63 - 1), nil
 	}
 	return time.Duration(n) * unit, nil
+}
+
+// validMetadata checks what HTTP/2 can carry, as grpc-go checks it: keys
+// of lowercase letters, digits, '-', '_' and '.', not starting with ':';
+// values of printable ASCII unless the key ends in "-bin".
+func validMetadata(md metadata.MD) error {
+	for k, vs := range md {
+		if k == "" || strings.HasPrefix(k, ":") {
+			return status.Errorf(codes.Internal, "header key %q is not allowed", k)
+		}
+		for i := 0; i < len(k); i++ {
+			if c := k[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+				return status.Errorf(codes.Internal, "header key %q contains illegal characters", k)
+			}
+		}
+		if strings.HasSuffix(k, "-bin") {
+			continue
+		}
+		for _, v := range vs {
+			for i := 0; i < len(v); i++ {
+				if c := v[i]; c < 0x20 || c > 0x7e {
+					return status.Errorf(codes.Internal, "header key %q has a value with illegal characters", k)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // statusOK is the status of a call that succeeded.
