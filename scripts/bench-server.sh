@@ -34,10 +34,10 @@
 #   thaw         thaw serve
 #   thaw-epoll   thaw serve --transport epoll
 #   floor        the grpc-go floor above
-#   poller       bench/floor/poller: a Go HTTP/2 server on one epoll loop,
-#                no goroutine per connection (Ping and pings only)
-#   c-floor      bench/floor/cfloor/idle-floor.c: the same in C, one thread,
-#                no runtime: what the kernel and the machine cost
+#   c-floor      bench/floor/cfloor/idle-floor.c: an HTTP/2 responder in C
+#                on one epoll loop, one thread, no runtime, that answers
+#                only the pings and the Ping call: what the kernel and the
+#                machine cost
 #
 # with each server's CPU (% of one core over the window) and RSS growth per
 # connection, and their ratios to issue 15's goal (2.5 %, 10 KB).
@@ -65,7 +65,7 @@
 #   BENCH_TARGETS=thaw,thaw-epoll,floor,redis,thaw-redis,cluster
 #   BENCH_IDLE_CONNS=10000  connections of the idle row (0 skips it)
 #   BENCH_IDLE_DURATION=15  seconds each idle target is measured
-#   BENCH_IDLE_TARGETS=thaw,thaw-epoll,floor,poller,c-floor
+#   BENCH_IDLE_TARGETS=thaw,thaw-epoll,floor,c-floor
 #   BENCH_OUT=FILE          also write the tables (markdown) to FILE
 #   BENCH_RESULTS=FILE      also write every raw measurement (TSV) to FILE
 #   BENCH_THAW_BIN=PATH     run this thaw binary (serve and bench) instead of
@@ -97,7 +97,7 @@ results_file=${BENCH_RESULTS:-}
 thaw_bin=${BENCH_THAW_BIN:-}
 idle_conns=${BENCH_IDLE_CONNS:-10000}
 idle_duration=${BENCH_IDLE_DURATION:-15}
-idle_targets=${BENCH_IDLE_TARGETS:-thaw,thaw-epoll,floor,poller,c-floor}
+idle_targets=${BENCH_IDLE_TARGETS:-thaw,thaw-epoll,floor,c-floor}
 value_size=100
 
 log() { printf 'bench-server: %s\n' "$*" >&2; }
@@ -121,7 +121,7 @@ for t in ${mem_targets//,/ }; do
 	case $t in thaw | floor | redis) ;; *) die "BENCH_MEM_TARGETS: unknown target $t" ;; esac
 done
 for t in ${idle_targets//,/ }; do
-	case $t in thaw | thaw-epoll | floor | poller | c-floor) ;; *) die "BENCH_IDLE_TARGETS: unknown target $t" ;; esac
+	case $t in thaw | thaw-epoll | floor | c-floor) ;; *) die "BENCH_IDLE_TARGETS: unknown target $t" ;; esac
 done
 ((idle_conns == 0 || idle_duration >= 1)) || die "BENCH_IDLE_DURATION must be at least 1"
 
@@ -256,12 +256,11 @@ start_thaw() {
 	new_metrics=$(jq -r .metrics_addr "$ready")
 }
 
-# start_floor NAME [flags...] starts the floor server like start_thaw.
+# start_floor NAME starts the floor server like start_thaw.
 start_floor() {
 	local name=$1
-	shift
 	local addrs=$run_dir/$name.addrs
-	setsid .bin/thaw-bench-floor --addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 "$@" \
+	setsid .bin/thaw-bench-floor --addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 \
 		</dev/null >"$addrs" 2>"$run_dir/$name.log" &
 	new_pid=$!
 	pids+=("$new_pid")
@@ -562,7 +561,6 @@ if ((idle_conns > 0)); then
 		thaw) start_thaw idle-thaw ;;
 		thaw-epoll) start_thaw idle-thaw-epoll --transport epoll ;;
 		floor) start_floor idle-floor ;;
-		poller) start_floor idle-poller --idle-poller ;;
 		c-floor) start_cfloor idle-cfloor ;;
 		esac
 		idle_run "$t" "$new_addr"
@@ -641,7 +639,7 @@ report() {
 		awk -F'\t' '
 		BEGIN {
 			names["thaw"] = "thaw serve"; names["thaw-epoll"] = "thaw serve --transport epoll"; names["floor"] = "floor (bare grpc-go)"
-			names["poller"] = "Go epoll loop, no goroutine per connection"; names["c-floor"] = "C epoll loop, one thread, no runtime"
+			names["c-floor"] = "C epoll loop, one thread, no runtime"
 		}
 		{ printf "| %s | %d of %d | %d | %d | %.1f | %.0f B | %.1f× | %.2f× |\n", names[$1], $3, $2, $4 + $5, $8, $6, $7, $6 / 2.5, $7 / 10000 }' "$idle"
 	fi

@@ -367,7 +367,7 @@ func (s *Server) start(ctx context.Context) error {
 		s.watchStoreHealth(p)
 	}
 	s.logger.Info("serving",
-		"addr", s.Addr(), "transport", cmp.Or(cfg.Transport, TransportGRPCGo), "tls", cfg.TLSCertFile != "", "auth", len(cfg.AuthSecret) > 0, "revoked_keys", s.revokedCount(), "max_memory", cfg.MaxMemory,
+		"addr", s.Addr(), "transport", s.Transport(), "tls", cfg.TLSCertFile != "", "auth", len(cfg.AuthSecret) > 0, "revoked_keys", s.revokedCount(), "max_memory", cfg.MaxMemory,
 		"admin_addr", s.AdminAddr(), "metrics_addr", s.MetricsAddr(), "http_addr", s.HTTPAddr(),
 		"max_item_size", cfg.Limits.MaxItemSize, "max_ttl", cfg.Limits.MaxTTL,
 		"topic_heartbeat_interval", s.pubsub.HeartbeatInterval(), "topic_max_subscriptions", cfg.Limits.MaxTopicSubscriptions,
@@ -467,6 +467,10 @@ func addrOf(l net.Listener) string {
 // service name, with their methods; the authorization policy must have a rule
 // for each method (see grpcsvc.RuleFor).
 func (s *Server) Services() map[string]grpc.ServiceInfo { return s.grpc.GetServiceInfo() }
+
+// Transport returns what serves the service port: TransportGRPCGo or
+// TransportEpoll.
+func (s *Server) Transport() string { return cmp.Or(s.cfg.Transport, TransportGRPCGo) }
 
 // Store returns the server's backend.
 func (s *Server) Store() store.Store { return s.store }

@@ -50,6 +50,9 @@ func startServer(t testing.TB, cfg server.Config) *server.Server {
 		t.Fatalf("server.Start: %v", err)
 	}
 	t.Cleanup(func() { srv.Close() })
+	if want := os.Getenv("THAW_TEST_TRANSPORT"); want != "" && cfg.TLSCertFile == "" && srv.Transport() != want {
+		t.Fatalf("THAW_TEST_TRANSPORT=%s, but the server runs on %s", want, srv.Transport())
+	}
 	return srv
 }
 

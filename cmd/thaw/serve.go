@@ -28,6 +28,8 @@ type readyInfo struct {
 	AdminAddr   string `json:"admin_addr"`
 	MetricsAddr string `json:"metrics_addr"`
 	HTTPAddr    string `json:"http_addr"`
+	// Transport is what serves Addr: grpc-go or epoll.
+	Transport string `json:"transport"`
 }
 
 func runServe(args []string, _, stderr io.Writer) int {
@@ -73,7 +75,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 	fs.BoolVar(&cfg.EnableTestAdmin, "enable-test-admin", false, "momento-local test hooks: /block and /unblock on --admin-addr, and error/delay injection from request metadata")
 	fs.StringVar(&cfg.AdminAddr, "admin-addr", envAddr("MOMENTO_ADMIN_PORT", server.DefaultAdminAddr), "test-admin HTTP `host:port` (default from $MOMENTO_ADMIN_PORT when set)")
 	fs.Var(&createCaches, "create-cache", "create the cache `name` at start-up (repeatable)")
-	fs.StringVar(&readyFile, "ready-file", "", "once listening, write {\"addr\",\"admin_addr\",\"metrics_addr\",\"http_addr\"} as JSON to this `file`")
+	fs.StringVar(&readyFile, "ready-file", "", "once listening, write {\"addr\",\"admin_addr\",\"metrics_addr\",\"http_addr\",\"transport\"} as JSON to this `file`")
 	fs.StringVar(&logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&logFormat, "log-format", "text", "log `format`: text or json")
 	fs.DurationVar(&shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight calls may take before they are cancelled (0 = cancel them at once)")
@@ -171,7 +173,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 		}
 	}()
 	if readyFile != "" {
-		if err := writeReadyFile(readyFile, readyInfo{srv.Addr(), srv.AdminAddr(), srv.MetricsAddr(), srv.HTTPAddr()}); err != nil {
+		if err := writeReadyFile(readyFile, readyInfo{srv.Addr(), srv.AdminAddr(), srv.MetricsAddr(), srv.HTTPAddr(), srv.Transport()}); err != nil {
 			fmt.Fprintf(stderr, "thaw serve: %v\n", err)
 			srv.Close()
 			return 1

@@ -317,8 +317,11 @@ func (c *conn) windowUpdate(stream uint32, p []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if stream == 0 {
-		if inc == 0 || c.sendWindow+inc > maxWindow {
-			return connError{errFlowControl, "connection WINDOW_UPDATE"}
+		if inc == 0 {
+			return connError{errProtocol, "connection WINDOW_UPDATE of 0"}
+		}
+		if c.sendWindow+inc > maxWindow {
+			return connError{errFlowControl, "connection WINDOW_UPDATE past 2^31-1"}
 		}
 		c.sendWindow += inc
 		c.sendable.Broadcast()

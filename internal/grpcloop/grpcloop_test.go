@@ -872,3 +872,27 @@ func TestHeaderOfAFailedCall(t *testing.T) {
 		t.Error("SetHeader accepted an uppercase key")
 	}
 }
+
+// TestReplyCutByDeadline: a reply of which part went out when the deadline
+// passed cannot end with a status; the stream is reset.
+func TestReplyCutByDeadline(t *testing.T) {
+	s := serve(t, grpcloop.Config{})
+	c := dialRaw(t, s.addr)
+	if err := c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 16}); err != nil {
+		t.Fatal(err)
+	}
+	c.call(t, 1, "/grpc.testing.TestService/UnaryCall", "grpc-timeout", "50m")
+	if err := c.fr.WriteData(1, true, grpcMessage(t, &testpb.SimpleRequest{ResponseSize: 100})); err != nil {
+		t.Fatal(err)
+	}
+	f := c.next(t, func(f http2.Frame) bool {
+		if h, ok := f.(*http2.MetaHeadersFrame); ok && h.StreamEnded() {
+			t.Fatalf("a status (grpc-status %s) after part of the reply", fieldOf(h, "grpc-status"))
+		}
+		_, ok := f.(*http2.RSTStreamFrame)
+		return ok
+	}).(*http2.RSTStreamFrame)
+	if f.ErrCode != http2.ErrCodeCancel {
+		t.Errorf("RST_STREAM %v, want CANCEL", f.ErrCode)
+	}
+}

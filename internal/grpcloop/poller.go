@@ -82,6 +82,9 @@ func (p *poller) add(c *conn) error {
 	if p.stopping {
 		return ErrServerStopped
 	}
+	if len(p.drops) > 0 {
+		return errDropped // taken while CloseConnections closes them all
+	}
 	p.conns[int32(c.fd)] = c
 	if err := unix.EpollCtl(p.efd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(c.fd)}); err != nil {
 		delete(p.conns, int32(c.fd))
@@ -216,12 +219,14 @@ func (p *poller) loop() {
 	}
 }
 
-// fail notes why the loop ends by itself.
+// fail notes why the loop ends by itself and closes the server's
+// listeners, so that Serve returns it.
 func (p *poller) fail(err error) {
 	p.srv.logger.Error("grpcloop: the loop ended", "err", err)
 	p.mu.Lock()
 	p.err = err
 	p.mu.Unlock()
+	p.srv.closeListeners()
 }
 
 // serve handles one readiness event of c.

@@ -181,6 +181,9 @@ func (s *Server) Serve(lis net.Listener) error {
 			ended := s.stopped || s.draining
 			delete(s.listeners, lis)
 			s.mu.Unlock()
+			if loopErr := s.poll.failed(); loopErr != nil {
+				return loopErr
+			}
 			if ended {
 				return ErrServerStopped
 			}
@@ -191,11 +194,7 @@ func (s *Server) Serve(lis net.Listener) error {
 			}
 			return fmt.Errorf("grpcloop: accept: %w", err)
 		}
-		if err := s.take(nc); err != nil {
-			if loopErr := s.poll.failed(); loopErr != nil {
-				lis.Close()
-				return loopErr
-			}
+		if err := s.take(nc); err != nil && !errors.Is(err, ErrServerStopped) && !errors.Is(err, errDropped) {
 			s.logger.Warn("connection refused", "remote", nc.RemoteAddr().String(), "err", err)
 		}
 	}
@@ -230,6 +229,15 @@ func (s *Server) take(nc net.Conn) error {
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// closeListeners closes every listener Serve accepts on.
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for lis := range s.listeners {
+		lis.Close()
+	}
 }
 
 // forget drops a closed connection from the server's set.

@@ -426,7 +426,9 @@ func (st *stream) sendMessage(payload []byte, trailers *status.Status) error {
 				return err
 			}
 			out = out[:0]
-			if window <= 0 || len(c.pending) > 0 {
+			// The context's end wakes waiters once: one that ended
+			// before this wait would never wake it.
+			if (window <= 0 || len(c.pending) > 0) && st.ctx.Err() == nil {
 				c.sendable.Wait()
 			}
 			if st.done || c.closed {
@@ -517,35 +519,21 @@ func (st *stream) Method() string { return st.method }
 
 // SetHeader adds md to the response headers until they are sent.
 func (st *stream) SetHeader(md metadata.MD) error {
-	if err := validMetadata(md); err != nil {
-		return err
-	}
-	c := st.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st.headerSent {
-		return status.Error(codes.Internal, "transport: the stream has already sent its headers")
-	}
-	st.header = metadata.Join(st.header, md)
-	return nil
+	return st.addMetadata(md, func() error {
+		st.header = metadata.Join(st.header, md)
+		return nil
+	})
 }
 
 // SendHeader sends the response headers with md.
 func (st *stream) SendHeader(md metadata.MD) error {
-	if err := validMetadata(md); err != nil {
-		return err
-	}
-	c := st.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st.headerSent {
-		return status.Error(codes.Internal, "transport: the stream has already sent its headers")
-	}
-	if st.done || c.closed {
-		return contextStatus(st.ctx)
-	}
-	st.header = metadata.Join(st.header, md)
-	return c.writeLocked(st.sendHeaderLocked(nil))
+	return st.addMetadata(md, func() error {
+		if st.done || st.c.closed {
+			return contextStatus(st.ctx)
+		}
+		st.header = metadata.Join(st.header, md)
+		return st.c.writeLocked(st.sendHeaderLocked(nil))
+	})
 }
 
 // SetTrailer adds md to the trailers.
@@ -553,14 +541,27 @@ func (st *stream) SetTrailer(md metadata.MD) error {
 	if err := validMetadata(md); err != nil {
 		return err
 	}
-	c := st.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	st.c.mu.Lock()
+	defer st.c.mu.Unlock()
 	if st.done {
 		return status.Error(codes.Internal, "transport: the stream has ended")
 	}
 	st.trailer = metadata.Join(st.trailer, md)
 	return nil
+}
+
+// addMetadata checks md and runs add under the connection's lock, unless
+// the headers have gone.
+func (st *stream) addMetadata(md metadata.MD, add func() error) error {
+	if err := validMetadata(md); err != nil {
+		return err
+	}
+	st.c.mu.Lock()
+	defer st.c.mu.Unlock()
+	if st.headerSent {
+		return status.Error(codes.Internal, "transport: the stream has already sent its headers")
+	}
+	return add()
 }
 
 // serverStream is the grpc.ServerStream a streaming handler gets.

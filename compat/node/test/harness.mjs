@@ -196,6 +196,12 @@ export async function startServer(args = []) {
     }
   }
 
+  const extra = extraServeArgs(args);
+  const wantTransport = extra.includes('--transport') ? extra[extra.indexOf('--transport') + 1] : undefined;
+  if (wantTransport && ready.transport !== wantTransport) {
+    await stop();
+    throw new Error(`THAW_SERVE_ARGS asks for --transport ${wantTransport}, but the server runs on ${ready.transport}`);
+  }
   const {host, port} = hostAndPort(ready.addr);
   return {
     addr: ready.addr,

@@ -2,12 +2,7 @@
 // bare grpc-go Momento server (Get, Set, Ping, CreateCache; a sync.Map) that
 // scripts/bench-server.sh measures beside `thaw serve` with `thaw bench`.
 //
-// Usage: thaw-bench-floor [--addr host:port] [--metrics-addr host:port] [--idle-poller]
-//
-// With --idle-poller it runs package bench/floor/poller instead (Linux):
-// an HTTP/2 server on one epoll loop, with no goroutine per connection,
-// that answers only keepalive pings and the Ping call, the floor of what
-// an idle connection can cost (`thaw bench --idle-connections`).
+// Usage: thaw-bench-floor [--addr host:port] [--metrics-addr host:port]
 //
 // The first line on stdout is the bound service address, so that a script
 // can start it on port 0. It runs until SIGINT or SIGTERM.
@@ -41,7 +36,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("thaw-bench-floor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "service `host:port`; port 0 picks a free one")
-	idlePoller := fs.Bool("idle-poller", false, "serve with the epoll idle-connection floor (Ping and keepalive pings only; Linux, IPv4) instead of grpc-go")
 	metricsAddr := fs.String("metrics-addr", "", "serve the process's Go and process Prometheus metrics at http://`host:port`/metrics (off when empty); its address is the second stdout line")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -56,13 +50,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var srv server
-	var err error
-	if *idlePoller {
-		srv, err = startPoller(*addr)
-	} else {
-		srv, err = floor.Start(ctx, *addr)
-	}
+	srv, err := floor.Start(ctx, *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "thaw-bench-floor: %v\n", err)
 		return 1
@@ -91,12 +79,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// server is what both floors offer the command.
-type server interface {
-	Addr() string
-	Close() error
 }
 
 // serveMetrics serves the Go runtime's and the process's metrics (the same
