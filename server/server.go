@@ -165,7 +165,7 @@ const (
 	// goroutines and about 22 KiB per connection, however idle.
 	TransportGRPCGo = "grpc-go"
 	// TransportEpoll is internal/grpcloop: plaintext only (Linux), one epoll
-	// loop for every connection, about 1 KiB per idle connection.
+	// loop for every connection, about 2.5 KiB per idle connection.
 	TransportEpoll = "epoll"
 )
 

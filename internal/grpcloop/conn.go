@@ -299,9 +299,10 @@ func (c *conn) ping(flags byte, stream uint32, p []byte) error {
 	if c.pingStrikes > maxPingStrikes {
 		return connError{errEnhanceYourCalm, "too_many_pings"}
 	}
+	var ack [frameHeaderLen + 8]byte
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.writeLocked(appendFrame(nil, framePing, flagAck, 0, p))
+	return c.writeLocked(appendFrame(ack[:0], framePing, flagAck, 0, p))
 }
 
 // maxPingStrikes is how many pings in a row may come too soon; grpc-go
