@@ -436,6 +436,7 @@ func (c *conn) headerBlock(id uint32, endStream bool) error {
 	// the handlers once every GOAWAY is out, never sees one start later.
 	c.running++
 	c.srv.handlers.Add(1)
+	c.srv.running.Add(1)
 	c.mu.Unlock()
 	started := false
 	defer func() {
@@ -456,6 +457,7 @@ func (c *conn) releaseSlot() {
 	c.mu.Lock()
 	c.running--
 	c.mu.Unlock()
+	c.srv.running.Add(-1)
 	c.srv.handlers.Done()
 }
 

@@ -17,8 +17,9 @@ import (
 )
 
 // FuzzFrames sends arbitrary bytes after the client preface on a fresh
-// connection, then checks that the server still serves a call on another
-// one: no input may crash, hang or poison the loop.
+// connection and closes it, then checks that the server still serves a
+// call on another one and that no handler outlives the connection: no
+// input may crash, hang or poison the loop.
 func FuzzFrames(f *testing.F) {
 	var seed bytes.Buffer
 	fr := http2.NewFramer(&seed, nil)
@@ -51,8 +52,18 @@ func FuzzFrames(f *testing.F) {
 			t.Fatal(err)
 		}
 		_, _ = nc.Write(input) // the server may already have closed
+		nc.Close()
 		if _, err := s.client.EmptyCall(t.Context(), &testpb.Empty{}); err != nil {
 			t.Fatalf("EmptyCall after the input: %v", err)
+		}
+		// The connection's end ends its calls: a handler that stays is
+		// stuck (a lost wake-up, say).
+		deadline := time.Now().Add(5 * time.Second)
+		for s.srv.RunningHandlers() > 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d handlers still running 5 s after the connection closed", s.srv.RunningHandlers())
+			}
+			time.Sleep(time.Millisecond)
 		}
 	})
 }

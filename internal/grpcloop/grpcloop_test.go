@@ -896,3 +896,37 @@ func TestReplyCutByDeadline(t *testing.T) {
 		t.Errorf("RST_STREAM %v, want CANCEL", f.ErrCode)
 	}
 }
+
+// TestNotAGRPCCall: a request that is not a POST, or not of gRPC's content
+// type, gets the HTTP status and gRPC code grpc-go answers it with.
+func TestNotAGRPCCall(t *testing.T) {
+	s := serve(t, grpcloop.Config{})
+	for _, c := range []struct {
+		name               string
+		kv                 []string
+		httpStatus, status string
+	}{
+		{"GET", []string{":method", "GET"}, "405", "13"},
+		{"JSON", []string{"content-type", "application/json"}, "415", "3"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rc := dialRaw(t, s.addr)
+			rc.buf.Reset()
+			fields := map[string]string{":method": "POST", ":scheme": "http", ":path": "/grpc.testing.TestService/EmptyCall", ":authority": "x", "content-type": "application/grpc"}
+			fields[c.kv[0]] = c.kv[1]
+			for _, name := range []string{":method", ":scheme", ":path", ":authority", "content-type"} {
+				rc.enc.WriteField(hpack.HeaderField{Name: name, Value: fields[name]})
+			}
+			if err := rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: rc.buf.Bytes(), EndHeaders: true, EndStream: true}); err != nil {
+				t.Fatal(err)
+			}
+			f := rc.next(t, func(f http2.Frame) bool { _, ok := f.(*http2.MetaHeadersFrame); return ok }).(*http2.MetaHeadersFrame)
+			if got := f.PseudoValue("status"); got != c.httpStatus {
+				t.Errorf(":status %s, want %s", got, c.httpStatus)
+			}
+			if got := fieldOf(f, "grpc-status"); got != c.status {
+				t.Errorf("grpc-status %s, want %s", got, c.status)
+			}
+		})
+	}
+}

@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -91,6 +92,7 @@ type Server struct {
 	methods   map[string]handler           // by full method name
 	poll      *poller                      // nil until the first Serve
 	handlers  sync.WaitGroup               // running stream handlers
+	running   atomic.Int64                 // their number, for tests
 	logger    *slog.Logger
 	mu        sync.Mutex
 	listeners map[net.Listener]bool

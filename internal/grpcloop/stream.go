@@ -94,11 +94,12 @@ func (c *conn) startStream(id uint32, endStream bool) (bool, error) {
 			md[f.Name] = append(md[f.Name], v)
 		}
 	}
+	// HTTP statuses and gRPC codes as grpc-go answers such requests.
 	switch {
 	case !post || method == "":
-		return false, c.answer(id, endStream, status.New(codes.Internal, "a gRPC call is a POST with a :path"))
+		return false, c.answerHTTP(id, endStream, "405", status.New(codes.Internal, "a gRPC call is a POST with a :path"))
 	case contentType != grpcContentType && !strings.HasPrefix(contentType, grpcContentType+"+") && !strings.HasPrefix(contentType, grpcContentType+";"):
-		return false, c.answer(id, endStream, status.Newf(codes.Internal, "unsupported content-type %q", contentType))
+		return false, c.answerHTTP(id, endStream, "415", status.Newf(codes.InvalidArgument, "invalid gRPC request content-type %q", contentType))
 	case encoding != "" && encoding != "identity":
 		return false, c.answer(id, endStream, status.Newf(codes.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding %q", encoding))
 	}
@@ -144,7 +145,17 @@ func (c *conn) startStream(id uint32, endStream bool) (bool, error) {
 
 // answer ends a stream the server will not run with st's status alone.
 func (c *conn) answer(id uint32, endStream bool, st *status.Status) error {
-	block := appendStatus(append(append([]byte(nil), fieldStatus200...), fieldContentType...), st)
+	return c.answerHTTP(id, endStream, "200", st)
+}
+
+// answerHTTP is answer with an HTTP status, for a request that is not a
+// gRPC call.
+func (c *conn) answerHTTP(id uint32, endStream bool, httpStatus string, st *status.Status) error {
+	block := fieldStatus200
+	if httpStatus != "200" {
+		block = appendHpackString(appendHpackInt(nil, 0x00, 4, 8), httpStatus) // :status, name index 8
+	}
+	block = appendStatus(append(append([]byte(nil), block...), fieldContentType...), st)
 	b := appendFrame(nil, frameHeaders, flagEndHeaders|flagEndStream, id, block)
 	if !endStream {
 		b = appendRSTStream(b, id, errNo)
