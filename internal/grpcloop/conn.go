@@ -403,9 +403,6 @@ func (c *conn) decodeBlock(block []byte) error {
 	return err
 }
 
-// errCompression is HTTP/2's COMPRESSION_ERROR.
-const errCompression = 0x9
-
 // headerBlock acts on a decoded header block: a new stream's request, or
 // the trailers that end a client's stream.
 func (c *conn) headerBlock(id uint32, endStream bool) error {
@@ -551,7 +548,8 @@ func (c *conn) fail(err error) {
 }
 
 // close ends the connection: its streams are cancelled, its socket leaves
-// the loop and is closed. Only the loop, or a server stop, calls it.
+// the loop and is closed. Only the loop calls it, and take for a
+// connection the loop refused.
 func (c *conn) close(error) {
 	c.mu.Lock()
 	if c.closed {

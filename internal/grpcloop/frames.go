@@ -46,6 +46,7 @@ const (
 	errFrameSize          = 0x6
 	errRefusedStream      = 0x7
 	errCancel             = 0x8
+	errCompression        = 0x9
 	errEnhanceYourCalm    = 0xb
 	frameHeaderLen        = 9
 	clientPreface         = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
