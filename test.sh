@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of thaw on a fresh machine: formatting and vet, the Go tests
-# (with the race detector, fuzz seed corpora included), and the compatibility
-# suite that drives the official Momento Node.js SDK against `thaw serve`, once
-# on the memory store, once on a Redis Cluster and once with the epoll
-# transport (thaw serve --transport epoll), whose server tests also run again. The cluster (3 masters, 3
+# (with the race detector, fuzz seed corpora included; the allocation tests
+# again without it), and the compatibility suite that drives the official
+# Momento Node.js SDK against `thaw serve`, once on the memory store, once on
+# a Redis Cluster and once with the epoll transport (thaw serve --transport
+# epoll), whose server tests also run again. The cluster (3 masters, 3
 # replicas on loopback ports, scripts/redis-cluster.sh) runs for the Go tests
 # (THAW_REDIS_CLUSTER) and the second Node run, and is stopped on exit, also
 # after a failure or Ctrl-C; the fault tests start and stop clusters of their
@@ -54,27 +55,36 @@ THAW_REDIS_CLUSTER=$(scripts/redis-cluster.sh start)
 export THAW_REDIS_CLUSTER
 echo "seeds: $THAW_REDIS_CLUSTER"
 
-step "go test -race ./... (prints failures only)"
+# go_tests NAME [VAR=value...] -- ARGS... runs go test -count=1 ARGS with
+# the variables set, printing failures only; on success NAME and the number
+# of packages that passed go into the summary.
+go_tests() {
+	local name=$1 vars=() log
+	shift
+	while [[ $1 != -- ]]; do
+		vars+=("$1")
+		shift
+	done
+	shift
+	log=$(mktemp -t thaw-go-test.XXXXXX)
+	if ! env "${vars[@]}" go test -count=1 "$@" >"$log" 2>&1; then
+		grep -v -E '^(ok|\?) ' "$log" || true
+		echo "FAIL: $name (its whole output: $log)"
+		exit 1
+	fi
+	passed+=("$name ($(grep -c '^ok ' "$log") packages)")
+	rm -f "$log"
+}
+
+step "go test -race ./... (prints failures only), then the allocation tests without -race"
 # The fault tests (server/store_health_test.go) start three more clusters of
 # their own, one at a time, kill, pause and restart their nodes: about a minute.
-go_log=$(mktemp -t thaw-go-test.XXXXXX)
-if ! THAW_REDIS_FAULTS=1 go test -race -count=1 -timeout 15m ./... >"$go_log" 2>&1; then
-	grep -v -E '^(ok|\?) ' "$go_log" || true
-	echo "FAIL: go test (its whole output: $go_log)"
-	exit 1
-fi
-passed+=("go test ($(grep -c '^ok ' "$go_log") packages)")
-rm -f "$go_log"
+go_tests "go test" THAW_REDIS_FAULTS=1 -- -race -timeout 15m ./...
+# Allocation counts hold only without the race detector.
+go_tests "allocation tests" -- -run Allocates ./internal/grpcloop/
 
 step "the server's tests again, with the epoll transport (THAW_TEST_TRANSPORT=epoll)"
-go_log=$(mktemp -t thaw-go-test.XXXXXX)
-if ! THAW_TEST_TRANSPORT=epoll go test -race -count=1 -timeout 10m ./server/ >"$go_log" 2>&1; then
-	cat "$go_log"
-	echo "FAIL: go test ./server/ with the epoll transport"
-	exit 1
-fi
-passed+=("server tests on the epoll transport")
-rm -f "$go_log"
+go_tests "server tests on the epoll transport" THAW_TEST_TRANSPORT=epoll -- -race -timeout 10m ./server/
 
 step "lambda sandbox modes (which freeze, memory and CPU mechanisms the lambda tests ran on this host)"
 modes=$(go test -count=1 -run '^TestModesExercised$' -v ./lambda/sandbox 2>&1) || { printf '%s\n' "$modes"; echo "FAIL: lambda sandbox modes"; exit 1; }

@@ -365,15 +365,8 @@ func PingOverHTTP2(conn net.Conn, authority, scheme string) (*http2.Framer, erro
 		if err != nil {
 			return framer, fmt.Errorf("read Ping reply: %w", err)
 		}
+		err = acknowledge(framer, f)
 		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				err = framer.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				err = framer.WritePing(true, f.Data)
-			}
 		case *http2.MetaHeadersFrame:
 			if f.StreamID != 1 {
 				continue
@@ -411,25 +404,30 @@ func PingOverHTTP2(conn net.Conn, authority, scheme string) (*http2.Framer, erro
 // answer acknowledges the server's SETTINGS and PINGs, as HTTP/2 requires,
 // and notes the acknowledgements of the connection's own PINGs.
 func (c *idleConn) answer(f http2.Frame) error {
-	var err error
+	if p, ok := f.(*http2.PingFrame); ok && p.IsAck() {
+		c.acked(binary.BigEndian.Uint64(p.Data[:]))
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := acknowledge(c.framer, f); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// acknowledge answers a peer's SETTINGS or PING, as HTTP/2 requires; other
+// frames need nothing.
+func acknowledge(fr *http2.Framer, f http2.Frame) error {
 	switch f := f.(type) {
 	case *http2.SettingsFrame:
 		if !f.IsAck() {
-			c.mu.Lock()
-			err = c.framer.WriteSettingsAck()
-			c.mu.Unlock()
+			return fr.WriteSettingsAck()
 		}
 	case *http2.PingFrame:
 		if !f.IsAck() {
-			c.mu.Lock()
-			err = c.framer.WritePing(true, f.Data)
-			c.mu.Unlock()
-		} else {
-			c.acked(binary.BigEndian.Uint64(f.Data[:]))
+			return fr.WritePing(true, f.Data)
 		}
-	}
-	if err != nil {
-		return fmt.Errorf("write: %w", err)
 	}
 	return nil
 }

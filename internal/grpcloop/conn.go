@@ -18,8 +18,9 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// conn is one client connection. The fields above mu are the loop's alone;
-// the rest are shared with the stream handlers and guarded by mu.
+// conn is one client connection. The fields above mu are the loop's alone,
+// but for the atomic wroteSince, which handlers set; the rest are shared
+// with the stream handlers and guarded by mu.
 type conn struct {
 	srv           *Server
 	fd            int
@@ -43,10 +44,9 @@ type conn struct {
 	// lastPing and pingStrikes enforce Config.KeepaliveMinTime.
 	lastPing    time.Time
 	pingStrikes int
-	// recvWindow is what is left of the connection window the server
-	// granted; unacked is what was received since the last grant.
-	recvWindow int64
-	unacked    int64
+	// unacked is what was received since the server last gave the
+	// connection window back; connWindow less unacked is what is left.
+	unacked int64
 	// wroteSince is set whenever the server sends headers or data, which
 	// forgives the client's earlier pings, as grpc-go does.
 	wroteSince atomic.Bool
@@ -64,9 +64,8 @@ type conn struct {
 	// empty, the loop watches for EPOLLOUT and all output queues behind it.
 	pending []byte
 	closed  bool
-	// goAwayID is the last stream accepted once GOAWAY was sent (goingAway).
+	// goingAway: GOAWAY was sent; no stream after maxStreamID starts.
 	goingAway bool
-	goAwayID  uint32
 	// sendWindow is the connection's send window; peerWindow is the
 	// client's SETTINGS_INITIAL_WINDOW_SIZE for streams, peerMaxFrame its
 	// SETTINGS_MAX_FRAME_SIZE.
@@ -133,7 +132,6 @@ func newConn(srv *Server, nc net.Conn) (*conn, error) {
 		remote:       nc.RemoteAddr(),
 		local:        nc.LocalAddr(),
 		preface:      len(clientPreface),
-		recvWindow:   connWindow,
 		sendWindow:   defaultWindow,
 		peerWindow:   defaultWindow,
 		peerMaxFrame: defaultMaxFrameSize,
@@ -172,27 +170,68 @@ func (c *conn) consume(b []byte) error {
 		b = b[k:]
 	}
 	if len(c.partial) > 0 {
-		b = append(c.partial, b...)
+		// Complete the frame begun in an earlier read with only the bytes
+		// it lacks, its header first; the rest of b is parsed where it lies.
+		if len(c.partial) < frameHeaderLen {
+			k := min(frameHeaderLen-len(c.partial), len(b))
+			c.partial = append(c.partial, b[:k]...)
+			b = b[k:]
+			if len(c.partial) < frameHeaderLen {
+				return nil
+			}
+		}
+		length, err := frameLength(c.partial)
+		if err != nil {
+			return err
+		}
+		k := min(frameHeaderLen+length-len(c.partial), len(b))
+		c.partial = append(c.partial, b[:k]...)
+		b = b[k:]
+		if len(c.partial) < frameHeaderLen+length {
+			return nil
+		}
+		whole := c.partial
 		c.partial = nil
+		if _, err := c.frames(whole); err != nil {
+			return err
+		}
 	}
+	rest, err := c.frames(b)
+	if err == nil && len(rest) > 0 {
+		c.partial = append([]byte(nil), rest...)
+	}
+	return err
+}
+
+// frameLength returns the payload length in a frame header, refusing one
+// over the frame size the server allows (it never raises
+// SETTINGS_MAX_FRAME_SIZE).
+func frameLength(header []byte) (int, error) {
+	length := int(header[0])<<16 | int(header[1])<<8 | int(header[2])
+	if length > defaultMaxFrameSize {
+		return 0, connError{errFrameSize, fmt.Sprintf("frame of %d bytes", length)}
+	}
+	return length, nil
+}
+
+// frames handles every complete frame at the start of b and returns what
+// is left: the start of a frame still to come.
+func (c *conn) frames(b []byte) ([]byte, error) {
 	for len(b) >= frameHeaderLen {
-		length := int(b[0])<<16 | int(b[1])<<8 | int(b[2])
-		if length > defaultMaxFrameSize { // the server never raises SETTINGS_MAX_FRAME_SIZE
-			return connError{errFrameSize, fmt.Sprintf("frame of %d bytes", length)}
+		length, err := frameLength(b)
+		if err != nil {
+			return nil, err
 		}
 		if len(b) < frameHeaderLen+length {
 			break
 		}
 		stream := binary.BigEndian.Uint32(b[5:9]) & 0x7fffffff
 		if err := c.frame(b[3], b[4], stream, b[frameHeaderLen:frameHeaderLen+length]); err != nil {
-			return err
+			return nil, err
 		}
 		b = b[frameHeaderLen+length:]
 	}
-	if len(b) > 0 {
-		c.partial = append([]byte(nil), b...)
-	}
-	return nil
+	return b, nil
 }
 
 // frame handles one complete frame.
@@ -465,15 +504,13 @@ func (c *conn) data(flags byte, id uint32, p []byte) error {
 		return connError{errProtocol, "DATA on stream 0"}
 	}
 	n := int64(len(p))
-	if n > c.recvWindow {
+	if c.unacked+n > connWindow {
 		return connError{errFlowControl, "DATA beyond the connection window"}
 	}
-	c.recvWindow -= n
 	c.unacked += n
 	var grant []byte
 	if c.unacked >= connWindow/4 {
 		grant = appendWindowUpdate(nil, 0, uint32(c.unacked))
-		c.recvWindow += c.unacked
 		c.unacked = 0
 	}
 	if flags&flagPadded != 0 {
@@ -526,8 +563,8 @@ func (c *conn) goAway() {
 	if c.closed || c.goingAway {
 		return
 	}
-	c.goingAway, c.goAwayID = true, c.maxStreamID
-	_ = c.writeLocked(appendGoAway(nil, c.goAwayID, errNo, ""))
+	c.goingAway = true
+	_ = c.writeLocked(appendGoAway(nil, c.maxStreamID, errNo, ""))
 }
 
 // fail ends the connection after a protocol error, telling the client why
@@ -540,9 +577,6 @@ func (c *conn) fail(err error) {
 			_ = c.writeLocked(appendGoAway(nil, c.maxStreamID, ce.code, ce.msg))
 		}
 		c.mu.Unlock()
-		if ce.code != errEnhanceYourCalm {
-			c.srv.logger.Debug("grpcloop: connection error", "remote", c.remote.String(), "err", err)
-		}
 	}
 	c.close(err)
 }
@@ -550,11 +584,14 @@ func (c *conn) fail(err error) {
 // close ends the connection: its streams are cancelled, its socket leaves
 // the loop and is closed. Only the loop calls it, and take for a
 // connection the loop refused.
-func (c *conn) close(error) {
+func (c *conn) close(why error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return
+	}
+	if why != nil {
+		c.srv.logger.Debug("grpcloop: connection closed", "remote", c.remote.String(), "why", why)
 	}
 	c.flushLocked() // a last try, without waiting, for a GOAWAY or a reply
 	c.closed = true

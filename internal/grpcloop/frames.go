@@ -32,7 +32,6 @@ const (
 	flagPadded     = 0x8
 	flagPriority   = 0x20
 
-	settingHeaderTableSize      = 0x1
 	settingMaxConcurrentStreams = 0x3
 	settingInitialWindowSize    = 0x4
 	settingMaxFrameSize         = 0x5
@@ -40,9 +39,7 @@ const (
 
 	errNo                 = 0x0
 	errProtocol           = 0x1
-	errInternal           = 0x2
 	errFlowControl        = 0x3
-	errStreamClosed       = 0x5
 	errFrameSize          = 0x6
 	errRefusedStream      = 0x7
 	errCancel             = 0x8
@@ -157,6 +154,12 @@ var (
 		"grpc-accept-encoding": true,
 	}
 )
+
+// fieldStatus is the :status field of an HTTP status other than 200
+// (name index 8, literal value).
+func fieldStatus(code string) []byte {
+	return appendHpackString(appendHpackInt(nil, 0x00, 4, 8), code)
+}
 
 // appendMetadata appends md's fields, base64 for -bin keys, leaving out
 // pseudo-headers and the ones the protocol reserves.

@@ -234,10 +234,7 @@ func TestSlowReader(t *testing.T) {
 	for range 64 {
 		req.ResponseParameters = append(req.ResponseParameters, &testpb.ResponseParameters{Size: 1 << 20})
 	}
-	c.call(t, 1, "/grpc.testing.TestService/StreamingOutputCall")
-	if err := c.fr.WriteData(1, true, grpcMessage(t, req)); err != nil {
-		t.Fatal(err)
-	}
+	c.send(t, "/grpc.testing.TestService/StreamingOutputCall", grpcMessage(t, req), true)
 	select {
 	case <-s.svc.sent:
 		t.Fatal("the handler sent 64 MiB to a client that reads nothing")
@@ -414,10 +411,7 @@ func checkEchoed(t *testing.T, call string, header, trailer metadata.MD, binary 
 func TestDeadline(t *testing.T) {
 	s := serve(t, grpcloop.Config{})
 	c := dialRaw(t, s.addr)
-	c.call(t, 1, "/grpc.testing.TestService/FullDuplexCall", "grpc-timeout", "50m")
-	if err := c.fr.WriteData(1, false, []byte{0, 0, 0, 0, 0}); err != nil { // an empty request: the handler waits
-		t.Fatal(err)
-	}
+	c.send(t, "/grpc.testing.TestService/FullDuplexCall", emptyRequest, false, "grpc-timeout", "50m")
 	if err := handlerEnded(t, s); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("the handler's context ended with %v, want context.DeadlineExceeded", err)
 	}
@@ -567,6 +561,20 @@ func (c *rawConn) call(t *testing.T, id uint32, method string, kv ...string) {
 		c.enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
 	}
 	if err := c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: c.buf.Bytes(), EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// emptyRequest is an empty FullDuplexCall request: its handler waits for
+// the call's end.
+var emptyRequest = []byte{0, 0, 0, 0, 0}
+
+// send opens stream 1 to method with body as its first DATA frame, ending
+// the client's side when end is set; kv are more header fields.
+func (c *rawConn) send(t *testing.T, method string, body []byte, end bool, kv ...string) {
+	t.Helper()
+	c.call(t, 1, method, kv...)
+	if err := c.fr.WriteData(1, end, body); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -773,12 +781,9 @@ func TestStopLeavesNothing(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	var raws []*rawConn
-	for i := range 3 {
+	for range 3 {
 		c := dialRaw(t, lis.Addr().String())
-		c.call(t, 1, "/grpc.testing.TestService/FullDuplexCall")
-		if err := c.fr.WriteData(1, false, []byte{0, 0, 0, 0, 0}); err != nil { // an empty request: the handler waits
-			t.Fatalf("conn %d: %v", i, err)
-		}
+		c.send(t, "/grpc.testing.TestService/FullDuplexCall", emptyRequest, false)
 		raws = append(raws, c)
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -817,15 +822,7 @@ func openFDs(t *testing.T) int {
 // DEADLINE_EXCEEDED once its deadline passes, instead of a stream that
 // stays open with nothing said.
 func TestReplyHeldByWindowPastDeadline(t *testing.T) {
-	s := serve(t, grpcloop.Config{})
-	c := dialRaw(t, s.addr)
-	if err := c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
-		t.Fatal(err)
-	}
-	c.call(t, 1, "/grpc.testing.TestService/UnaryCall", "grpc-timeout", "50m")
-	if err := c.fr.WriteData(1, true, grpcMessage(t, &testpb.SimpleRequest{ResponseSize: 10})); err != nil {
-		t.Fatal(err)
-	}
+	c := unaryInWindow(t, 0, 10)
 	f := c.next(t, func(f http2.Frame) bool {
 		if r, ok := f.(*http2.RSTStreamFrame); ok {
 			t.Fatalf("RST_STREAM %v, want a status", r.ErrCode)
@@ -836,6 +833,20 @@ func TestReplyHeldByWindowPastDeadline(t *testing.T) {
 	if got := fieldOf(f, "grpc-status"); got != "4" {
 		t.Errorf("grpc-status %q, want 4 (DEADLINE_EXCEEDED)", got)
 	}
+}
+
+// unaryInWindow starts a server and calls UnaryCall for a reply of size
+// bytes from a raw client that grants each stream window bytes and gives
+// the call 50 ms.
+func unaryInWindow(t *testing.T, window uint32, size int32) *rawConn {
+	t.Helper()
+	s := serve(t, grpcloop.Config{})
+	c := dialRaw(t, s.addr)
+	if err := c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: window}); err != nil {
+		t.Fatal(err)
+	}
+	c.send(t, "/grpc.testing.TestService/UnaryCall", grpcMessage(t, &testpb.SimpleRequest{ResponseSize: size}), true, "grpc-timeout", "50m")
+	return c
 }
 
 func fieldOf(f *http2.MetaHeadersFrame, name string) string {
@@ -876,15 +887,7 @@ func TestHeaderOfAFailedCall(t *testing.T) {
 // TestReplyCutByDeadline: a reply of which part went out when the deadline
 // passed cannot end with a status; the stream is reset.
 func TestReplyCutByDeadline(t *testing.T) {
-	s := serve(t, grpcloop.Config{})
-	c := dialRaw(t, s.addr)
-	if err := c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 16}); err != nil {
-		t.Fatal(err)
-	}
-	c.call(t, 1, "/grpc.testing.TestService/UnaryCall", "grpc-timeout", "50m")
-	if err := c.fr.WriteData(1, true, grpcMessage(t, &testpb.SimpleRequest{ResponseSize: 100})); err != nil {
-		t.Fatal(err)
-	}
+	c := unaryInWindow(t, 16, 100)
 	f := c.next(t, func(f http2.Frame) bool {
 		if h, ok := f.(*http2.MetaHeadersFrame); ok && h.StreamEnded() {
 			t.Fatalf("a status (grpc-status %s) after part of the reply", fieldOf(h, "grpc-status"))

@@ -29,8 +29,7 @@ type poller struct {
 	// of dropAll, whose connections it closes then.
 	stopRequested bool
 	drops         []chan struct{}
-	stopping      bool          // the loop is closing every connection
-	wakeClosed    bool          // wake is closed: signal writes nothing
+	stopping      bool          // the loop is closing everything: no add, no signal
 	err           error         // why the loop ended, when not by stop
 	done          chan struct{} // closed when the loop has closed everything
 
@@ -138,8 +137,8 @@ func (p *poller) dropAll() {
 func (p *poller) signal() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.wakeClosed {
-		return
+	if p.stopping {
+		return // the loop needs no wake, and wake may be closed
 	}
 	var one [8]byte
 	binary.NativeEndian.PutUint64(one[:], 1)
@@ -275,8 +274,7 @@ func (p *poller) shutDown() {
 		c.close(ErrServerStopped)
 	}
 	p.mu.Lock()
-	p.wakeClosed = true
-	unix.Close(p.wake)
+	unix.Close(p.wake) // stopping is set: signal no longer writes it
 	p.mu.Unlock()
 	p.epoll.Close()
 	close(p.done)

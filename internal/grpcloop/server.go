@@ -237,6 +237,10 @@ func (s *Server) take(nc net.Conn) error {
 func (s *Server) closeListeners() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.closeListenersLocked()
+}
+
+func (s *Server) closeListenersLocked() {
 	for lis := range s.listeners {
 		lis.Close()
 	}
@@ -262,9 +266,7 @@ func (s *Server) GracefulStop() {
 		return
 	}
 	s.draining = true
-	for lis := range s.listeners {
-		lis.Close()
-	}
+	s.closeListenersLocked()
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
@@ -299,9 +301,7 @@ func (s *Server) Stop() {
 		return
 	}
 	s.stopped = true
-	for lis := range s.listeners {
-		lis.Close()
-	}
+	s.closeListenersLocked()
 	p := s.poll
 	s.mu.Unlock()
 	if p != nil {

@@ -40,10 +40,9 @@ type stream struct {
 	queued int64
 	// assembling is the message being received, prefix first.
 	assembling []byte
-	// recvWindow is what is left of the window the server granted;
-	// ungranted is what was received since the last grant.
-	recvWindow int64
-	ungranted  int64
+	// ungranted is what was received since the server last gave the
+	// stream window back; streamWindow less ungranted is what is left.
+	ungranted int64
 	// inEnded: the client has ended its side. inErr: what the next read
 	// fails with instead (a message over the limit, say).
 	inEnded bool
@@ -97,9 +96,9 @@ func (c *conn) startStream(id uint32, endStream bool) (bool, error) {
 	// HTTP statuses and gRPC codes as grpc-go answers such requests.
 	switch {
 	case !post || method == "":
-		return false, c.answerHTTP(id, endStream, "405", status.New(codes.Internal, "a gRPC call is a POST with a :path"))
+		return false, c.answerHTTP(id, endStream, fieldStatus("405"), status.New(codes.Internal, "a gRPC call is a POST with a :path"))
 	case contentType != grpcContentType && !strings.HasPrefix(contentType, grpcContentType+"+") && !strings.HasPrefix(contentType, grpcContentType+";"):
-		return false, c.answerHTTP(id, endStream, "415", status.Newf(codes.InvalidArgument, "invalid gRPC request content-type %q", contentType))
+		return false, c.answerHTTP(id, endStream, fieldStatus("415"), status.Newf(codes.InvalidArgument, "invalid gRPC request content-type %q", contentType))
 	case encoding != "" && encoding != "identity":
 		return false, c.answer(id, endStream, status.Newf(codes.Unimplemented, "grpc: Decompressor is not installed for grpc-encoding %q", encoding))
 	}
@@ -115,7 +114,7 @@ func (c *conn) startStream(id uint32, endStream bool) (bool, error) {
 	} else {
 		ctx, cancel = context.WithCancel(context.Background())
 	}
-	st := &stream{c: c, id: id, method: method, cancel: cancel, recvWindow: streamWindow}
+	st := &stream{c: c, id: id, method: method, cancel: cancel}
 	st.readable.L = &c.mu
 	ctx = metadata.NewIncomingContext(ctx, md)
 	ctx = peer.NewContext(ctx, &peer.Peer{Addr: c.remote, LocalAddr: c.local})
@@ -145,17 +144,13 @@ func (c *conn) startStream(id uint32, endStream bool) (bool, error) {
 
 // answer ends a stream the server will not run with st's status alone.
 func (c *conn) answer(id uint32, endStream bool, st *status.Status) error {
-	return c.answerHTTP(id, endStream, "200", st)
+	return c.answerHTTP(id, endStream, fieldStatus200, st)
 }
 
-// answerHTTP is answer with an HTTP status, for a request that is not a
-// gRPC call.
-func (c *conn) answerHTTP(id uint32, endStream bool, httpStatus string, st *status.Status) error {
-	block := fieldStatus200
-	if httpStatus != "200" {
-		block = appendHpackString(appendHpackInt(nil, 0x00, 4, 8), httpStatus) // :status, name index 8
-	}
-	block = appendStatus(append(append([]byte(nil), block...), fieldContentType...), st)
+// answerHTTP is answer with another :status field, for a request that is
+// not a gRPC call (fieldStatus).
+func (c *conn) answerHTTP(id uint32, endStream bool, httpStatus []byte, st *status.Status) error {
+	block := appendStatus(append(append([]byte(nil), httpStatus...), fieldContentType...), st)
 	b := appendFrame(nil, frameHeaders, flagEndHeaders|flagEndStream, id, block)
 	if !endStream {
 		b = appendRSTStream(b, id, errNo)
@@ -177,24 +172,22 @@ func (st *stream) run(h handler, known bool) {
 	case known && h.unary != nil:
 		st.finish(st.runUnary(h))
 	case known:
-		ss := serverStream{st}
-		info := &grpc.StreamServerInfo{FullMethod: st.method, IsClientStream: h.stream.ClientStreams, IsServerStream: h.stream.ServerStreams}
-		if srv.stream == nil {
-			st.finish(nil, h.stream.Handler(h.impl, ss))
-		} else {
-			st.finish(nil, srv.stream(h.impl, ss, info, h.stream.Handler))
-		}
+		st.finish(nil, st.runStream(h.impl, h.stream.Handler, h.stream.ClientStreams, h.stream.ServerStreams))
 	case srv.cfg.UnknownStreamHandler != nil:
-		ss := serverStream{st}
-		info := &grpc.StreamServerInfo{FullMethod: st.method, IsClientStream: true, IsServerStream: true}
-		if srv.stream == nil {
-			st.finish(nil, srv.cfg.UnknownStreamHandler(nil, ss))
-		} else {
-			st.finish(nil, srv.stream(nil, ss, info, srv.cfg.UnknownStreamHandler))
-		}
+		st.finish(nil, st.runStream(nil, srv.cfg.UnknownStreamHandler, true, true))
 	default:
 		st.finish(nil, status.Errorf(codes.Unimplemented, "unknown method %s", st.method))
 	}
+}
+
+// runStream calls a streaming handler through the stream interceptors.
+func (st *stream) runStream(impl any, handle grpc.StreamHandler, clientStreams, serverStreams bool) error {
+	ss := serverStream{st}
+	intercept := st.c.srv.stream
+	if intercept == nil {
+		return handle(impl, ss)
+	}
+	return intercept(impl, ss, &grpc.StreamServerInfo{FullMethod: st.method, IsClientStream: clientStreams, IsServerStream: serverStreams}, handle)
 }
 
 // runUnary calls a unary handler and returns its marshalled reply.
@@ -251,10 +244,9 @@ func (st *stream) wake() {
 // the messages they complete.
 func (st *stream) receiveLocked(p []byte, n int64, endStream bool) error {
 	c := st.c
-	if n > st.recvWindow {
+	if st.ungranted+n > streamWindow {
 		return c.resetLocked(st, errFlowControl)
 	}
-	st.recvWindow -= n
 	st.ungranted += n
 	limit := c.srv.cfg.MaxRecvMsgSize
 	for len(p) > 0 && st.inErr == nil {
@@ -310,7 +302,6 @@ func (st *stream) grantLocked() error {
 		return nil
 	}
 	inc := st.ungranted
-	st.recvWindow += inc
 	st.ungranted = 0
 	return st.c.writeLocked(appendWindowUpdate(nil, st.id, uint32(inc)))
 }
@@ -424,7 +415,10 @@ func (st *stream) sendMessage(payload []byte, trailers *status.Status) error {
 	}
 	var prefix [grpcMessageHeaderLen]byte
 	binary.BigEndian.PutUint32(prefix[1:], uint32(len(payload)))
-	out := st.sendHeaderLocked(nil)
+	// Room for the headers, the message and a frame header per frame, up
+	// to the most sendMessage queues at once.
+	frames := len(payload)/c.peerMaxFrame + 2
+	out := st.sendHeaderLocked(make([]byte, 0, min(256+grpcMessageHeaderLen+len(payload)+frameHeaderLen*frames, maxPendingData+c.peerMaxFrame+256)))
 	rest := [][]byte{prefix[:], payload}
 	begun := false // part of the message has gone out
 	for len(rest[0])+len(rest[1]) > 0 {

@@ -323,11 +323,7 @@ func readIntAt(f **os.File, path string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	v, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("sandbox: parse %s: %w", path, err)
-	}
-	return v, nil
+	return parseInt(path, text)
 }
 
 // readInt reads a cgroup file holding one integer.
@@ -336,7 +332,12 @@ func readInt(path string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sandbox: %w", err)
 	}
-	v, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	return parseInt(path, string(data))
+}
+
+// parseInt parses the integer that the cgroup file at path holds.
+func parseInt(path, text string) (int64, error) {
+	v, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("sandbox: parse %s: %w", path, err)
 	}

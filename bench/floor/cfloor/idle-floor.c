@@ -6,7 +6,7 @@
  * that ends, sends a canned empty gRPC reply with grpc-status 0 (enough for
  * the cache_client.Ping call that `thaw bench --idle-connections` makes
  * first). It decodes no headers and checks nothing: it is a measuring
- * stick for scripts/bench-idle.sh, not a server.
+ * stick for scripts/bench-server.sh's idle row, not a server.
  *
  * Build: gcc -O2 -o idle-floor idle-floor.c
  * Usage: idle-floor [port]   (127.0.0.1; port 0 or none picks a free one,

@@ -129,7 +129,8 @@ export async function startServer(args = []) {
   const readyFile = join(dir, 'ready.json');
   const fullArgs = ['serve', '--addr', '127.0.0.1:0', '--ready-file', readyFile, ...args];
   const serverId = randomUUID();
-  fullArgs.push(...extraServeArgs(args).map(a => a.replaceAll('{server}', serverId)));
+  const extra = extraServeArgs(args);
+  fullArgs.push(...extra.map(a => a.replaceAll('{server}', serverId)));
   if (args.includes('--enable-test-admin') && !args.includes('--admin-addr')) {
     fullArgs.push('--admin-addr', '127.0.0.1:0');
   }
@@ -196,7 +197,6 @@ export async function startServer(args = []) {
     }
   }
 
-  const extra = extraServeArgs(args);
   const wantTransport = extra.includes('--transport') ? extra[extra.indexOf('--transport') + 1] : undefined;
   if (wantTransport && ready.transport !== wantTransport) {
     await stop();

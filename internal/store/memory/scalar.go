@@ -52,15 +52,16 @@ func (sh *shard) putScalarLocked(h uint64, key, value []byte, expires, now int64
 		}
 	}
 	var grew int64
+	added := 0
 	if oldLen, replaced := sh.scalars.Put(h, key, value, expires, now); replaced {
 		grew = int64(len(value) - oldLen)
 	} else {
 		grew = itemSize(len(key), len(value))
-		sh.accountLocked(1, 0)
+		added = 1
 		sh.listLocked()
 	}
 	sh.noteExpiryLocked()
-	sh.accountLocked(0, grew)
+	sh.accountLocked(added, grew)
 	return grew
 }
 

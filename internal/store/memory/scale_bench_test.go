@@ -123,9 +123,10 @@ func BenchmarkEmptyCacheMemory(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		var withItems runtime.MemStats
 		runtime.GC()
-		runtime.ReadMemStats(&before)
-		firstItem = float64(int64(before.HeapAlloc)-int64(after.HeapAlloc)) / n
+		runtime.ReadMemStats(&withItems)
+		firstItem = float64(int64(withItems.HeapAlloc)-int64(after.HeapAlloc)) / n
 		runtime.KeepAlive(s)
 		_ = s.Close()
 	}

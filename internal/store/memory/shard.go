@@ -128,9 +128,15 @@ func (sh *shard) unlistIfEmptyLocked() {
 	if sh.lenLocked() != 0 || !sh.listed {
 		return
 	}
+	sh.unlistLocked()
+	sh.resetLocked()
+}
+
+// unlistLocked takes the shard out of the store's list of shards that may
+// hold items.
+func (sh *shard) unlistLocked() {
 	sh.occ.remove(sh)
 	sh.listed = false
-	sh.resetLocked()
 }
 
 // resetLocked drops every item and lets go of the memory the shard's
@@ -201,8 +207,7 @@ func (sh *shard) clearLocked() {
 	}
 	sh.accountLocked(-n, -sh.bytes)
 	if sh.listed {
-		sh.occ.remove(sh)
-		sh.listed = false
+		sh.unlistLocked()
 	}
 	sh.resetLocked()
 }

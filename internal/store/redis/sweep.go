@@ -29,11 +29,11 @@ import (
 // that passes.
 //
 // A sweep that fails (a master that does not answer within DialTimeout, a
-// failover under way: every error wraps store.ErrUnavailable, unless the
-// store is closing) leaves its member in the sweep set: only a sweep that
-// finished on the owners of every slot takes it off. The next SweepRetry of any node resumes it from the start,
-// on the masters the cluster has then; UNLINKing what is already gone costs
-// nothing.
+// failover under way; its error is one of wrap's, ErrUnavailable for
+// those) leaves its member in the sweep set: only a sweep that finished on
+// the owners of every slot takes it off. The next SweepRetry of any node
+// resumes it from the start, on the masters the cluster has then;
+// UNLINKing what is already gone costs nothing.
 //
 // The owners are the ones every node agrees on (agreedSlotOwners), the same
 // before the sweep and after it (withStableMasters), and each master
